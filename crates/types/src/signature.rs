@@ -21,7 +21,8 @@ pub enum SignatureType {
     Ed25519,
     /// 3: secp256k1, EIP-191 personal message (Ethereum wallets).
     Ethereum,
-    /// 4: Ed25519 with a Solana key.
+    /// 4: Solana: Ed25519 over the lower-case hex of the deep hash (arbundles'
+    /// `HexInjectedSolanaSigner`, what wallet adapters sign).
     Solana,
     /// 5: Aptos (injected wallet).
     InjectedAptos,
@@ -98,6 +99,16 @@ pub(crate) fn eip191_digest(message: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// What an Ed25519 key signs for a deep hash: the hash itself (type 2), or its lower-case hex
+/// text (type 4, as Solana wallets sign messages).
+pub(crate) fn ed25519_message(kind: SignatureType, message: &[u8]) -> Vec<u8> {
+    if kind == SignatureType::Solana {
+        hex::encode(message).into_bytes()
+    } else {
+        message.to_vec()
+    }
+}
+
 /// Checks `signature` over `message` (the 48-byte deep hash) for a key of the given type.
 ///
 /// # Errors
@@ -123,7 +134,8 @@ pub fn verify(
                 })?;
             let sig = ed25519_dalek::Signature::from_slice(signature)
                 .map_err(|_| Error::InvalidSignature)?;
-            key.verify(message, &sig)
+            let signed = ed25519_message(kind, message);
+            key.verify(&signed, &sig)
                 .map_err(|_| Error::InvalidSignature)
         }
         SignatureType::Ethereum => {

@@ -105,7 +105,8 @@ impl Signer for ArweaveSigner {
     }
 }
 
-/// An Ed25519 key, writing signature type 2 (Ed25519) or 4 (Solana).
+/// An Ed25519 key, writing signature type 2 (Ed25519) or 4 (Solana, which signs the hex of
+/// the deep hash).
 #[derive(Clone)]
 pub struct Ed25519Signer {
     key: ed25519_dalek::SigningKey,
@@ -153,7 +154,8 @@ impl Signer for Ed25519Signer {
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         use ed25519_dalek::Signer as _;
-        Ok(self.key.sign(message).to_bytes().to_vec())
+        let signed = crate::signature::ed25519_message(self.kind, message);
+        Ok(self.key.sign(&signed).to_bytes().to_vec())
     }
 }
 

@@ -1,1 +1,3 @@
-//! x
+//! aorta against the real JavaScript ao and Arweave libraries.
+
+mod arbundles;
