@@ -8,7 +8,9 @@ mod cron;
 mod limits;
 mod views;
 
-pub use assignment::{Assignment, AssignmentBuilder, HashChain, SchedulerLocation, SchedulerLocationBuilder};
+pub use assignment::{
+    Assignment, AssignmentBuilder, HashChain, SchedulerLocation, SchedulerLocationBuilder,
+};
 pub use cron::{Cron, CronInterval};
 pub use limits::{parse_compute_limit, parse_memory_limit};
 pub use views::{Message, Module, OnBoot, Process};
@@ -46,9 +48,9 @@ impl ItemType {
     /// accepted as the reference SU does). `None` when the item has no `Data-Protocol: ao` or no
     /// `Type`.
     pub fn of(tags: &[Tag]) -> Option<Self> {
-        let is_ao = tags
-            .iter()
-            .any(|t| (t.name == "Data-Protocol" || t.name == "data-protocol") && t.value == PROTOCOL);
+        let is_ao = tags.iter().any(|t| {
+            (t.name == "Data-Protocol" || t.name == "data-protocol") && t.value == PROTOCOL
+        });
         if !is_ao {
             return None;
         }

@@ -11,7 +11,8 @@ use bytes::Bytes;
 use crate::{DataItem, Error, Id};
 
 /// Tags that mark a transaction or data item whose data is a bundle.
-pub const BUNDLE_TAGS: [(&str, &str); 2] = [("Bundle-Format", "binary"), ("Bundle-Version", "2.0.0")];
+pub const BUNDLE_TAGS: [(&str, &str); 2] =
+    [("Bundle-Format", "binary"), ("Bundle-Version", "2.0.0")];
 
 /// Serializes items into a bundle.
 pub fn build<B: AsRef<[u8]>>(items: &[DataItem<B>]) -> Vec<u8> {
@@ -144,7 +145,10 @@ mod tests {
         trailing.push(0);
         assert!(read(Bytes::from(trailing)).is_err());
         for cut in [0, 31, 40, good.len() - 1] {
-            assert!(read(Bytes::copy_from_slice(&good[..cut])).is_err(), "cut {cut}");
+            assert!(
+                read(Bytes::copy_from_slice(&good[..cut])).is_err(),
+                "cut {cut}"
+            );
         }
     }
 }

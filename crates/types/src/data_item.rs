@@ -390,7 +390,11 @@ impl DataItemBuilder {
         let owner = signer.owner();
         if owner.len() != kind.owner_len() {
             return Err(Error::InvalidKey {
-                reason: format!("owner is {} bytes, type {kind} needs {}", owner.len(), kind.owner_len()),
+                reason: format!(
+                    "owner is {} bytes, type {kind} needs {}",
+                    owner.len(),
+                    kind.owner_len()
+                ),
             });
         }
         let raw_tags = tag::encode(&self.tags);
@@ -508,7 +512,10 @@ mod tests {
         bytes[counts] = 3;
         assert!(matches!(
             DataItem::parse(&bytes[..]),
-            Err(Error::TagCountMismatch { declared: 3, decoded: 2 })
+            Err(Error::TagCountMismatch {
+                declared: 3,
+                decoded: 2
+            })
         ));
         bytes[counts] = 200;
         assert!(matches!(

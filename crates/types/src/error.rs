@@ -21,7 +21,9 @@ pub enum Error {
         text: String,
     },
     /// The buffer ended before a field was complete.
-    #[error("data item truncated: {field} needs {needed} bytes at offset {offset}, only {len} in total")]
+    #[error(
+        "data item truncated: {field} needs {needed} bytes at offset {offset}, only {len} in total"
+    )]
     Truncated {
         /// The field being read.
         field: &'static str,

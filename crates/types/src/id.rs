@@ -172,7 +172,10 @@ impl Address {
         use sha3::Keccak256;
         if owner.len() != 65 || owner[0] != 0x04 {
             return Err(Error::InvalidKey {
-                reason: format!("Ethereum key must be 65 bytes 0x04‖X‖Y, got {}", owner.len()),
+                reason: format!(
+                    "Ethereum key must be 65 bytes 0x04‖X‖Y, got {}",
+                    owner.len()
+                ),
             });
         }
         let hash = Keccak256::digest(&owner[1..]);

@@ -26,10 +26,11 @@ pub trait Signer: Send + Sync {
 /// The address ao shows for an owner key: `0x…` EIP-55 for 65-byte secp256k1 keys, else
 /// base64url(SHA-256(key)).
 pub fn address_of(owner: &[u8]) -> Address {
-    if owner.len() == 65 && owner[0] == 0x04 {
-        if let Ok(address) = Address::of_ethereum_key(owner) {
-            return address;
-        }
+    if owner.len() == 65
+        && owner[0] == 0x04
+        && let Ok(address) = Address::of_ethereum_key(owner)
+    {
+        return address;
     }
     Address::of_key(owner)
 }

@@ -283,7 +283,10 @@ mod tests {
     /// Limits: 129 tags, empty or oversized names and values are rejected.
     fn limits() {
         let many: Vec<Tag> = (0..129).map(|i| Tag::new(format!("t{i}"), "v")).collect();
-        assert!(matches!(check_limits(&many), Err(Error::TooManyTags { .. })));
+        assert!(matches!(
+            check_limits(&many),
+            Err(Error::TooManyTags { .. })
+        ));
         assert!(matches!(
             decode(&encode(&many)),
             Err(Error::TooManyTags { .. })

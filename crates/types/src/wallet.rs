@@ -25,8 +25,8 @@ pub enum WalletKind {
 /// A private key of any supported kind.
 #[derive(Clone)]
 pub enum Wallet {
-    /// RSA-4096.
-    Arweave(ArweaveSigner),
+    /// RSA-4096 (boxed: the key with its precomputed CRT values is large).
+    Arweave(Box<ArweaveSigner>),
     /// Ed25519.
     Ed25519(Ed25519Signer),
     /// secp256k1.
@@ -89,7 +89,7 @@ impl Wallet {
     /// [`Error::Signing`] if RSA key generation fails.
     pub fn generate(kind: WalletKind) -> Result<Self, Error> {
         Ok(match kind {
-            WalletKind::Arweave => Self::Arweave(ArweaveSigner::generate()?),
+            WalletKind::Arweave => Self::Arweave(Box::new(ArweaveSigner::generate()?)),
             WalletKind::Ed25519 => Self::Ed25519(Ed25519Signer::generate()),
             WalletKind::Ethereum => Self::Ethereum(EthereumSigner::generate()),
         })
@@ -100,7 +100,8 @@ impl Wallet {
     /// # Errors
     /// [`Error::InvalidKey`] for malformed JSON, missing fields, or keys that do not match.
     pub fn from_jwk(json: &str) -> Result<Self, Error> {
-        let jwk: Jwk = serde_json::from_str(json).map_err(|e| invalid(format!("not a JWK: {e}")))?;
+        let jwk: Jwk =
+            serde_json::from_str(json).map_err(|e| invalid(format!("not a JWK: {e}")))?;
         match (jwk.kty.as_str(), jwk.crv.as_deref()) {
             ("RSA", _) => {
                 let n = big(&jwk.n, "n")?;
@@ -111,23 +112,21 @@ impl Wallet {
                     .map_err(|e| invalid(e.to_string()))?;
                 key.validate().map_err(|e| invalid(e.to_string()))?;
                 key.precompute().map_err(|e| invalid(e.to_string()))?;
-                Ok(Self::Arweave(ArweaveSigner::new(key)?))
+                Ok(Self::Arweave(Box::new(ArweaveSigner::new(key)?)))
             }
             ("OKP", Some("Ed25519")) => {
                 let signer = Ed25519Signer::from_seed(fixed::<32>(&jwk.d, "d")?);
-                if let Some(x) = &jwk.x {
-                    if b64::decode(x)? != signer.owner() {
-                        return Err(invalid("JWK \"x\" is not the public key of \"d\""));
-                    }
+                if let Some(x) = &jwk.x
+                    && b64::decode(x)? != signer.owner()
+                {
+                    return Err(invalid("JWK \"x\" is not the public key of \"d\""));
                 }
                 Ok(Self::Ed25519(signer))
             }
             ("EC", Some("secp256k1")) => {
                 let signer = EthereumSigner::from_secret(&fixed::<32>(&jwk.d, "d")?)?;
                 if let (Some(x), Some(y)) = (&jwk.x, &jwk.y) {
-                    let mut point = vec![4u8];
-                    point.extend(b64::decode(x)?);
-                    point.extend(b64::decode(y)?);
+                    let point = [vec![4u8], b64::decode(x)?, b64::decode(y)?].concat();
                     if point != signer.owner() {
                         return Err(invalid("JWK \"x\"/\"y\" are not the public key of \"d\""));
                     }
@@ -182,7 +181,7 @@ impl Wallet {
     /// The signer for this key.
     pub fn signer(&self) -> &dyn Signer {
         match self {
-            Self::Arweave(s) => s,
+            Self::Arweave(s) => s.as_ref(),
             Self::Ed25519(s) => s,
             Self::Ethereum(s) => s,
         }

@@ -3,19 +3,17 @@
 use std::path::PathBuf;
 
 use aorta_types::{
-    ArweaveSigner, DataItem, DataItemBuilder, Ed25519Signer, EthereumSigner, Id, Signer, Tag, Wallet, bundle, b64,
+    ArweaveSigner, DataItem, DataItemBuilder, Ed25519Signer, EthereumSigner, Id, Signer, Tag,
+    Wallet, b64, bundle,
 };
 use serde_json::{Value, json};
 
 fn arweave_signer() -> ArweaveSigner {
-    let shared = std::env::var_os("AORTA_SHARED_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-        PathBuf::from,
-    );
-    let path = shared.join("vectors/ans104/wallet-arweave.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/ans104/wallet-arweave.json");
     let jwk = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     match Wallet::from_jwk(&jwk).expect("wallet") {
-        Wallet::Arweave(signer) => signer,
+        Wallet::Arweave(signer) => *signer,
         other => panic!("expected an RSA wallet, got {other:?}"),
     }
 }
@@ -93,5 +91,9 @@ fn arbundles_accepts_our_items_and_bundle() {
         String::from_utf8_lossy(&out.stderr)
     );
     let checked = lines.iter().filter(|l| l["ok"] == json!(true)).count();
-    assert_eq!(checked, items.len() + 1, "every item and the bundle were checked");
+    assert_eq!(
+        checked,
+        items.len() + 1,
+        "every item and the bundle were checked"
+    );
 }

@@ -7,7 +7,9 @@ use sha2::{Digest, Sha256};
 
 use super::{ItemType, PROTOCOL, VARIANT, expect_type};
 use crate::tag::TagsExt as _;
-use crate::{Address, AssignmentId, DataItem, DataItemBuilder, Error, Id, ProcessId, Signer, Tag, b64};
+use crate::{
+    Address, AssignmentId, DataItem, DataItemBuilder, Error, Id, ProcessId, Signer, Tag, b64,
+};
 
 /// One link of a process's hash chain (spec §3.5): 32 bytes, shown as base64url.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -194,7 +196,10 @@ impl SchedulerLocation {
         expect_type(tags, ItemType::SchedulerLocation)?;
         Ok(Self {
             scheduler: item.address(),
-            url: tags.find_tag("Url").ok_or(Error::MissingTag { name: "Url" })?.to_owned(),
+            url: tags
+                .find_tag("Url")
+                .ok_or(Error::MissingTag { name: "Url" })?
+                .to_owned(),
             ttl_ms: number(tags, "Time-To-Live")?,
         })
     }

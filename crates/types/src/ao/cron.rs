@@ -28,7 +28,9 @@ impl CronInterval {
         let (number, unit) = value.split_once('-').ok_or(bad("expected <n>-<unit>"))?;
         let (number, unit) = (number.trim(), unit.trim().to_ascii_lowercase());
         if unit == "block" || unit == "blocks" {
-            let n: u64 = number.parse().map_err(|_| bad("block count is not an integer"))?;
+            let n: u64 = number
+                .parse()
+                .map_err(|_| bad("block count is not an integer"))?;
             return if n == 0 {
                 Err(bad("interval must be at least 1 block"))
             } else {
@@ -124,7 +126,14 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(CronInterval::parse(text).ok(), Some(want), "{text}");
         }
-        for bad in ["1-month", "500-ms", "0-blocks", "x-minutes", "minutes", "1.5-blocks"] {
+        for bad in [
+            "1-month",
+            "500-ms",
+            "0-blocks",
+            "x-minutes",
+            "minutes",
+            "1.5-blocks",
+        ] {
             assert!(CronInterval::parse(bad).is_err(), "{bad}");
         }
     }
@@ -149,7 +158,10 @@ mod tests {
             crons[1].tags,
             vec![Tag::new("Action", "Block"), Tag::new("Foo", "bar")]
         );
-        let orphan = [Tag::new("Cron-Tag-Action", "x"), Tag::new("Cron-Interval", "1-s")];
+        let orphan = [
+            Tag::new("Cron-Tag-Action", "x"),
+            Tag::new("Cron-Interval", "1-s"),
+        ];
         assert!(Cron::read_all(&orphan).is_err());
     }
 }

@@ -84,7 +84,10 @@ mod tests {
     #[test]
     /// Compute limits are plain integers.
     fn compute_limits() {
-        assert_eq!(parse_compute_limit("9000000000000").ok(), Some(9_000_000_000_000));
+        assert_eq!(
+            parse_compute_limit("9000000000000").ok(),
+            Some(9_000_000_000_000)
+        );
         assert!(parse_compute_limit("-1").is_err());
         assert!(parse_compute_limit("1e9").is_err());
     }

@@ -22,8 +22,12 @@ fn parse_tag<T: std::str::FromStr>(tags: &[Tag], name: &'static str) -> Result<O
 
 fn limits(tags: &[Tag]) -> Result<(Option<u64>, Option<u64>), Error> {
     Ok((
-        tags.find_tag("Memory-Limit").map(parse_memory_limit).transpose()?,
-        tags.find_tag("Compute-Limit").map(parse_compute_limit).transpose()?,
+        tags.find_tag("Memory-Limit")
+            .map(parse_memory_limit)
+            .transpose()?,
+        tags.find_tag("Compute-Limit")
+            .map(parse_compute_limit)
+            .transpose()?,
     ))
 }
 

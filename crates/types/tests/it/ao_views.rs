@@ -72,10 +72,22 @@ fn process_required_tags() {
         ao::Process::read(&no_scheduler),
         Err(Error::MissingTag { name: "Scheduler" })
     ));
-    let bad_authority = item(&[base[0], base[1], ("Module", MODULE), ("Scheduler", SU), ("Authority", "nope")]);
-    assert!(matches!(ao::Process::read(&bad_authority), Err(Error::InvalidTag { .. })));
+    let bad_authority = item(&[
+        base[0],
+        base[1],
+        ("Module", MODULE),
+        ("Scheduler", SU),
+        ("Authority", "nope"),
+    ]);
+    assert!(matches!(
+        ao::Process::read(&bad_authority),
+        Err(Error::InvalidTag { .. })
+    ));
     let message = item(&[("Data-Protocol", "ao"), ("Type", "Message")]);
-    assert!(matches!(ao::Process::read(&message), Err(Error::WrongType { .. })));
+    assert!(matches!(
+        ao::Process::read(&message),
+        Err(Error::WrongType { .. })
+    ));
 }
 
 #[test]
@@ -85,7 +97,11 @@ fn item_type_rules() {
         pairs.iter().map(|(n, v)| Tag::new(*n, *v)).collect()
     };
     assert_eq!(
-        ItemType::of(&tags(&[("Data-Protocol", "ao"), ("Type", "Process"), ("Type", "Message")])),
+        ItemType::of(&tags(&[
+            ("Data-Protocol", "ao"),
+            ("Type", "Process"),
+            ("Type", "Message")
+        ])),
         Some(ItemType::Process)
     );
     assert_eq!(
@@ -101,7 +117,10 @@ fn module_view() {
     let m = item(&[
         ("Data-Protocol", "ao"),
         ("Type", "Module"),
-        ("Module-Format", "wasm64-unknown-emscripten-draft_2024_02_15"),
+        (
+            "Module-Format",
+            "wasm64-unknown-emscripten-draft_2024_02_15",
+        ),
         ("Input-Encoding", "JSON-1"),
         ("Output-Encoding", "JSON-1"),
         ("Memory-Limit", "16-gb"),
@@ -112,10 +131,16 @@ fn module_view() {
     assert_eq!(view.format, "wasm64-unknown-emscripten-draft_2024_02_15");
     assert_eq!(view.memory_limit, Some(16 << 30));
     assert_eq!(view.extensions, ["WeaveDrive"]);
-    let missing = item(&[("Data-Protocol", "ao"), ("Type", "Module"), ("Module-Format", "x")]);
+    let missing = item(&[
+        ("Data-Protocol", "ao"),
+        ("Type", "Module"),
+        ("Module-Format", "x"),
+    ]);
     assert!(matches!(
         ao::Module::read(&missing),
-        Err(Error::MissingTag { name: "Input-Encoding" })
+        Err(Error::MissingTag {
+            name: "Input-Encoding"
+        })
     ));
 }
 
@@ -123,8 +148,8 @@ fn module_view() {
 /// From is From-Process when present (and the signer becomes Forwarded-By), else the signer.
 fn message_from_rules() {
     let pid = "xkv7fYEuschaihGkBpb4XUSOvBM4scaOBZjfnl8HZx0";
-    let direct = ao::Message::read(&item(&[("Data-Protocol", "ao"), ("Type", "Message")]))
-        .expect("reads");
+    let direct =
+        ao::Message::read(&item(&[("Data-Protocol", "ao"), ("Type", "Message")])).expect("reads");
     assert_eq!(direct.from(), signer().address().to_string());
     assert_eq!(direct.forwarded_by(), None);
     let pushed = ao::Message::read(&item(&[
@@ -137,7 +162,10 @@ fn message_from_rules() {
     .expect("reads");
     assert_eq!(pushed.from(), pid);
     assert_eq!(pushed.forwarded_by(), Some(&signer().address()));
-    assert_eq!(pushed.pushed_for.map(|m| m.to_string()).as_deref(), Some(MODULE));
+    assert_eq!(
+        pushed.pushed_for.map(|m| m.to_string()).as_deref(),
+        Some(MODULE)
+    );
     assert_eq!(pushed.action.as_deref(), Some("Credit-Notice"));
 }
 
@@ -146,7 +174,10 @@ fn message_from_rules() {
 fn hash_chain_links() {
     let pid: ProcessId = MODULE.parse().expect("id");
     let seed = HashChain::seed(pid);
-    assert_eq!(seed.0, <[u8; 32]>::from(Sha256::digest(pid.id().as_bytes())));
+    assert_eq!(
+        seed.0,
+        <[u8; 32]>::from(Sha256::digest(pid.id().as_bytes()))
+    );
     let assignment = AssignmentId(Id::from_bytes([4; 32]));
     let mut concat = vec![4u8; 32];
     concat.extend_from_slice(&seed.0);
@@ -176,12 +207,24 @@ fn assignment_build_and_read() {
     assert_eq!(
         names,
         [
-            "Process", "Epoch", "Nonce", "Hash-Chain", "Block-Height", "Timestamp",
-            "Data-Protocol", "Type", "Variant", "Message", "Exclude"
+            "Process",
+            "Epoch",
+            "Nonce",
+            "Hash-Chain",
+            "Block-Height",
+            "Timestamp",
+            "Data-Protocol",
+            "Type",
+            "Variant",
+            "Message",
+            "Exclude"
         ]
     );
     assert_eq!(item.tag("Block-Height"), Some("000001393008"));
-    assert_eq!(item.tag("Hash-Chain"), Some(HashChain([2; 32]).to_string().as_str()));
+    assert_eq!(
+        item.tag("Hash-Chain"),
+        Some(HashChain([2; 32]).to_string().as_str())
+    );
     assert!(item.data().is_empty());
     assert_eq!(item.target(), None);
     assert_eq!(item.anchor(), Some(&[0xAB; 32][..]));
@@ -193,7 +236,11 @@ fn assignment_build_and_read() {
     assert_eq!(view.message, Some(message));
     assert_eq!(view.exclude, ["Data"]);
     assert_eq!(view.scheduler, su.address());
-    let own = AssignmentBuilder { message: None, exclude: vec![], ..builder };
+    let own = AssignmentBuilder {
+        message: None,
+        exclude: vec![],
+        ..builder
+    };
     let own = own.sign(&su, [0; 32]).expect("signs");
     assert_eq!(own.tag("Message"), None);
     assert_eq!(ao::Assignment::read(&own).expect("reads").message, None);
@@ -203,16 +250,25 @@ fn assignment_build_and_read() {
 /// Scheduler-Location records need Url and Time-To-Live.
 fn scheduler_location() {
     let su = signer();
-    let record = SchedulerLocationBuilder { url: "http://127.0.0.1:9000".into(), ttl_ms: 3_600_000 }
-        .sign(&su)
-        .expect("signs");
+    let record = SchedulerLocationBuilder {
+        url: "http://127.0.0.1:9000".into(),
+        ttl_ms: 3_600_000,
+    }
+    .sign(&su)
+    .expect("signs");
     let view = ao::SchedulerLocation::read(&record).expect("reads");
     assert_eq!(view.url, "http://127.0.0.1:9000");
     assert_eq!(view.ttl_ms, 3_600_000);
     assert_eq!(view.scheduler, su.address());
-    let no_ttl = item(&[("Data-Protocol", "ao"), ("Type", "Scheduler-Location"), ("Url", "http://x")]);
+    let no_ttl = item(&[
+        ("Data-Protocol", "ao"),
+        ("Type", "Scheduler-Location"),
+        ("Url", "http://x"),
+    ]);
     assert!(matches!(
         ao::SchedulerLocation::read(&no_ttl),
-        Err(Error::MissingTag { name: "Time-To-Live" })
+        Err(Error::MissingTag {
+            name: "Time-To-Live"
+        })
     ));
 }

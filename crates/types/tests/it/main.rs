@@ -6,19 +6,9 @@ mod vectors;
 
 use std::path::PathBuf;
 
-/// `../shared/vectors/ans104` beside the checkout, or `$AORTA_SHARED_DIR/vectors/ans104`.
+/// `testdata/ans104`: vectors made by arbundles and arweave-js (see its PROVENANCE.md).
 pub fn vectors_dir() -> PathBuf {
-    let shared = std::env::var_os("AORTA_SHARED_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-        PathBuf::from,
-    );
-    let dir = shared.join("vectors/ans104");
-    assert!(
-        dir.join("manifest.json").is_file(),
-        "test vectors not found at {} (set AORTA_SHARED_DIR)",
-        dir.display()
-    );
-    dir
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/ans104")
 }
 
 /// Reads a vector file.

@@ -10,7 +10,7 @@ use crate::vector;
 fn arweave() -> ArweaveSigner {
     let jwk = String::from_utf8(vector("wallet-arweave.json")).expect("utf-8");
     match Wallet::from_jwk(&jwk).expect("wallet") {
-        Wallet::Arweave(s) => s,
+        Wallet::Arweave(s) => *s,
         other => panic!("expected an RSA wallet, got {other:?}"),
     }
 }
@@ -62,7 +62,10 @@ fn sign_and_verify_all_types() {
 fn signature_bound_to_owner() {
     let a = Ed25519Signer::from_seed([1; 32]);
     let b = Ed25519Signer::from_seed([2; 32]);
-    let item = DataItemBuilder::new().data(b"x".to_vec()).sign(&a).expect("signs");
+    let item = DataItemBuilder::new()
+        .data(b"x".to_vec())
+        .sign(&a)
+        .expect("signs");
     let mut bytes = item.as_bytes().to_vec();
     let owner_at = 2 + 64;
     bytes[owner_at..owner_at + 32].copy_from_slice(b.owner());
@@ -77,8 +80,10 @@ fn rsa_pss_any_salt_length() {
     let signer = arweave();
     let message = [9u8; 48];
     for salt in [0usize, 32, 478] {
-        let key =
-            rsa::pss::BlindedSigningKey::<sha2::Sha256>::new_with_salt_len(signer.key().clone(), salt);
+        let key = rsa::pss::BlindedSigningKey::<sha2::Sha256>::new_with_salt_len(
+            signer.key().clone(),
+            salt,
+        );
         let sig = key.sign_with_rng(&mut rand::rngs::OsRng, &message).to_vec();
         aorta_types::signature::verify(SignatureType::Arweave, signer.owner(), &message, &sig)
             .unwrap_or_else(|e| panic!("salt {salt}: {e}"));
@@ -122,7 +127,10 @@ fn ethereum_address_known_vector() {
 fn ethereum_v_byte() {
     let signer = EthereumSigner::from_secret(&[3; 32]).expect("key");
     for i in 0..8u8 {
-        let item = DataItemBuilder::new().data(vec![i]).sign(&signer).expect("signs");
+        let item = DataItemBuilder::new()
+            .data(vec![i])
+            .sign(&signer)
+            .expect("signs");
         let v = item.signature()[64];
         assert!(v == 27 || v == 28, "v = {v}");
     }
@@ -131,7 +139,11 @@ fn ethereum_v_byte() {
 #[test]
 /// Generated wallets of every kind survive a JWK round trip and sign verifiable items.
 fn generated_wallets_round_trip() {
-    for kind in [WalletKind::Ed25519, WalletKind::Ethereum, WalletKind::Arweave] {
+    for kind in [
+        WalletKind::Ed25519,
+        WalletKind::Ethereum,
+        WalletKind::Arweave,
+    ] {
         let wallet = Wallet::generate(kind).expect("generates");
         let again = Wallet::from_jwk(&wallet.to_jwk()).expect("reloads");
         assert_eq!(again.address(), wallet.address(), "{kind:?}");

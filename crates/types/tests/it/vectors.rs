@@ -26,7 +26,11 @@ fn text(v: &Value) -> &str {
 /// signature data, and verifies.
 fn valid_items_match_arbundles() {
     let valid = items(true);
-    assert!(valid.len() >= 8, "manifest lists {} valid items", valid.len());
+    assert!(
+        valid.len() >= 8,
+        "manifest lists {} valid items",
+        valid.len()
+    );
     for want in valid {
         let file = text(&want["file"]);
         let bytes = vector(file);
@@ -37,7 +41,11 @@ fn valid_items_match_arbundles() {
             want["signature_type"].as_u64().expect("type"),
             "{file} type"
         );
-        assert_eq!(b64::encode(item.owner()), text(&want["owner"]), "{file} owner");
+        assert_eq!(
+            b64::encode(item.owner()),
+            text(&want["owner"]),
+            "{file} owner"
+        );
         assert_eq!(
             item.owner_address().as_str(),
             text(&want["owner_address"]),
@@ -49,13 +57,18 @@ fn valid_items_match_arbundles() {
         assert_eq!(anchor, text(&want["anchor"]), "{file} anchor");
         let tags: Vec<Tag> = serde_json::from_value(want["tags"].clone()).expect("tags");
         assert_eq!(item.tags(), &tags[..], "{file} tags");
-        assert_eq!(b64::encode(item.data()), text(&want["data_b64url"]), "{file} data");
+        assert_eq!(
+            b64::encode(item.data()),
+            text(&want["data_b64url"]),
+            "{file} data"
+        );
         assert_eq!(
             hex::encode(item.signature_data()),
             text(&want["signature_data_hex"]),
             "{file} signature data"
         );
-        item.verify().unwrap_or_else(|e| panic!("{file} verify: {e}"));
+        item.verify()
+            .unwrap_or_else(|e| panic!("{file} verify: {e}"));
     }
 }
 
@@ -120,7 +133,10 @@ fn bundle_matches_arbundles() {
 fn wallet_address_matches() {
     let jwk = String::from_utf8(vector("wallet-arweave.json")).expect("utf-8");
     let wallet = Wallet::from_jwk(&jwk).expect("wallet loads");
-    assert_eq!(wallet.address().as_str(), text(&manifest()["wallet_address"]));
+    assert_eq!(
+        wallet.address().as_str(),
+        text(&manifest()["wallet_address"])
+    );
     let item = DataItem::parse(vector("arweave-ao-message.bin")).expect("parses");
     assert_eq!(wallet.signer().owner(), item.owner());
 }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of aorta: the benches in smoke mode (so they keep compiling and running),
+# then the whole workspace's tests. Interop tests install their npm packages themselves
+# (crates/interop/node, locked by package-lock.json) on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in cargo node npm; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is required (see README.md)" >&2; exit 1; }
+done
+
+if [ -d crates/bench ]; then
+  echo "== benches (smoke mode)"
+  AORTA_BENCH_SMOKE=1 cargo bench --profile dev -p aorta-bench
+fi
+
+echo "== tests"
+cargo test --workspace --locked
