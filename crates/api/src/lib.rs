@@ -1,0 +1,45 @@
+//! `aorta-api`: the contracts through which aorta's units reach storage and each other.
+//!
+//! Units (SU, MU, CU) depend on these traits, never on an implementation, so the same unit code
+//! runs on the embedded store (`aorta-store`), an in-memory one in tests, or a remote backend.
+//! This crate has no I/O and no runtime: only traits, the types they speak, and the checks every
+//! implementation must pass.
+//!
+//! * [`Weave`]: permanent storage of signed data items — [`Weave::put`], [`Weave::get`],
+//!   [`Weave::header`], ranged and streamed [`Weave::data`] ([`DataReader`]), and
+//!   [`Weave::query`] over ids, owners, recipients and tags ([`Query`] → [`Page`] of [`Edge`]s),
+//!   the part of Arweave GraphQL ao units use.
+//! * [`ScheduleStore`]: a Scheduler Unit's per-process ordered logs of [`ScheduleEntry`]s:
+//!   gapless, durable before acknowledged ([`Pending`]), read by nonce, message, assignment and
+//!   [`Range`]s of nonces or timestamps.
+//! * [`Pending`]: a write that resolves once durable — `wait()` it or `.await` it.
+//! * [`Error`]: the one error type; contract violations are typed, backend failures are
+//!   [`Error::Storage`].
+//! * [`contract`]: the shared test suite to run against every implementation.
+//!
+//! ```
+//! use aorta_api::{Range, ScheduleStore};
+//! use aorta_types::ProcessId;
+//!
+//! /// What an SU's `GET /{pid}?from=&to=&limit=` does with any schedule store.
+//! fn page(store: &dyn ScheduleStore, pid: ProcessId, from: Option<u64>, to: Option<u64>)
+//!     -> Result<Vec<u64>, aorta_api::Error> {
+//!     let page = store.range(pid, Range::timestamps(from, to, Range::DEFAULT_LIMIT))?;
+//!     Ok(page.entries.iter().map(|e| e.nonce).collect())
+//! }
+//! ```
+
+pub mod contract;
+mod error;
+mod pending;
+mod schedule;
+mod weave;
+
+pub use error::Error;
+pub use pending::{Pending, Resolver};
+pub use schedule::{
+    Logs, Range, RangeBy, ScheduleEntry, SchedulePage, ScheduleStore, check_append,
+};
+pub use weave::{
+    ByteRange, Cursor, DataReader, Edge, Header, Page, Put, Query, Sort, TagFilter, Weave,
+};
