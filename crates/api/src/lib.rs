@@ -16,6 +16,7 @@
 //! * [`Error`]: the one error type; contract violations are typed, backend failures are
 //!   [`Error::Storage`].
 //! * [`contract`]: the shared test suite to run against every implementation.
+//! * [`su`]: the Scheduler Unit's JSON shapes (spec §3.3), shared by its server and its clients.
 //!
 //! ```
 //! use aorta_api::{Range, ScheduleStore};
@@ -33,12 +34,14 @@ pub mod contract;
 mod error;
 mod pending;
 mod schedule;
+pub mod su;
 mod weave;
 
 pub use error::Error;
 pub use pending::{Pending, Resolver};
 pub use schedule::{
-    Logs, Range, RangeBy, ScheduleEntry, SchedulePage, ScheduleStore, check_append,
+    Batch, ContentKey, Logs, Range, RangeBy, ScheduleEntry, SchedulePage, ScheduleStore,
+    check_append,
 };
 pub use weave::{
     ByteRange, Cursor, DataReader, Edge, Header, Page, Put, Query, Sort, TagFilter, Weave,

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use aorta_types::ao::HashChain;
-use aorta_types::{AssignmentId, MessageId, ProcessId};
+use aorta_types::{AssignmentId, DataItem, MessageId, ProcessId};
 
 use crate::{Error, Pending};
 
@@ -135,6 +135,34 @@ pub fn check_append<L: Logs>(
     Ok(Ok(()))
 }
 
+/// What a Scheduler Unit writes for one decision: log entries, the items they refer to
+/// (message and assignment), and content keys for duplicate detection — stored together, so
+/// a reader never sees an entry whose assignment is missing.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// The entries, each process's in nonce order.
+    pub entries: Vec<ScheduleEntry>,
+    /// Items to store in the weave with them (an item already stored is left as it is).
+    pub items: Vec<DataItem>,
+    /// Content keys to remember for the entries' processes.
+    pub content: Vec<ContentKey>,
+}
+
+/// A content hash (spec §3.5 step 5) recorded for a process, so that the same pushed message
+/// re-signed by an MU is recognised. `nonce` and `message` say which entry it belongs to: a key
+/// counts only while that entry exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ContentKey {
+    /// The process.
+    pub process: ProcessId,
+    /// The 48-byte content deep hash.
+    pub hash: [u8; 48],
+    /// The entry's nonce.
+    pub nonce: u64,
+    /// The entry's message.
+    pub message: MessageId,
+}
+
 /// Which key a [`Range`] bounds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum RangeBy {
@@ -221,6 +249,17 @@ pub trait ScheduleStore: Send + Sync {
     /// [`Error::Storage`] / [`Error::Closed`].
     fn append(&self, entries: Vec<ScheduleEntry>) -> Pending<()>;
 
+    /// Appends a [`Batch`]: its entries as [`ScheduleStore::append`] does, and its items and
+    /// content keys with them. When the entries are refused nothing of the batch is stored; when
+    /// the `Pending` resolves `Ok`, all of it is durable and readable.
+    fn append_batch(&self, batch: Batch) -> Pending<()>;
+
+    /// Whether `hash` is a content key of an existing entry of `process`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`].
+    fn has_content(&self, process: ProcessId, hash: &[u8; 48]) -> Result<bool, Error>;
+
     /// The last entry of a process's log.
     ///
     /// # Errors
@@ -259,6 +298,12 @@ pub trait ScheduleStore: Send + Sync {
 impl<S: ScheduleStore + ?Sized> ScheduleStore for Arc<S> {
     fn append(&self, entries: Vec<ScheduleEntry>) -> Pending<()> {
         (**self).append(entries)
+    }
+    fn append_batch(&self, batch: Batch) -> Pending<()> {
+        (**self).append_batch(batch)
+    }
+    fn has_content(&self, process: ProcessId, hash: &[u8; 48]) -> Result<bool, Error> {
+        (**self).has_content(process, hash)
     }
     fn latest(&self, process: ProcessId) -> Result<Option<ScheduleEntry>, Error> {
         (**self).latest(process)

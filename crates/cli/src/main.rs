@@ -20,13 +20,25 @@ enum Command {
     /// Create wallets and show their addresses.
     #[command(subcommand)]
     Wallet(commands::wallet::Command),
+    /// Run a Scheduler Unit on its own.
+    #[command(subcommand)]
+    Su(commands::su::Command),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AORTA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let outcome = match cli.command {
         Command::Dev(args) => commands::dev::run(&args),
         Command::Wallet(command) => commands::wallet::run(command),
+        Command::Su(command) => commands::su::run(command),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -35,4 +47,61 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The data directory: the flag or `AORTA_DATA_DIR`, else `$XDG_DATA_HOME/aorta`, else
+/// `~/.local/share/aorta`. Created if missing; never the working directory by accident.
+fn data_dir(flag: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context as _;
+    let dir = match flag {
+        Some(dir) => dir.to_path_buf(),
+        None => match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            Some(base) => std::path::PathBuf::from(base).join("aorta"),
+            None => std::path::PathBuf::from(
+                std::env::var_os("HOME").context("no HOME: pass --data-dir")?,
+            )
+            .join(".local/share/aorta"),
+        },
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Writes a small file atomically and durably: temp file, fsync, rename, fsync the folder.
+fn write_durably(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
 }

@@ -25,6 +25,17 @@ pub(crate) const SCHEDULE_MESSAGE: TableDefinition<&[u8; 64], &[u8; 8]> =
     TableDefinition::new("schedule_message");
 pub(crate) const SCHEDULE_ASSIGNMENT: TableDefinition<&[u8; 32], &[u8; 40]> =
     TableDefinition::new("schedule_assignment");
+/// Content keys: process (32) ‖ content deep hash (48) → nonce BE (8) ‖ message (32).
+pub(crate) const SCHEDULE_CONTENT: TableDefinition<&[u8; 80], &[u8; 40]> =
+    TableDefinition::new("schedule_content");
+
+/// The key of a content hash in [`SCHEDULE_CONTENT`].
+pub(crate) fn content_key(process: &aorta_types::ProcessId, hash: &[u8; 48]) -> [u8; 80] {
+    let mut key = [0u8; 80];
+    key[..32].copy_from_slice(process.id().as_bytes());
+    key[32..].copy_from_slice(hash);
+    key
+}
 
 fn concat<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
     let mut out = [0u8; N];

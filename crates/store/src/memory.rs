@@ -7,8 +7,8 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use aorta_api::{
-    ByteRange, Cursor, DataReader, Edge, Error, Header, Logs, Page, Pending, Put, Query, Range,
-    ScheduleEntry, SchedulePage, ScheduleStore, Sort, Weave, check_append,
+    Batch, ByteRange, Cursor, DataReader, Edge, Error, Header, Logs, Page, Pending, Put, Query,
+    Range, ScheduleEntry, SchedulePage, ScheduleStore, Sort, Weave, check_append,
 };
 use aorta_types::{AssignmentId, DataItem, Id, MessageId, ProcessId};
 
@@ -92,6 +92,32 @@ struct State {
     items: HashMap<Id, (u64, DataItem)>,
     heights: BTreeMap<u64, Id>,
     logs: LogMap,
+    content: HashMap<(ProcessId, [u8; 48]), (u64, MessageId)>,
+}
+
+impl State {
+    fn put(&mut self, item: &DataItem) -> Result<Put, Error> {
+        let id = item.id();
+        if let Some((height, stored)) = self.items.get(&id) {
+            return if stored.as_bytes() == item.as_bytes() {
+                Ok(Put {
+                    id,
+                    height: *height,
+                    created: false,
+                })
+            } else {
+                Err(Error::Conflict { id })
+            };
+        }
+        let height = self.heights.last_key_value().map_or(1, |(h, _)| h + 1);
+        self.items.insert(id, (height, item.clone()));
+        self.heights.insert(height, id);
+        Ok(Put {
+            id,
+            height,
+            created: true,
+        })
+    }
 }
 
 /// An in-memory [`Weave`] and [`ScheduleStore`]. Clones share the same contents.
@@ -125,27 +151,7 @@ impl MemoryStore {
 
 impl Weave for MemoryStore {
     fn put(&self, item: &DataItem) -> Result<Put, Error> {
-        let mut state = self.lock();
-        let id = item.id();
-        if let Some((height, stored)) = state.items.get(&id) {
-            return if stored.as_bytes() == item.as_bytes() {
-                Ok(Put {
-                    id,
-                    height: *height,
-                    created: false,
-                })
-            } else {
-                Err(Error::Conflict { id })
-            };
-        }
-        let height = state.heights.last_key_value().map_or(1, |(h, _)| h + 1);
-        state.items.insert(id, (height, item.clone()));
-        state.heights.insert(height, id);
-        Ok(Put {
-            id,
-            height,
-            created: true,
-        })
+        self.lock().put(item)
     }
 
     fn get(&self, id: Id) -> Result<Option<DataItem>, Error> {
@@ -233,6 +239,44 @@ impl ScheduleStore for MemoryStore {
             state.logs.push(entry);
         }
         Pending::ready(Ok(()))
+    }
+
+    fn append_batch(&self, batch: Batch) -> Pending<()> {
+        let mut state = self.lock();
+        if batch.entries.is_empty() {
+            return Pending::ready(Err(Error::EmptyAppend));
+        }
+        let Ok(checked) = check_append(&batch.entries, &mut &state.logs);
+        if let Err(violation) = checked {
+            return Pending::ready(Err(violation));
+        }
+        // An item id already stored with other bytes would be a SHA-256 collision of
+        // signatures; the stored item stays, as with any put.
+        for item in &batch.items {
+            let _ = state.put(item);
+        }
+        for key in batch.content {
+            state
+                .content
+                .insert((key.process, key.hash), (key.nonce, key.message));
+        }
+        for entry in batch.entries {
+            state.logs.push(entry);
+        }
+        Pending::ready(Ok(()))
+    }
+
+    fn has_content(&self, process: ProcessId, hash: &[u8; 48]) -> Result<bool, Error> {
+        let state = self.lock();
+        Ok(state
+            .content
+            .get(&(process, *hash))
+            .is_some_and(|(nonce, message)| {
+                state
+                    .logs
+                    .entry(process, *nonce)
+                    .is_some_and(|e| e.message == *message)
+            }))
     }
 
     fn latest(&self, process: ProcessId) -> Result<Option<ScheduleEntry>, Error> {

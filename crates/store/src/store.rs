@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::thread::JoinHandle;
 
 use aorta_api::{
-    ByteRange, DataReader, Header, Page, Pending, Put, Query, Range, RangeBy, ScheduleEntry,
+    Batch, ByteRange, DataReader, Header, Page, Pending, Put, Query, Range, RangeBy, ScheduleEntry,
     SchedulePage, ScheduleStore, Weave,
 };
 use aorta_types::{AssignmentId, Bytes, DataItem, Id, MessageId, ProcessId};
@@ -288,6 +288,7 @@ fn init_format(db: &Database) -> Result<(), Error> {
         txn.open_table(format::BLOBS).map_err(open_err)?;
         txn.open_table(format::SCHEDULE).map_err(open_err)?;
         txn.open_table(format::SCHEDULE_MESSAGE).map_err(open_err)?;
+        txn.open_table(format::SCHEDULE_CONTENT).map_err(open_err)?;
         txn.open_table(format::SCHEDULE_ASSIGNMENT)
             .map_err(open_err)?;
         let found = meta
@@ -490,6 +491,55 @@ impl ScheduleStore for Store {
         let (done, pending) = Pending::channel();
         self.send(Request::Append { entries, done });
         pending
+    }
+
+    fn append_batch(&self, batch: Batch) -> Pending<()> {
+        if let Err(poisoned) = self.shared.check() {
+            return Pending::ready(Err(poisoned.into()));
+        }
+        if batch.entries.is_empty() {
+            return Pending::ready(Err(aorta_api::Error::EmptyAppend));
+        }
+        // Blobs are made durable here, before the index hears of them, as for a put.
+        let mut puts = Vec::with_capacity(batch.items.len());
+        for item in &batch.items {
+            match self.prepare(item) {
+                Ok(put) => puts.push(put),
+                Err(e) => return Pending::ready(Err(e.into())),
+            }
+        }
+        let (done, pending) = Pending::channel();
+        self.send(Request::Schedule {
+            entries: batch.entries,
+            puts,
+            content: batch.content,
+            done,
+        });
+        pending
+    }
+
+    fn has_content(&self, process: ProcessId, hash: &[u8; 48]) -> Result<bool, aorta_api::Error> {
+        let found = {
+            let txn = self.read()?;
+            let table = txn.open_table(format::SCHEDULE_CONTENT).map_err(open_err)?;
+            table
+                .get(&format::content_key(&process, hash))
+                .map_err(read_err)?
+                .map(|v| {
+                    let value = v.value();
+                    let mut nonce = [0u8; 8];
+                    nonce.copy_from_slice(&value[..8]);
+                    (u64::from_be_bytes(nonce), Id::from_slice(&value[8..]))
+                })
+        };
+        let Some((nonce, Ok(message))) = found else {
+            return Ok(false);
+        };
+        // A key counts only while its entry exists (a crash can leave a key whose entry never
+        // became durable: the message must then be accepted again).
+        Ok(self
+            .entry(process, nonce)?
+            .is_some_and(|e| e.message.id() == message))
     }
 
     fn latest(&self, process: ProcessId) -> Result<Option<ScheduleEntry>, aorta_api::Error> {

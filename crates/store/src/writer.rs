@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWrite
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aorta_api::{Logs, Put, Resolver, ScheduleEntry, check_append};
+use aorta_api::{ContentKey, Logs, Put, Resolver, ScheduleEntry, check_append};
 use aorta_types::{AssignmentId, DataItem, MessageId, ProcessId};
 use redb::{Database, ReadOnlyTable, ReadableDatabase, Table, WriteTransaction};
 
@@ -54,6 +54,14 @@ pub(crate) enum Request {
         put: Box<PreparedPut>,
         done: Resolver<Put>,
     },
+    /// An SU batch: entries journaled like an append, items and content keys committed to the
+    /// index first, and only when the entries are accepted.
+    Schedule {
+        entries: Vec<ScheduleEntry>,
+        puts: Vec<PreparedPut>,
+        content: Vec<ContentKey>,
+        done: Resolver<()>,
+    },
     /// Fold the tail into the index now.
     Flush { done: Resolver<()> },
 }
@@ -66,13 +74,30 @@ impl Request {
                 Storage::Inline => put.item.as_bytes().len(),
                 Storage::Blob(_) => put.item.data_offset(),
             },
+            Self::Schedule { entries, puts, .. } => {
+                entries.len() * 200
+                    + puts
+                        .iter()
+                        .map(|p| match p.storage {
+                            Storage::Inline => p.item.as_bytes().len(),
+                            Storage::Blob(_) => p.item.data_offset(),
+                        })
+                        .sum::<usize>()
+            }
             Self::Flush { .. } => 0,
+        }
+    }
+
+    fn entries(&self) -> Option<&[ScheduleEntry]> {
+        match self {
+            Self::Append { entries, .. } | Self::Schedule { entries, .. } => Some(entries),
+            Self::Put { .. } | Self::Flush { .. } => None,
         }
     }
 
     fn fail(self, error: aorta_api::Error) {
         match self {
-            Self::Append { done, .. } => done.resolve(Err(error)),
+            Self::Append { done, .. } | Self::Schedule { done, .. } => done.resolve(Err(error)),
             Self::Put { done, .. } => done.resolve(Err(error)),
             Self::Flush { done } => done.resolve(Err(error)),
         }
@@ -362,7 +387,10 @@ impl Writer {
             .map(|error| self.shared.poison(error) as Arc<dyn std::error::Error + Send + Sync>);
         for (request, outcome) in batch.into_iter().zip(outcomes) {
             match (request, outcome) {
-                (Request::Append { entries, done }, Some(Outcome::Append(result))) => {
+                (
+                    Request::Append { entries, done } | Request::Schedule { entries, done, .. },
+                    Some(Outcome::Append(result)),
+                ) => {
                     if result.is_ok() {
                         self.shared
                             .entries
@@ -394,11 +422,27 @@ impl Writer {
         batch: &[Request],
         outcomes: &mut [Option<Outcome>],
     ) -> Result<(), Error> {
-        if batch.iter().any(|r| matches!(r, Request::Put { .. })) {
-            self.commit_puts(batch, outcomes)?;
+        // Entries are checked first, so a refused SU batch stores none of its items.
+        let checked = if batch.iter().any(|r| r.entries().is_some()) {
+            Some(self.check_appends(batch)?)
+        } else {
+            None
+        };
+        let accepted_schedule = |i: usize| {
+            matches!(batch[i], Request::Schedule { .. })
+                && checked
+                    .as_ref()
+                    .is_some_and(|c| c.results.iter().any(|(j, r)| *j == i && r.is_ok()))
+        };
+        if batch
+            .iter()
+            .enumerate()
+            .any(|(i, r)| matches!(r, Request::Put { .. }) || accepted_schedule(i))
+        {
+            self.commit_puts(batch, outcomes, &accepted_schedule)?;
         }
-        if batch.iter().any(|r| matches!(r, Request::Append { .. })) {
-            self.journal_appends(batch, outcomes)?;
+        if let Some(checked) = checked {
+            self.journal_appends(checked, outcomes)?;
         }
         if batch.iter().any(|r| matches!(r, Request::Flush { .. })) {
             self.flush_all()?;
@@ -420,6 +464,7 @@ impl Writer {
         &mut self,
         batch: &[Request],
         outcomes: &mut [Option<Outcome>],
+        accepted_schedule: &dyn Fn(usize) -> bool,
     ) -> Result<(), Error> {
         let height_before = self.next_height;
         let txn = self
@@ -430,14 +475,27 @@ impl Writer {
         {
             let mut tables = Tables::open(&txn)?;
             for (i, request) in batch.iter().enumerate() {
-                if let Request::Put { put, .. } = request {
-                    match tables.put(put, &mut self.next_height) {
+                match request {
+                    Request::Put { put, .. } => match tables.put(put, &mut self.next_height) {
                         Ok(result) => results.push((i, result)),
                         Err(error) => {
                             self.next_height = height_before;
                             return Err(error);
                         }
+                    },
+                    Request::Schedule { puts, content, .. } if accepted_schedule(i) => {
+                        let stored = puts
+                            .iter()
+                            // An id stored with other bytes is a signature collision: the
+                            // stored item stays, as for any put.
+                            .try_for_each(|put| tables.put(put, &mut self.next_height).map(drop))
+                            .and_then(|()| content.iter().try_for_each(|k| tables.put_content(k)));
+                        if let Err(error) = stored {
+                            self.next_height = height_before;
+                            return Err(error);
+                        }
                     }
+                    _ => {}
                 }
             }
         }
@@ -452,14 +510,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Checks every append of the batch (against the index, the tail and the appends accepted
-    /// before it in this batch), writes the accepted ones as one journal record, and only then
-    /// shows them to readers through the tail.
-    fn journal_appends(
-        &mut self,
-        batch: &[Request],
-        outcomes: &mut [Option<Outcome>],
-    ) -> Result<(), Error> {
+    /// Checks every append of the batch against the index, the tail and the appends accepted
+    /// before it in this batch.
+    fn check_appends(&self, batch: &[Request]) -> Result<Checked, Error> {
         let mut staged = LogMap::default();
         let mut accepted = Vec::new();
         // Answers wait here until the journal write: an accepted append is only Ok once durable.
@@ -478,7 +531,7 @@ impl Writer {
                 assignments: txn.open_table(format::SCHEDULE_ASSIGNMENT).map_err(open)?,
             };
             for (i, request) in batch.iter().enumerate() {
-                if let Request::Append { entries, .. } = request {
+                if let Some(entries) = request.entries() {
                     let mut view = View {
                         staged: &staged,
                         tail: &tail,
@@ -495,6 +548,25 @@ impl Writer {
                 }
             }
         }
+        Ok(Checked {
+            staged,
+            accepted,
+            results,
+        })
+    }
+
+    /// Writes the accepted appends as one journal record, and only then shows them to readers
+    /// through the tail.
+    fn journal_appends(
+        &mut self,
+        checked: Checked,
+        outcomes: &mut [Option<Outcome>],
+    ) -> Result<(), Error> {
+        let Checked {
+            staged,
+            accepted,
+            results,
+        } = checked;
         if !accepted.is_empty() {
             self.journal.append(&accepted)?;
             self.shared.journal_syncs.fetch_add(1, Ordering::Relaxed);
@@ -505,6 +577,13 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Appends checked but not yet journaled.
+struct Checked {
+    staged: LogMap,
+    accepted: Vec<ScheduleEntry>,
+    results: Vec<(usize, Result<(), aorta_api::Error>)>,
 }
 
 fn write_err(e: redb::StorageError) -> Error {
@@ -521,6 +600,7 @@ pub(crate) struct Tables<'txn> {
     schedule: Table<'txn, &'static [u8; 40], &'static [u8; 104]>,
     messages: Table<'txn, &'static [u8; 64], &'static [u8; 8]>,
     assignments: Table<'txn, &'static [u8; 32], &'static [u8; 40]>,
+    content: Table<'txn, &'static [u8; 80], &'static [u8; 40]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -535,7 +615,19 @@ impl<'txn> Tables<'txn> {
             schedule: txn.open_table(format::SCHEDULE).map_err(open)?,
             messages: txn.open_table(format::SCHEDULE_MESSAGE).map_err(open)?,
             assignments: txn.open_table(format::SCHEDULE_ASSIGNMENT).map_err(open)?,
+            content: txn.open_table(format::SCHEDULE_CONTENT).map_err(open)?,
         })
+    }
+
+    /// Records a content key.
+    fn put_content(&mut self, key: &ContentKey) -> Result<(), Error> {
+        let mut value = [0u8; 40];
+        value[..8].copy_from_slice(&key.nonce.to_be_bytes());
+        value[8..].copy_from_slice(key.message.id().as_bytes());
+        self.content
+            .insert(&format::content_key(&key.process, &key.hash), &value)
+            .map_err(write_err)?;
+        Ok(())
     }
 
     /// Checks the whole batch against the index, then writes it (replay of the journal).

@@ -187,6 +187,15 @@ impl Wallet {
         }
     }
 
+    /// The signer, owned (to share it across threads as `Arc<dyn Signer>`).
+    pub fn into_signer(self) -> Box<dyn Signer> {
+        match self {
+            Self::Arweave(s) => s,
+            Self::Ed25519(s) => Box::new(s),
+            Self::Ethereum(s) => Box::new(s),
+        }
+    }
+
     /// The ao address of this key.
     pub fn address(&self) -> Address {
         self.signer().address()

@@ -36,16 +36,21 @@ pub enum Kind {
     Ethereum,
 }
 
+impl From<Kind> for WalletKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Arweave => Self::Arweave,
+            Kind::Ed25519 => Self::Ed25519,
+            Kind::Ethereum => Self::Ethereum,
+        }
+    }
+}
+
 /// Runs a wallet subcommand.
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::New { out, kind } => {
-            let kind = match kind {
-                Kind::Arweave => WalletKind::Arweave,
-                Kind::Ed25519 => WalletKind::Ed25519,
-                Kind::Ethereum => WalletKind::Ethereum,
-            };
-            let wallet = Wallet::generate(kind).context("generating the key")?;
+            let wallet = Wallet::generate(kind.into()).context("generating the key")?;
             write_new(&out, wallet.to_jwk().as_bytes())?;
             println!("{}", wallet.address());
             Ok(())
@@ -62,6 +67,20 @@ pub fn load(path: &Path) -> anyhow::Result<Wallet> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading wallet {}", path.display()))?;
     Wallet::from_jwk(&text).with_context(|| format!("wallet {}", path.display()))
+}
+
+/// Reads the wallet at `path`, or creates one of `kind` there (and its folder) on first use.
+pub fn load_or_create(path: &Path, kind: WalletKind) -> anyhow::Result<Wallet> {
+    if path.exists() {
+        return load(path);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let wallet = Wallet::generate(kind).context("generating the key")?;
+    write_new(path, wallet.to_jwk().as_bytes())?;
+    tracing::info!(path = %path.display(), address = %wallet.address(), "created a wallet");
+    Ok(wallet)
 }
 
 /// Writes a secret file that must not exist yet, readable by the owner only.

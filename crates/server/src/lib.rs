@@ -1,0 +1,26 @@
+//! `aorta-server`: the HTTP faces of aorta's units, on axum.
+//!
+//! * [`su::router`]: the Scheduler Unit API of spec §3.2–3.4, byte-compatible with what
+//!   aoconnect, MUs and CUs read.
+//! * [`error`]: the one map from every unit's errors to an HTTP status and `{"error": reason}`.
+//! * [`serve`]: runs a router on a bound listener until a shutdown future resolves, draining
+//!   in-flight requests (tests bind `127.0.0.1:0`).
+
+pub mod error;
+pub mod su;
+
+use std::future::Future;
+
+/// Serves `router` on `listener` until `shutdown` resolves, then waits for in-flight requests.
+///
+/// # Errors
+/// When accepting connections fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

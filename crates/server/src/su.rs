@@ -1,0 +1,315 @@
+//! The Scheduler Unit's HTTP API (spec §3.2–3.4), over [`aorta_su::Scheduler`].
+//!
+//! Writes verify and sign on the blocking pool (RSA-4096 costs milliseconds) and are answered
+//! only once durable. JSON shapes are [`aorta_api::su`]'s, snake_case as real clients read them.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use aorta_api::su::{
+    AssignmentItem, Edge, Info, MessageItem, Owner, PageInfo, Posted, ProcessInner, SchedulePage,
+    Scheduled, Timestamp, anchor_text, padded_height,
+};
+use aorta_api::{Range, RangeBy};
+use aorta_su::{Node, Scheduler};
+use aorta_types::{Bytes, DataItem, Id, ProcessId, b64};
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::cors::CorsLayer;
+
+use crate::error::ApiError;
+
+/// Settings of the SU's HTTP face.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Largest request body, bytes.
+    pub max_body: usize,
+    /// Largest page a client may ask for.
+    pub max_page: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_body: 64 * 1024 * 1024,
+            max_page: 5_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Su {
+    scheduler: Scheduler,
+    options: Options,
+}
+
+/// The SU router: `GET /`, `/timestamp`, `/health`, `/metrics`, `POST /`, `GET /{id}`,
+/// `GET /processes/{pid}`, `GET /{pid}/latest`.
+pub fn router(scheduler: Scheduler, options: Options) -> Router {
+    let max_body = options.max_body;
+    Router::new()
+        .route("/", get(info).post(post))
+        .route("/timestamp", get(timestamp))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .route("/metrics", get(metrics))
+        .route("/processes/{pid}", get(process))
+        .route("/{id}/latest", get(latest))
+        .route("/{id}", get(read))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CorsLayer::permissive())
+        .with_state(Su { scheduler, options })
+}
+
+type Params = Query<HashMap<String, String>>;
+
+async fn info(State(su): State<Su>) -> Json<Info> {
+    let (now, _) = su.scheduler.now();
+    Json(Info {
+        timestamp: now.to_string(),
+        address: su.scheduler.address().to_string(),
+    })
+}
+
+async fn timestamp(State(su): State<Su>) -> Json<Timestamp> {
+    let (now, height) = su.scheduler.now();
+    Json(Timestamp {
+        timestamp: now.to_string(),
+        block_height: padded_height(height),
+    })
+}
+
+async fn metrics(State(su): State<Su>) -> Response {
+    let m = su.scheduler.metrics();
+    let mut text = String::new();
+    for (name, help, value) in [
+        ("aorta_su_processes", "Processes scheduled.", &m.processes),
+        ("aorta_su_messages", "Messages scheduled.", &m.messages),
+        (
+            "aorta_su_assignments",
+            "Existing items assigned.",
+            &m.assignments,
+        ),
+        ("aorta_su_rejected", "Items refused.", &m.rejected),
+    ] {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {}\n",
+            value.load(Ordering::Relaxed)
+        ));
+    }
+    text.push_str("# EOF\n");
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn parse_id(text: &str, what: &str) -> Result<Id, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("{what} {text:?} is not a 43-character id")))
+}
+
+async fn post(
+    State(su): State<Su>,
+    Query(params): Params,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Posted>, ApiError> {
+    let process = param(&params, "process-id");
+    let assign = param(&params, "assign");
+    let scheduler = su.scheduler.clone();
+    let ticket = match (process, assign) {
+        (Some(process), Some(assign)) => {
+            let process = ProcessId(parse_id(process, "process-id")?);
+            let item = parse_id(assign, "assign")?;
+            let exclude: Vec<String> = param(&params, "exclude")
+                .map(|e| {
+                    e.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let base_layer = params.contains_key("base-layer");
+            blocking(move || scheduler.assign(process, item, exclude, base_layer)).await?
+        }
+        (None, None) => {
+            let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+            if body.is_empty() {
+                return Err(ApiError::bad_request(
+                    "empty body: expected a signed data item",
+                ));
+            }
+            let item = DataItem::parse(body).map_err(aorta_su::Error::Malformed)?;
+            blocking(move || scheduler.schedule(item)).await?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "process-id and assign go together: give both or neither",
+            ));
+        }
+    };
+    let receipt = ticket.await?;
+    Ok(Json(Posted {
+        timestamp: receipt.timestamp,
+        id: receipt.id.to_string(),
+    }))
+}
+
+/// Runs CPU-heavy work (signature checks, RSA signing) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, aorta_su::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+async fn process(
+    State(su): State<Su>,
+    Path(pid): Path<String>,
+) -> Result<Json<ProcessInner>, ApiError> {
+    let pid = ProcessId(parse_id(&pid, "process id")?);
+    let scheduler = su.scheduler.clone();
+    let record = blocking(move || scheduler.process(pid)).await?;
+    let item = &record.item;
+    Ok(Json(ProcessInner {
+        process_id: pid.to_string(),
+        block: padded_height(record.block_height),
+        owner: Owner::of(item),
+        tags: item.tags().to_vec(),
+        timestamp: record.entry.timestamp,
+        data: std::str::from_utf8(item.data()).ok().map(str::to_owned),
+        anchor: anchor_text(item.anchor(), false),
+        signature: b64::encode(item.signature()),
+        target: item.target().map(|t| t.to_string()),
+    }))
+}
+
+async fn latest(
+    State(su): State<Su>,
+    Path(pid): Path<String>,
+    Query(params): Params,
+) -> Result<Json<Scheduled>, ApiError> {
+    let pid = ProcessId(parse_id(&pid, "process id")?);
+    let scheduler = su.scheduler.clone();
+    let node = blocking(move || scheduler.latest(pid)).await?;
+    Ok(Json(scheduled(&node, params.contains_key("show-anchor"))))
+}
+
+/// `GET /{id}`: a page of a process's log, or one message when `process-id` names another
+/// process (spec §3.2). `process-id` is optional, as real clients omit it.
+async fn read(
+    State(su): State<Su>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "id")?;
+    let process = param(&params, "process-id")
+        .map(|p| parse_id(p, "process-id").map(ProcessId))
+        .transpose()?;
+    let show_anchor = params.contains_key("show-anchor");
+    let scheduler = su.scheduler.clone();
+    let is_process = process.is_none_or(|p| p.id() == id)
+        && blocking({
+            let scheduler = scheduler.clone();
+            move || {
+                Ok(scheduler
+                    .schedule_store()
+                    .entry(ProcessId(id), 0)?
+                    .is_some())
+            }
+        })
+        .await?;
+    if !is_process {
+        let node = blocking(move || scheduler.find(id, process)).await?;
+        return Ok(Json(scheduled(&node, show_anchor)).into_response());
+    }
+    let range = range(&params, su.options.max_page)?;
+    let by = range.by;
+    let page = blocking(move || scheduler.page(ProcessId(id), range)).await?;
+    let edges = page
+        .nodes
+        .iter()
+        .map(|node| Edge {
+            cursor: match by {
+                RangeBy::Nonce => node.entry.nonce.to_string(),
+                RangeBy::Timestamp => node.entry.timestamp.to_string(),
+            },
+            node: scheduled(node, show_anchor),
+        })
+        .collect();
+    Ok(Json(SchedulePage {
+        page_info: PageInfo {
+            has_next_page: page.has_next_page,
+        },
+        edges,
+    })
+    .into_response())
+}
+
+fn range(params: &HashMap<String, String>, max_page: usize) -> Result<Range, ApiError> {
+    // Negative bounds (from-nonce=-1 asks for the first page) mean "unbounded".
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        match param(params, name) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n < 0 => Ok(None),
+                Ok(n) => Ok(Some(n.unsigned_abs())),
+                Err(_) => Err(ApiError::bad_request(format!(
+                    "{name} {v:?} is not an integer"
+                ))),
+            },
+        }
+    };
+    let limit = match number("limit")? {
+        None => Range::DEFAULT_LIMIT,
+        Some(0) => return Err(ApiError::bad_request("limit must be at least 1")),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX).min(max_page),
+    };
+    let nonce_mode = params.contains_key("from-nonce") || params.contains_key("to-nonce");
+    Ok(if nonce_mode {
+        Range::nonces(number("from-nonce")?, number("to-nonce")?, limit)
+    } else {
+        Range::timestamps(number("from")?, number("to")?, limit)
+    })
+}
+
+fn scheduled(node: &Node, show_anchor: bool) -> Scheduled {
+    let a = &node.assignment;
+    Scheduled {
+        message: node.message.as_ref().map(|m| MessageItem {
+            id: m.id().to_string(),
+            owner: Owner::of(m),
+            data: String::from_utf8_lossy(m.data()).into_owned(),
+            tags: m.tags().to_vec(),
+            signature: b64::encode(m.signature()),
+            anchor: anchor_text(m.anchor(), show_anchor),
+            target: m.target().map(|t| t.to_string()).unwrap_or_default(),
+        }),
+        assignment: AssignmentItem {
+            id: a.id().to_string(),
+            owner: Owner::of(a),
+            tags: a.tags().to_vec(),
+            signature: b64::encode(a.signature()),
+            // Assignment anchors are random bytes: null, or base64url when asked for.
+            anchor: show_anchor.then(|| a.anchor().map(b64::encode)).flatten(),
+            target: String::new(),
+        },
+    }
+}
