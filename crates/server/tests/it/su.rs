@@ -296,6 +296,8 @@ fn bad_input_statuses() {
     let good = message(pid, 1);
     let mut tampered = good.as_bytes().to_vec();
     *tampered.last_mut().expect("data") ^= 1;
+    let mut unsigned = good.as_bytes().to_vec();
+    unsigned[2..2 + 64].fill(0);
     let unknown = message(Id::from_bytes([3; 32]), 1);
     let foreign = DataItemBuilder::new()
         .tags(process(&Ed25519Signer::from_seed([9; 32])).tags().to_vec())
@@ -311,6 +313,7 @@ fn bad_input_statuses() {
         ("empty body", Vec::new(), 400),
         ("not a data item", b"hello".to_vec(), 400),
         ("tampered", tampered, 400),
+        ("unsigned", unsigned, 400),
         ("wrong scheduler", foreign.as_bytes().to_vec(), 400),
         ("unknown process", unknown.as_bytes().to_vec(), 404),
         ("over the message limit", big.as_bytes().to_vec(), 413),

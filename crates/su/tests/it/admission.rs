@@ -30,11 +30,20 @@ fn bad_items_are_refused_and_nothing_is_written() {
         *bytes.last_mut().expect("data") ^= 1;
         DataItem::parse(aorta_types::Bytes::from(bytes)).expect("parses")
     };
+    let unsigned = {
+        // The signature field all zeros: what an unsigned item looks like on the wire.
+        let mut bytes = good.as_bytes().to_vec();
+        bytes[2..2 + 64].fill(0);
+        DataItem::parse(aorta_types::Bytes::from(bytes)).expect("parses")
+    };
     let other_su = Ed25519Signer::from_seed([77; 32]).address().to_string();
     let module = "ISShJH1ij-hPPt9St5UFFr_8Ys3Kj5cyg7zrMGt7H9s";
     let ao = ("Data-Protocol", "ao");
     let cases: Vec<(&str, DataItem, Expect)> = vec![
         ("tampered", tampered, |e| {
+            matches!(e, Error::BadSignature(_))
+        }),
+        ("unsigned", unsigned, |e| {
             matches!(e, Error::BadSignature(_))
         }),
         (
