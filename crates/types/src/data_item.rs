@@ -141,6 +141,23 @@ impl<B: AsRef<[u8]>> DataItem<B> {
         )
     }
 
+    /// The item's fields, borrowed; `fields().encode()` serializes them again.
+    pub fn fields(&self) -> Fields<'_> {
+        let fixed = |at: Option<usize>| {
+            at.and_then(|at| <&[u8; 32]>::try_from(&self.bytes()[at..at + 32]).ok())
+        };
+        Fields {
+            kind: self.layout.kind,
+            signature: self.signature(),
+            owner: self.owner(),
+            target: fixed(self.layout.target),
+            anchor: fixed(self.layout.anchor),
+            tag_count: self.layout.tags.len(),
+            raw_tags: self.raw_tags(),
+            data: self.data(),
+        }
+    }
+
     /// Gives back the buffer.
     pub fn into_inner(self) -> B {
         self.buf
