@@ -1,5 +1,6 @@
 //! The `aorta` binary as a user runs it.
 
+mod su;
 mod wallet;
 
 use std::process::{Command, Output};
