@@ -225,24 +225,37 @@ async fn read(
         .transpose()?;
     let show_anchor = params.contains_key("show-anchor");
     let scheduler = su.scheduler.clone();
-    let is_process = process.is_none_or(|p| p.id() == id)
-        && blocking({
-            let scheduler = scheduler.clone();
-            move || {
-                Ok(scheduler
-                    .schedule_store()
-                    .entry(ProcessId(id), 0)?
-                    .is_some())
+    // The id names a process unless process-id says otherwise. Reading its page is the test
+    // (one look-up); an unknown process falls back to a message or assignment look-up.
+    if process.is_none_or(|p| p.id() == id) {
+        let pid = ProcessId(id);
+        let lookup = scheduler.clone();
+        match range(&params, su.options.max_page) {
+            Ok(range) => {
+                let page = blocking(move || match lookup.page(pid, range) {
+                    Err(aorta_su::Error::NotFound { .. }) => Ok(None),
+                    other => other.map(Some),
+                })
+                .await?;
+                if let Some(page) = page {
+                    return Ok(page_json(&page, range.by, show_anchor));
+                }
             }
-        })
-        .await?;
-    if !is_process {
-        let node = blocking(move || scheduler.find(id, process)).await?;
-        return Ok(Json(scheduled(&node, show_anchor)).into_response());
+            // Bad paging parameters are an error only when the id is a process.
+            Err(e) => {
+                let is_process =
+                    blocking(move || Ok(lookup.schedule_store().entry(pid, 0)?.is_some())).await?;
+                if is_process {
+                    return Err(e);
+                }
+            }
+        }
     }
-    let range = range(&params, su.options.max_page)?;
-    let by = range.by;
-    let page = blocking(move || scheduler.page(ProcessId(id), range)).await?;
+    let node = blocking(move || scheduler.find(id, process)).await?;
+    Ok(Json(scheduled(&node, show_anchor)).into_response())
+}
+
+fn page_json(page: &aorta_su::Page, by: RangeBy, show_anchor: bool) -> Response {
     let edges = page
         .nodes
         .iter()
@@ -254,13 +267,13 @@ async fn read(
             node: scheduled(node, show_anchor),
         })
         .collect();
-    Ok(Json(SchedulePage {
+    Json(SchedulePage {
         page_info: PageInfo {
             has_next_page: page.has_next_page,
         },
         edges,
     })
-    .into_response())
+    .into_response()
 }
 
 fn range(params: &HashMap<String, String>, max_page: usize) -> Result<Range, ApiError> {

@@ -96,6 +96,12 @@ pub enum Error {
     /// The store failed.
     #[error("storage failed: {0}")]
     Store(#[from] aorta_api::Error),
+    /// An item the log refers to is not in the weave (corruption).
+    #[error("stored item {id} is missing from the weave")]
+    MissingItem {
+        /// The item.
+        id: Id,
+    },
     /// Stored data does not parse (corruption).
     #[error("stored item {id} is unreadable: {source}")]
     Corrupt {

@@ -154,15 +154,11 @@ impl Scheduler {
 
     fn node(&self, entry: ScheduleEntry) -> Result<Node, Error> {
         let weave = self.weave();
-        let missing = |id: Id| Error::Corrupt {
-            id,
-            source: aorta_types::Error::MissingTag {
-                name: "stored item",
-            },
-        };
         let assignment = weave
             .get(entry.assignment.id())?
-            .ok_or_else(|| missing(entry.assignment.id()))?;
+            .ok_or(Error::MissingItem {
+                id: entry.assignment.id(),
+            })?;
         let message = weave
             .get(entry.message.id())?
             .filter(|m| entry.nonce == 0 || m.target() == Some(entry.process.id()));

@@ -86,21 +86,12 @@ impl ItemType {
     }
 }
 
-/// Fails unless the item is an ao item of the expected type.
-fn expect_type(tags: &[Tag], expected: ItemType) -> Result<(), crate::Error> {
+/// Fails unless the item is an ao item whose `Type` is `expected`.
+fn expect_type(tags: &[Tag], expected: &'static str) -> Result<(), crate::Error> {
     match ItemType::of(tags) {
-        Some(found) if found == expected => Ok(()),
+        Some(found) if found.as_str() == expected => Ok(()),
         found => Err(crate::Error::WrongType {
-            expected: match expected {
-                ItemType::Process => "Process",
-                ItemType::Message => "Message",
-                ItemType::Module => "Module",
-                ItemType::Assignment => "Assignment",
-                ItemType::SchedulerLocation => "Scheduler-Location",
-                ItemType::Checkpoint => "Checkpoint",
-                ItemType::Attestation => "Attestation",
-                ItemType::Other(_) => "other",
-            },
+            expected,
             found: found.map(|t| t.as_str().to_owned()),
         }),
     }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
-use super::{ItemType, PROTOCOL, VARIANT, expect_type};
+use super::{PROTOCOL, VARIANT, expect_type};
 use crate::tag::TagsExt as _;
 use crate::{
     Address, AssignmentId, DataItem, DataItemBuilder, Error, Id, ProcessId, Signer, Tag, b64,
@@ -101,7 +101,7 @@ impl Assignment {
     /// [`Error::WrongType`], [`Error::MissingTag`] or [`Error::InvalidTag`].
     pub fn read<B: AsRef<[u8]>>(item: &DataItem<B>) -> Result<Self, Error> {
         let tags = item.tags();
-        expect_type(tags, ItemType::Assignment)?;
+        expect_type(tags, "Assignment")?;
         Ok(Self {
             id: item.id().into(),
             scheduler: item.address(),
@@ -193,7 +193,7 @@ impl SchedulerLocation {
     /// [`Error::WrongType`], [`Error::MissingTag`] or [`Error::InvalidTag`].
     pub fn read<B: AsRef<[u8]>>(item: &DataItem<B>) -> Result<Self, Error> {
         let tags = item.tags();
-        expect_type(tags, ItemType::SchedulerLocation)?;
+        expect_type(tags, "Scheduler-Location")?;
         Ok(Self {
             scheduler: item.address(),
             url: tags

@@ -1,6 +1,6 @@
 //! Module, Process and Message views.
 
-use super::{Cron, ItemType, expect_type, parse_compute_limit, parse_memory_limit};
+use super::{Cron, expect_type, parse_compute_limit, parse_memory_limit};
 use crate::tag::TagsExt as _;
 use crate::{Address, DataItem, Error, Id, MessageId, ModuleId, ProcessId, Tag};
 
@@ -62,7 +62,7 @@ impl Module {
     /// `Output-Encoding`, [`Error::InvalidTag`] for unreadable limits.
     pub fn read<B: AsRef<[u8]>>(item: &DataItem<B>) -> Result<Self, Error> {
         let tags = item.tags();
-        expect_type(tags, ItemType::Module)?;
+        expect_type(tags, "Module")?;
         let (memory_limit, compute_limit) = limits(tags)?;
         Ok(Self {
             id: item.id().into(),
@@ -128,7 +128,7 @@ impl Process {
     /// [`Error::InvalidTag`] for unreadable ids, addresses, limits, crons or `On-Boot`.
     pub fn read<B: AsRef<[u8]>>(item: &DataItem<B>) -> Result<Self, Error> {
         let tags = item.tags();
-        expect_type(tags, ItemType::Process)?;
+        expect_type(tags, "Process")?;
         required(tags, "Module")?;
         required(tags, "Scheduler")?;
         let (memory_limit, compute_limit) = limits(tags)?;
@@ -201,7 +201,7 @@ impl Message {
     /// `Pushed-For` is not an id.
     pub fn read<B: AsRef<[u8]>>(item: &DataItem<B>) -> Result<Self, Error> {
         let tags = item.tags();
-        expect_type(tags, ItemType::Message)?;
+        expect_type(tags, "Message")?;
         Ok(Self {
             id: item.id().into(),
             owner: item.address(),
