@@ -23,6 +23,9 @@ struct Slot<T> {
 struct State<T> {
     result: Option<Result<T, Error>>,
     waker: Option<Waker>,
+    /// Whether a thread blocks in [`Pending::wait`]: only then is the condvar notified, since
+    /// a notify is a syscall even with nobody waiting, and most waiters are tasks.
+    blocked: bool,
 }
 
 impl<T> Slot<T> {
@@ -56,6 +59,7 @@ impl<T> Pending<T> {
             state: Mutex::new(State {
                 result: None,
                 waker: None,
+                blocked: false,
             }),
             ready: Condvar::new(),
         });
@@ -91,6 +95,7 @@ impl<T> Pending<T> {
             if let Some(result) = state.result.take() {
                 return result;
             }
+            state.blocked = true;
             state = self
                 .slot
                 .ready
@@ -133,12 +138,14 @@ impl<T> Resolver<T> {
         let Some(slot) = self.slot.take() else {
             return;
         };
-        let waker = {
+        let (waker, blocked) = {
             let mut state = slot.lock();
             state.result = Some(result);
-            state.waker.take()
+            (state.waker.take(), state.blocked)
         };
-        slot.ready.notify_all();
+        if blocked {
+            slot.ready.notify_all();
+        }
         // Wake outside the lock: the woken task polls, and polling takes the same lock.
         if let Some(waker) = waker {
             waker.wake();

@@ -1,10 +1,9 @@
 //! The schedule store: a Scheduler Unit's per-process ordered logs (spec §3.4–3.5).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use aorta_types::ao::HashChain;
-use aorta_types::{AssignmentId, DataItem, MessageId, ProcessId};
+use aorta_types::{AssignmentId, DataItem, IdMap, IdSet, MessageId, ProcessId};
 
 use crate::{Error, Pending};
 
@@ -102,9 +101,9 @@ pub fn check_append<L: Logs>(
     if entries.is_empty() {
         return Ok(Err(Error::EmptyAppend));
     }
-    let mut tails: HashMap<ProcessId, ScheduleEntry> = HashMap::new();
-    let mut messages: HashMap<(ProcessId, MessageId), u64> = HashMap::new();
-    let mut assignments: HashSet<AssignmentId> = HashSet::new();
+    let mut tails: IdMap<ProcessId, ScheduleEntry> = IdMap::default();
+    let mut messages: IdMap<(ProcessId, MessageId), u64> = IdMap::default();
+    let mut assignments: IdSet<AssignmentId> = IdSet::default();
     for entry in entries {
         let previous = match tails.get(&entry.process) {
             Some(previous) => Some(*previous),

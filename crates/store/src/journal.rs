@@ -32,6 +32,8 @@ use crate::options::{self, Faults, IoOp};
 const HEADER: usize = 8 + 8 + 8;
 /// One entry in a record: `schedule` key (40) ‖ `schedule` value (104).
 pub(crate) const ENTRY: usize = 144;
+/// Bytes a record of one entry takes: the most journal space an entry can need.
+pub(crate) const MAX_ENTRY_BYTES: u64 = (HEADER + ENTRY) as u64;
 /// The file grows by at least this much at a time.
 const GROW: u64 = 1 << 20;
 
@@ -216,22 +218,11 @@ impl Journal {
     fn write(&mut self, entries: &[ScheduleEntry]) -> Result<u64, Error> {
         let seq = self.last + 1;
         let record = encode(seq, entries);
+        let at = self.segments[self.current].at;
+        let end = at + record.len() as u64;
+        self.grow(self.current, end)?;
         let faults = self.faults.clone();
         let segment = &mut self.segments[self.current];
-        let end = segment.at + record.len() as u64;
-        if end > segment.allocated {
-            // Grow with zeros and make the new size durable once, so the record fsyncs (of this
-            // megabyte) only flush data.
-            let grow = (end - segment.allocated).max(GROW);
-            let zeros = vec![0u8; usize::try_from(grow).unwrap_or(usize::MAX)];
-            let from = segment.allocated;
-            io(faults.as_ref(), segment, IoOp::JournalWrite, |f| {
-                f.write_all_at(&zeros, from)
-            })?;
-            io(faults.as_ref(), segment, IoOp::JournalSync, File::sync_all)?;
-            segment.allocated += grow;
-        }
-        let at = segment.at;
         io(faults.as_ref(), segment, IoOp::JournalWrite, |f| {
             f.write_all_at(&record, at)
         })?;
@@ -243,14 +234,44 @@ impl Journal {
     /// Writes `entries` as the next record and makes it durable; returns its sequence number.
     pub(crate) fn append(&mut self, entries: &[ScheduleEntry]) -> Result<u64, Error> {
         let seq = self.write(entries)?;
-        let faults = self.faults.clone();
+        self.sync()?;
+        Ok(seq)
+    }
+
+    /// Makes every record written so far durable.
+    fn sync(&self) -> Result<(), Error> {
         io(
-            faults.as_ref(),
+            self.faults.as_ref(),
             &self.segments[self.current],
             IoOp::JournalSync,
             File::sync_data,
-        )?;
-        Ok(seq)
+        )
+    }
+
+    /// Allocates both files to at least `bytes` now, so the first round of records after
+    /// creating a store does not pay for growing them.
+    pub(crate) fn reserve(&mut self, bytes: u64) -> Result<(), Error> {
+        self.grow(0, bytes)?;
+        self.grow(1, bytes)
+    }
+
+    /// Grows file `n` with zeros to hold `end` bytes and makes the new size durable once, so
+    /// the record fsyncs within it only flush data.
+    fn grow(&mut self, n: usize, end: u64) -> Result<(), Error> {
+        let faults = self.faults.clone();
+        let segment = &mut self.segments[n];
+        if end <= segment.allocated {
+            return Ok(());
+        }
+        let grow = (end - segment.allocated).max(GROW);
+        let zeros = vec![0u8; usize::try_from(grow).unwrap_or(usize::MAX)];
+        let from = segment.allocated;
+        io(faults.as_ref(), segment, IoOp::JournalWrite, |f| {
+            f.write_all_at(&zeros, from)
+        })?;
+        io(faults.as_ref(), segment, IoOp::JournalSync, File::sync_all)?;
+        segment.allocated += grow;
+        Ok(())
     }
 
     /// Continues in the other file, from its start. Called when the tail is frozen for a flush,

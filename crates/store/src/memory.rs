@@ -2,7 +2,7 @@
 //! store. Nothing is durable; everything else (heights, rules, queries, ranges) behaves as the
 //! embedded store does, which the shared contract suite checks.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -10,16 +10,16 @@ use aorta_api::{
     Batch, ByteRange, Cursor, DataReader, Edge, Error, Header, Logs, Page, Pending, Put, Query,
     Range, ScheduleEntry, SchedulePage, ScheduleStore, Sort, Weave, check_append,
 };
-use aorta_types::{AssignmentId, DataItem, Id, MessageId, ProcessId};
+use aorta_types::{AssignmentId, DataItem, Id, IdMap, MessageId, ProcessId};
 
 /// Schedule logs in maps: the whole schedule of a [`MemoryStore`], and the embedded store's
 /// *tail* (entries journaled but not yet flushed into the index). Each process's entries are
 /// consecutive nonces; they start at 0 in a `MemoryStore` and anywhere in a tail.
 #[derive(Debug, Default)]
 pub(crate) struct LogMap {
-    logs: HashMap<ProcessId, Vec<ScheduleEntry>>,
-    messages: HashMap<(ProcessId, MessageId), u64>,
-    assignments: HashMap<AssignmentId, (ProcessId, u64)>,
+    logs: IdMap<ProcessId, Vec<ScheduleEntry>>,
+    messages: IdMap<(ProcessId, MessageId), u64>,
+    assignments: IdMap<AssignmentId, (ProcessId, u64)>,
     len: usize,
     /// For a frozen tail: the last journal record it holds.
     journal_seq: u64,
@@ -89,10 +89,10 @@ impl LogMap {
 
 #[derive(Default)]
 struct State {
-    items: HashMap<Id, (u64, DataItem)>,
+    items: IdMap<Id, (u64, DataItem)>,
     heights: BTreeMap<u64, Id>,
     logs: LogMap,
-    content: HashMap<(ProcessId, [u8; 48]), (u64, MessageId)>,
+    content: IdMap<(ProcessId, [u8; 48]), (u64, MessageId)>,
 }
 
 impl State {

@@ -148,7 +148,14 @@ impl Store {
             let heights = txn.open_table(format::HEIGHTS).map_err(open_err)?;
             index::max_height(&heights)? + 1
         };
-        let journal = replay_journal(&db, &root, faults_for_journal)?;
+        let mut journal = replay_journal(&db, &root, faults_for_journal)?;
+        // Room for the records between two flushes: the first round after creating a store
+        // then costs no growth. Capped so a huge flush threshold does not allocate gigabytes.
+        journal.reserve(
+            (options.flush_entries as u64)
+                .saturating_mul(crate::journal::MAX_ENTRY_BYTES)
+                .min(64 << 20),
+        )?;
         let db = Arc::new(db);
         let shared = Arc::new(Shared::default());
         let tail = Arc::new(RwLock::new(Tail::default()));

@@ -9,7 +9,8 @@
 //! * [`wallet`]: JWK wallet files; [`ArweaveSigner`], [`Ed25519Signer`], [`EthereumSigner`].
 //! * [`ao`]: typed views of Process, Message, Module, Assignment and Scheduler-Location items, and
 //!   the builders an SU signs with.
-//! * [`Id`], [`ProcessId`], [`MessageId`], [`ModuleId`], [`AssignmentId`], [`Address`].
+//! * [`Id`], [`ProcessId`], [`MessageId`], [`ModuleId`], [`AssignmentId`], [`Address`];
+//!   [`IdMap`] and [`IdSet`], hash containers keyed by them.
 //!
 //! ```
 //! use aorta_types::{ao, DataItem, DataItemBuilder, Ed25519Signer, Signer, Tag};
@@ -41,6 +42,7 @@ mod data_item;
 pub mod deep_hash;
 mod error;
 mod id;
+mod id_hash;
 pub mod signature;
 mod signer;
 pub mod tag;
@@ -49,6 +51,7 @@ pub mod wallet;
 pub use data_item::{DataItem, DataItemBuilder, Fields, random_anchor, signing_message};
 pub use error::Error;
 pub use id::{Address, AssignmentId, Id, MessageId, ModuleId, ProcessId};
+pub use id_hash::{IdBuildHasher, IdHasher, IdMap, IdSet};
 pub use signature::SignatureType;
 pub use signer::{ArweaveSigner, Ed25519Signer, EthereumSigner, Signer, address_of};
 pub use tag::{Tag, TagsExt};
