@@ -1,0 +1,167 @@
+//! JSON values into Lua and back.
+//!
+//! Pushing happens inside a protected call (an allocation failure raises a Lua error), so the
+//! pushing code holds only borrowed values: a Lua error unwinds its frames with `longjmp`,
+//! which must not skip destructors. Reading uses only API functions that never raise.
+
+use std::ffi::{c_char, c_int};
+
+use serde_json::{Map, Number, Value};
+
+use crate::ffi::*;
+
+/// Deepest nesting either way; deeper values are refused (and cycles end here).
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Pushes `value`. JSON arrays become sequences, objects tables, integers Lua integers.
+///
+/// # Safety
+/// `l` is a live state inside a protected call; may raise a Lua error (memory).
+pub(crate) unsafe fn push(l: *mut lua_State, value: &Value, depth: usize) {
+    unsafe {
+        if depth > MAX_DEPTH || lua_checkstack(l, 3) == 0 {
+            luaL_error(l, c"value nested too deeply".as_ptr());
+        }
+        match value {
+            Value::Null => lua_pushnil(l),
+            Value::Bool(b) => lua_pushboolean(l, c_int::from(*b)),
+            Value::Number(n) => push_number(l, n),
+            Value::String(s) => {
+                lua_pushlstring(l, s.as_ptr().cast::<c_char>(), s.len());
+            }
+            Value::Array(items) => {
+                lua_createtable(l, c_int::try_from(items.len()).unwrap_or(c_int::MAX), 0);
+                for (i, item) in items.iter().enumerate() {
+                    push(l, item, depth + 1);
+                    lua_rawseti(l, -2, i as lua_Integer + 1);
+                }
+            }
+            Value::Object(fields) => {
+                lua_createtable(l, 0, c_int::try_from(fields.len()).unwrap_or(c_int::MAX));
+                for (key, item) in fields {
+                    lua_pushlstring(l, key.as_ptr().cast::<c_char>(), key.len());
+                    push(l, item, depth + 1);
+                    lua_rawset(l, -3);
+                }
+            }
+        }
+    }
+}
+
+unsafe fn push_number(l: *mut lua_State, n: &Number) {
+    unsafe {
+        if let Some(i) = n.as_i64() {
+            lua_pushinteger(l, i);
+        } else {
+            lua_pushnumber(l, n.as_f64().unwrap_or(f64::NAN));
+        }
+    }
+}
+
+/// Reads the value at `idx` as JSON: a table whose keys are exactly 1..n is an array (an empty
+/// table is an empty object), other tables objects with string (or number) keys. Functions,
+/// threads, userdata, NaN and infinities are refused.
+///
+/// # Safety
+/// `l` is a live state; nothing here raises.
+pub(crate) unsafe fn read(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, String> {
+    unsafe {
+        let idx = lua_absindex(l, idx);
+        match lua_type(l, idx) {
+            LUA_TNIL => Ok(Value::Null),
+            LUA_TBOOLEAN => Ok(Value::Bool(lua_toboolean(l, idx) != 0)),
+            LUA_TNUMBER => number(l, idx),
+            LUA_TSTRING => Ok(Value::String(string(l, idx))),
+            LUA_TTABLE => {
+                if depth > MAX_DEPTH || lua_checkstack(l, 4) == 0 {
+                    return Err("value nested too deeply (or a cycle)".into());
+                }
+                table(l, idx, depth)
+            }
+            other => {
+                let name = match other {
+                    2 | 7 => "userdata",
+                    6 => "function",
+                    8 => "thread",
+                    _ => "value",
+                };
+                Err(format!("a {name} cannot be turned into JSON"))
+            }
+        }
+    }
+}
+
+unsafe fn number(l: *mut lua_State, idx: c_int) -> Result<Value, String> {
+    unsafe {
+        if lua_isinteger(l, idx) != 0 {
+            return Ok(Value::from(lua_tointegerx(l, idx, std::ptr::null_mut())));
+        }
+        let f = lua_tonumberx(l, idx, std::ptr::null_mut());
+        Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("number {f} cannot be turned into JSON"))
+    }
+}
+
+/// The string at `idx` (which is a string: no conversion, so no allocation), lossily UTF-8.
+pub(crate) unsafe fn string(l: *mut lua_State, idx: c_int) -> String {
+    unsafe {
+        let mut len = 0usize;
+        let ptr = lua_tolstring(l, idx, &mut len);
+        if ptr.is_null() {
+            return String::new();
+        }
+        let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
+unsafe fn table(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, String> {
+    unsafe {
+        let len = lua_rawlen(l, idx);
+        // Count the keys: an array has exactly the keys 1..len.
+        let mut count = 0usize;
+        lua_pushnil(l);
+        while lua_next(l, idx) != 0 {
+            count += 1;
+            lua_pop(l, 1);
+        }
+        if len > 0 && count == len {
+            let mut items = Vec::with_capacity(len);
+            for i in 1..=len {
+                lua_rawgeti(l, idx, i as lua_Integer);
+                let item = read(l, -1, depth + 1);
+                lua_pop(l, 1);
+                items.push(item?);
+            }
+            return Ok(Value::Array(items));
+        }
+        let mut fields = Map::new();
+        lua_pushnil(l);
+        while lua_next(l, idx) != 0 {
+            let key = match lua_type(l, -2) {
+                LUA_TSTRING => string(l, -2),
+                LUA_TNUMBER => match number(l, -2)? {
+                    Value::Number(n) => n.to_string(),
+                    _ => unreachable!("number() gives numbers"),
+                },
+                _ => {
+                    lua_pop(l, 2);
+                    return Err("a table key that is not a string or number".into());
+                }
+            };
+            let item = read(l, -1, depth + 1);
+            lua_pop(l, 1);
+            match item {
+                Ok(item) => {
+                    fields.insert(key, item);
+                }
+                Err(e) => {
+                    lua_pop(l, 1);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Value::Object(fields))
+    }
+}

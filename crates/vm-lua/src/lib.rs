@@ -1,0 +1,412 @@
+//! `aorta-vm-lua`: the native `lua-5.3` runtime (DESIGN.md §4).
+//!
+//! Module data is one Lua 5.3 chunk that defines a global `handle(msg, env)`; the host calls it
+//! with the message and environment of spec §6.4 as Lua tables and reads back the response
+//! table (`Output`, `Messages`, `Spawns`, `Assignments`). A Lua error out of `handle` is an
+//! evaluation error.
+//!
+//! * **Deterministic**: Lua 5.3.6 built from `lua/` with a fixed string-hash seed; every
+//!   process's heap lives in its own 4 GiB-aligned [`arena`] with a deterministic allocator,
+//!   so even tables keyed by tables iterate alike everywhere. No `io`, `os.time()` is the
+//!   message's Timestamp, `math.random` is our own seeded generator, source chunks only
+//!   (`src/prelude.lua`).
+//! * **Metered**: `Limits::compute` counts VM instructions (a count hook every
+//!   [`HOOK_INTERVAL`]); `Limits::memory` caps what the heap may hold. Both end the message with
+//!   an error; a budget spent inside `pcall` keeps failing until the message ends.
+//! * **Rollback**: the arena is checkpointed (copied) from time to time; after an error it is
+//!   restored and the messages handled since the checkpoint are replayed, which gives back
+//!   exactly the state before the failed message. Checkpoints are taken when the gas spent since
+//!   the last one exceeds the heap's size, so copying costs at most about as much as evaluating.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
+
+use aorta_vm::{Error, Evaluation, Instance, Limits, Module, Outcome, Response, Runtime};
+use serde_json::Value;
+
+mod arena;
+mod convert;
+mod ffi;
+
+use arena::{Arena, Snapshot};
+use ffi::*;
+
+/// The module format this runtime runs.
+pub const FORMAT: &str = "lua-5.3";
+/// VM instructions between two compute-limit checks.
+pub const HOOK_INTERVAL: u64 = 1000;
+/// The sandbox, run in every new state before the module.
+const PRELUDE: &str = include_str!("prelude.lua");
+/// Messages kept for replay before a checkpoint is forced regardless of gas.
+const MAX_REPLAY: usize = 4096;
+
+/// The `lua-5.3` runtime.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LuaRuntime;
+
+impl Runtime for LuaRuntime {
+    fn formats(&self) -> &[&'static str] {
+        &[FORMAT]
+    }
+
+    fn load(&self, format: &str, data: &[u8], limits: Limits) -> Result<Arc<dyn Module>, Error> {
+        if format != FORMAT {
+            return Err(Error::UnsupportedFormat {
+                format: format.to_owned(),
+                supported: FORMAT.to_owned(),
+            });
+        }
+        let module = LuaModule {
+            source: data.to_vec(),
+            limits,
+        };
+        // Check it compiles and defines `handle` once, here, rather than at every instance.
+        module.instantiate()?;
+        Ok(Arc::new(module))
+    }
+}
+
+/// A `lua-5.3` module: its source and limits.
+#[derive(Debug)]
+pub struct LuaModule {
+    source: Vec<u8>,
+    limits: Limits,
+}
+
+impl Module for LuaModule {
+    fn instantiate(&self) -> Result<Box<dyn Instance>, Error> {
+        Ok(Box::new(LuaInstance::new(&self.source, self.limits)?))
+    }
+}
+
+/// The compute budget of the message being handled; each thread's extra space points here.
+#[derive(Debug, Default)]
+struct Meter {
+    /// Count-hook calls so far in this message.
+    fired: u64,
+    /// Calls allowed: `compute / HOOK_INTERVAL`.
+    allowed: u64,
+    exhausted: bool,
+}
+
+/// One process: a Lua state on its own arena.
+pub struct LuaInstance {
+    // Field order matters for drop: the state is abandoned with its arena (the arena holds
+    // every byte of it, so unmapping frees everything; `lua_close` would run `__gc` code).
+    l: *mut lua_State,
+    arena: Arena,
+    meter: Box<Meter>,
+    limits: Limits,
+    /// The registry reference of the per-message runner the prelude returned.
+    runner: lua_Integer,
+    checkpoint: Snapshot,
+    /// Messages handled since the checkpoint, to replay after an error.
+    since: Vec<(Value, Value)>,
+    gas_since: u64,
+}
+
+// SAFETY: the state and arena belong to this instance alone; `&mut self` methods use them
+// from one thread at a time.
+unsafe impl Send for LuaInstance {}
+
+impl std::fmt::Debug for LuaInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LuaInstance")
+            .field("memory_used", &self.arena.used())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+unsafe extern "C" fn panic(l: *mut lua_State) -> c_int {
+    // Only reachable through a host bug (a raising call outside a protected call).
+    // SAFETY: the error value is on top of the stack.
+    let message = unsafe { convert::string(l, -1) };
+    eprintln!("aorta-vm-lua: unprotected Lua error: {message}");
+    std::process::abort();
+}
+
+unsafe extern "C" fn count_hook(l: *mut lua_State, _ar: *mut lua_Debug) {
+    // SAFETY: every thread's extra space holds the instance's meter (set before any code ran,
+    // copied into new coroutines by Lua), which outlives the call.
+    unsafe {
+        let meter = &mut *(*lua_getextraspace(l)).cast::<Meter>();
+        meter.fired += 1;
+        if meter.exhausted || meter.fired > meter.allowed {
+            meter.exhausted = true;
+            // From now on every instruction fails, so `pcall` loops cannot outlast the budget.
+            lua_sethook(l, Some(count_hook), LUA_MASKCOUNT, 1);
+            luaL_error(l, c"compute limit exceeded".as_ptr());
+        }
+    }
+}
+
+/// Opens the standard libraries a process gets (a C function: run under `lua_pcall`).
+unsafe extern "C" fn open_libs(l: *mut lua_State) -> c_int {
+    let libs: [(&std::ffi::CStr, lua_CFunction); 7] = [
+        (c"_G", luaopen_base),
+        (c"coroutine", luaopen_coroutine),
+        (c"table", luaopen_table),
+        (c"string", luaopen_string),
+        (c"math", luaopen_math),
+        (c"utf8", luaopen_utf8),
+        (c"bit32", luaopen_bit32),
+    ];
+    for (name, open) in libs {
+        // SAFETY: a live state inside a protected call.
+        unsafe {
+            luaL_requiref(l, name.as_ptr(), open, 1);
+            lua_pop(l, 1);
+        }
+    }
+    0
+}
+
+/// Pushes the message and environment and calls the runner (a C function: run under
+/// `lua_pcall`; holds only borrowed values). Arguments: light userdata of `(msg, env)` and
+/// the runner's registry reference.
+unsafe extern "C" fn call_runner(l: *mut lua_State) -> c_int {
+    // SAFETY: the host pushed a pointer to a live `Call` and the runner reference.
+    unsafe {
+        let call = &*lua_touserdata(l, 1).cast::<Call<'_>>();
+        lua_rawgeti(l, LUA_REGISTRYINDEX, call.runner);
+        convert::push(l, call.msg, 0);
+        convert::push(l, call.env, 0);
+        lua_callk(l, 2, 1, 0, None);
+    }
+    1
+}
+
+struct Call<'a> {
+    msg: &'a Value,
+    env: &'a Value,
+    runner: lua_Integer,
+}
+
+impl LuaInstance {
+    fn new(source: &[u8], limits: Limits) -> Result<Self, Error> {
+        let memory = usize::try_from(limits.memory).unwrap_or(usize::MAX);
+        let arena = Arena::new(memory).map_err(|e| Error::Instantiate(e.to_string()))?;
+        // SAFETY: the allocator and its userdata live in `arena`, which outlives the state.
+        let l = unsafe { lua_newstate(arena::lua_alloc, arena.userdata()) };
+        if l.is_null() {
+            return Err(Error::Instantiate(
+                "no memory for the interpreter (memory limit too small)".into(),
+            ));
+        }
+        let mut meter = Box::<Meter>::default();
+        // SAFETY: a fresh state; the meter is boxed, so its address is stable.
+        unsafe {
+            lua_atpanic(l, panic);
+            *lua_getextraspace(l) = std::ptr::addr_of_mut!(*meter).cast::<c_void>();
+            lua_sethook(
+                l,
+                Some(count_hook),
+                LUA_MASKCOUNT,
+                HOOK_INTERVAL as c_int,
+            );
+        }
+        let mut instance = Self {
+            l,
+            checkpoint: arena.snapshot(),
+            arena,
+            meter,
+            limits,
+            runner: 0,
+            since: Vec::new(),
+            gas_since: 0,
+        };
+        instance.boot(source)?;
+        instance.checkpoint = instance.arena.snapshot();
+        Ok(instance)
+    }
+
+    /// Libraries, prelude, module: the process before its first message.
+    fn boot(&mut self, source: &[u8]) -> Result<(), Error> {
+        let l = self.l;
+        // Booting gets the per-message compute budget.
+        self.reset_meter();
+        let fail = |what: &str, message: String| Error::InvalidModule(format!("{what}: {message}"));
+        // SAFETY: a live state; every raising step runs inside `lua_pcall`.
+        unsafe {
+            lua_pushcclosure(l, open_libs, 0);
+            if lua_pcall(l, 0, 0, 0) != LUA_OK {
+                let message = error_text(l);
+                return Err(Error::Instantiate(message));
+            }
+            if self.load_chunk(PRELUDE.as_bytes(), c"=aorta-prelude") != LUA_OK
+                || lua_pcall(l, 0, 1, 0) != LUA_OK
+            {
+                return Err(Error::Instantiate(format!(
+                    "sandbox: {}",
+                    error_text(l)
+                )));
+            }
+            // The runner: kept in the registry under an integer key.
+            self.runner = 3;
+            lua_rawseti(l, LUA_REGISTRYINDEX, self.runner);
+            if self.load_chunk(source, c"=module") != LUA_OK {
+                return Err(fail("syntax", error_text(l)));
+            }
+            if lua_pcall(l, 0, 0, 0) != LUA_OK {
+                return Err(fail("running the module", error_text(l)));
+            }
+            let kind = lua_getglobal(l, c"handle".as_ptr());
+            lua_pop(l, 1);
+            if kind != 6 {
+                return Err(Error::InvalidModule(
+                    "the module does not define a global function 'handle'".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads a text chunk onto the stack. Binary chunks are refused.
+    unsafe fn load_chunk(&self, source: &[u8], name: &std::ffi::CStr) -> c_int {
+        // SAFETY: a live state; `luaL_loadbufferx` is protected internally.
+        unsafe {
+            luaL_loadbufferx(
+                self.l,
+                source.as_ptr().cast::<c_char>(),
+                source.len(),
+                name.as_ptr(),
+                c"t".as_ptr(),
+            )
+        }
+    }
+
+    fn reset_meter(&mut self) {
+        *self.meter = Meter {
+            fired: 0,
+            allowed: self.limits.compute / HOOK_INTERVAL,
+            exhausted: false,
+        };
+        // SAFETY: a live state between calls.
+        unsafe {
+            lua_sethook(
+                self.l,
+                Some(count_hook),
+                LUA_MASKCOUNT,
+                HOOK_INTERVAL as c_int,
+            );
+        }
+    }
+
+    /// Runs one message; on success the state has advanced, on error it may be torn (the
+    /// caller rolls back).
+    fn run(&mut self, msg: &Value, env: &Value) -> (Result<Response, Value>, u64) {
+        self.reset_meter();
+        let l = self.l;
+        let call = Call {
+            msg,
+            env,
+            runner: self.runner,
+        };
+        // SAFETY: a live state; the call data outlives the protected call.
+        let status = unsafe {
+            lua_settop(l, 0);
+            lua_pushcclosure(l, call_runner, 0);
+            lua_pushlightuserdata(l, std::ptr::addr_of!(call).cast_mut().cast::<c_void>());
+            lua_pcall(l, 1, 1, 0)
+        };
+        let gas = self.gas();
+        let result = if self.meter.exhausted {
+            Err(Value::String("compute limit exceeded".into()))
+        } else if status != LUA_OK {
+            // SAFETY: the error value is on top.
+            Err(unsafe { error_value(l) })
+        } else {
+            // SAFETY: the response is on top; reading raises nothing.
+            match unsafe { convert::read(l, -1, 0) } {
+                Ok(value) => Ok(Response::from_value(value)),
+                Err(e) => Err(Value::String(format!("the response is not JSON: {e}"))),
+            }
+        };
+        // SAFETY: a live state.
+        unsafe { lua_settop(l, 0) };
+        (result, gas)
+    }
+
+    /// Instructions this message ran: whole hook intervals plus the part of the current one.
+    fn gas(&self) -> u64 {
+        // SAFETY: a live state.
+        let left = unsafe { aorta_hookcount(self.l) }.max(0) as u64;
+        if self.meter.exhausted {
+            // The budget, rounded up to the interval it ran out in.
+            return self.meter.fired.min(self.meter.allowed + 1) * HOOK_INTERVAL;
+        }
+        self.meter.fired * HOOK_INTERVAL + HOOK_INTERVAL.saturating_sub(left)
+    }
+
+    /// Puts the state back to just before the message that failed.
+    fn roll_back(&mut self) -> Result<(), Error> {
+        self.arena.restore(&self.checkpoint);
+        for (msg, env) in std::mem::take(&mut self.since) {
+            let (result, _) = self.run(&msg, &env);
+            if let Err(error) = result {
+                return Err(Error::Broken(format!(
+                    "replaying a message after a rollback failed: {error}"
+                )));
+            }
+            self.since.push((msg, env));
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, msg: &Value, env: &Value, gas: u64) {
+        self.gas_since = self.gas_since.saturating_add(gas.max(1));
+        let extent = self.checkpoint.len() as u64;
+        if self.gas_since >= extent || self.since.len() >= MAX_REPLAY {
+            self.checkpoint = self.arena.snapshot();
+            self.since.clear();
+            self.gas_since = 0;
+        } else {
+            self.since.push((msg.clone(), env.clone()));
+        }
+    }
+}
+
+impl Instance for LuaInstance {
+    fn handle(&mut self, msg: &Value, env: &Value) -> Result<Evaluation, Error> {
+        let (result, gas_used) = self.run(msg, env);
+        let outcome = match result {
+            Ok(response) => {
+                self.advance(msg, env, gas_used);
+                Outcome::Ok(response)
+            }
+            Err(error) => {
+                self.roll_back()?;
+                Outcome::Error(error)
+            }
+        };
+        Ok(Evaluation { outcome, gas_used })
+    }
+
+    fn memory_used(&self) -> u64 {
+        self.arena.used() as u64
+    }
+}
+
+/// The error value on top of the stack as text (for load failures).
+unsafe fn error_text(l: *mut lua_State) -> String {
+    // SAFETY: caller's contract.
+    match unsafe { error_value(l) } {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// The error value on top of the stack as JSON: strings as they are, tables as JSON when they
+/// convert, anything else by its type.
+unsafe fn error_value(l: *mut lua_State) -> Value {
+    // SAFETY: caller's contract; reading raises nothing.
+    unsafe {
+        match lua_type(l, -1) {
+            LUA_TSTRING => Value::String(convert::string(l, -1)),
+            LUA_TNIL => Value::String("nil".into()),
+            _ => convert::read(l, -1, 0)
+                .unwrap_or_else(|e| Value::String(format!("(error value: {e})"))),
+        }
+    }
+}

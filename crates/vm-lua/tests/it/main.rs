@@ -1,0 +1,3 @@
+//! aorta-vm-lua against the runtime contract, and its Lua-specific promises.
+
+mod contract;

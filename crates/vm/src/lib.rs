@@ -1,0 +1,177 @@
+//! `aorta-vm`: the contract between the Compute Unit and the runtimes that evaluate processes.
+//!
+//! A [`Runtime`] turns module bytes of a format it knows (`lua-5.3`, later the WASM formats)
+//! into a [`Module`] with its [`Limits`]; a module makes [`Instance`]s, one per process; an
+//! instance handles one message at a time and keeps the process's state in between.
+//!
+//! Messages and the environment are the JSON objects of spec §6.4; a result is the response of
+//! spec §5.2 ([`Response`]) or an evaluation error ([`Outcome::Error`]), with the gas used.
+//! Every runtime promises:
+//!
+//! * **Determinism**: the same module, messages and environment give the same outcomes, byte
+//!   for byte, on every run and machine. No clock, randomness or environment reaches the code.
+//! * **Rollback**: a message that ends in an error leaves the state exactly as it was before
+//!   that message (spec §5.2).
+//! * **Limits**: going past `Limits::memory` or `Limits::compute` (also an endless loop, unbounded
+//!   recursion) ends the message with an error; it never hangs or crashes the host.
+//!
+//! [`contract`] checks these promises against any runtime.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+pub mod contract;
+
+/// What a process may use while handling one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of memory the process's state may take.
+    pub memory: u64,
+    /// Compute per message, in the runtime's unit of gas (Lua: VM instructions).
+    pub compute: u64,
+}
+
+impl Limits {
+    /// Memory when neither module nor process says (ao's default: 1 GiB).
+    pub const DEFAULT_MEMORY: u64 = 1 << 30;
+    /// Compute when neither module nor process says (ao's loader default: 9e15).
+    pub const DEFAULT_COMPUTE: u64 = 9_000_000_000_000_000;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory: Self::DEFAULT_MEMORY,
+            compute: Self::DEFAULT_COMPUTE,
+        }
+    }
+}
+
+/// Loads modules of the formats it knows.
+pub trait Runtime: Send + Sync {
+    /// The `Module-Format` values it runs.
+    fn formats(&self) -> &[&'static str];
+
+    /// Prepares a module (parse, compile) for instances with `limits`.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedFormat`], or [`Error::InvalidModule`] when the bytes do not load.
+    fn load(&self, format: &str, data: &[u8], limits: Limits) -> Result<Arc<dyn Module>, Error>;
+}
+
+/// A loaded module: makes fresh process instances.
+pub trait Module: Send + Sync {
+    /// A new process with empty state, ready for its first message.
+    ///
+    /// # Errors
+    /// [`Error::Instantiate`] when the runtime cannot create it (out of address space, say).
+    fn instantiate(&self) -> Result<Box<dyn Instance>, Error>;
+}
+
+/// One process's live state.
+pub trait Instance: Send {
+    /// Handles one message. An evaluation error is an `Ok` with [`Outcome::Error`] and leaves
+    /// the state as it was before the call.
+    ///
+    /// # Errors
+    /// Only host failures ([`Error::Broken`]): the instance must then be dropped and rebuilt.
+    fn handle(&mut self, msg: &Value, env: &Value) -> Result<Evaluation, Error>;
+
+    /// Bytes the process's state takes now.
+    fn memory_used(&self) -> u64;
+}
+
+/// What handling one message came to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The response, or the error that rolled the message back.
+    pub outcome: Outcome,
+    /// Gas the message used (Lua: VM instructions, counted in steps of the runtime's metering
+    /// interval).
+    pub gas_used: u64,
+}
+
+/// A response or an evaluation error.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The message was handled.
+    Ok(Response),
+    /// The message failed; the state is as before it.
+    Error(Value),
+}
+
+/// The response of spec §5.2, normalised: missing lists are empty, a numeric `Output` is text.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Response {
+    /// `Output`: text or an object (`{data, prompt, print}`); `Null` when absent.
+    pub output: Value,
+    /// `Messages` to send.
+    pub messages: Vec<Value>,
+    /// `Spawns` to create.
+    pub spawns: Vec<Value>,
+    /// `Assignments` to make.
+    pub assignments: Vec<Value>,
+    /// Any other fields the module returned (`Patches`, …), kept as they were.
+    pub other: Map<String, Value>,
+}
+
+impl Response {
+    /// Reads a response object, normalising it as the reference CU does.
+    pub fn from_value(value: Value) -> Self {
+        let Value::Object(mut fields) = value else {
+            return Self {
+                output: value,
+                ..Self::default()
+            };
+        };
+        let list = |v: Option<Value>| match v {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        let output = match fields.remove("Output") {
+            Some(Value::Number(n)) => Value::String(n.to_string()),
+            Some(other) => other,
+            None => Value::Null,
+        };
+        Self {
+            output,
+            messages: list(fields.remove("Messages")),
+            spawns: list(fields.remove("Spawns")),
+            assignments: list(fields.remove("Assignments")),
+            other: fields,
+        }
+    }
+
+    /// The response as the JSON object results carry.
+    pub fn to_value(&self) -> Value {
+        let mut fields = self.other.clone();
+        fields.insert("Output".into(), self.output.clone());
+        fields.insert("Messages".into(), Value::Array(self.messages.clone()));
+        fields.insert("Spawns".into(), Value::Array(self.spawns.clone()));
+        fields.insert("Assignments".into(), Value::Array(self.assignments.clone()));
+        Value::Object(fields)
+    }
+}
+
+/// Failures of the host, as opposed to evaluation errors (which are [`Outcome::Error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No runtime here runs this `Module-Format`.
+    #[error("module format {format:?} is not supported (supported: {supported})")]
+    UnsupportedFormat {
+        /// The format asked for.
+        format: String,
+        /// The formats this runtime runs, comma-separated.
+        supported: String,
+    },
+    /// The module's bytes do not load.
+    #[error("module does not load: {0}")]
+    InvalidModule(String),
+    /// A process instance could not be created.
+    #[error("cannot create a process instance: {0}")]
+    Instantiate(String),
+    /// The instance is unusable (a host-side failure, not the process's fault).
+    #[error("process instance broken: {0}")]
+    Broken(String),
+}
