@@ -199,12 +199,7 @@ impl LuaInstance {
         unsafe {
             lua_atpanic(l, panic);
             *lua_getextraspace(l) = std::ptr::addr_of_mut!(*meter).cast::<c_void>();
-            lua_sethook(
-                l,
-                Some(count_hook),
-                LUA_MASKCOUNT,
-                HOOK_INTERVAL as c_int,
-            );
+            lua_sethook(l, Some(count_hook), LUA_MASKCOUNT, HOOK_INTERVAL as c_int);
         }
         let mut instance = Self {
             l,
@@ -237,10 +232,7 @@ impl LuaInstance {
             if self.load_chunk(PRELUDE.as_bytes(), c"=aorta-prelude") != LUA_OK
                 || lua_pcall(l, 0, 1, 0) != LUA_OK
             {
-                return Err(Error::Instantiate(format!(
-                    "sandbox: {}",
-                    error_text(l)
-                )));
+                return Err(Error::Instantiate(format!("sandbox: {}", error_text(l))));
             }
             // The runner: kept in the registry under an integer key.
             self.runner = 3;

@@ -1,3 +1,4 @@
 //! aorta-vm-lua against the runtime contract, and its Lua-specific promises.
 
 mod contract;
+mod sandbox;
