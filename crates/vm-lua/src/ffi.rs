@@ -54,6 +54,8 @@ unsafe extern "C" {
     pub fn lua_tolstring(l: *mut lua_State, idx: c_int, len: *mut usize) -> *const c_char;
     pub fn lua_rawlen(l: *mut lua_State, idx: c_int) -> usize;
     pub fn lua_touserdata(l: *mut lua_State, idx: c_int) -> *mut c_void;
+    pub fn lua_topointer(l: *mut lua_State, idx: c_int) -> *const c_void;
+    pub fn lua_error(l: *mut lua_State) -> c_int;
 
     pub fn lua_pushnil(l: *mut lua_State);
     pub fn lua_pushnumber(l: *mut lua_State, n: lua_Number);

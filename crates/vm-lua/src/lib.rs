@@ -27,6 +27,7 @@ use serde_json::Value;
 mod arena;
 mod convert;
 mod ffi;
+mod json;
 
 use arena::{Arena, Snapshot};
 use ffi::*;
@@ -143,7 +144,7 @@ unsafe extern "C" fn count_hook(l: *mut lua_State, _ar: *mut lua_Debug) {
 
 /// Opens the standard libraries a process gets (a C function: run under `lua_pcall`).
 unsafe extern "C" fn open_libs(l: *mut lua_State) -> c_int {
-    let libs: [(&std::ffi::CStr, lua_CFunction); 7] = [
+    let libs: [(&std::ffi::CStr, lua_CFunction); 8] = [
         (c"_G", luaopen_base),
         (c"coroutine", luaopen_coroutine),
         (c"table", luaopen_table),
@@ -151,6 +152,8 @@ unsafe extern "C" fn open_libs(l: *mut lua_State) -> c_int {
         (c"math", luaopen_math),
         (c"utf8", luaopen_utf8),
         (c"bit32", luaopen_bit32),
+        // The prelude moves it from the global into `package.loaded`.
+        (c"json", json::open),
     ];
     for (name, open) in libs {
         // SAFETY: a live state inside a protected call.

@@ -116,6 +116,8 @@ for _, name in ipairs({ "coroutine", "table", "string", "math", "utf8", "bit32",
   package.loaded[name] = _G[name]
 end
 package.loaded._G = _G
+package.loaded.json = json
+json = nil
 
 require = function(name)
   if type(name) ~= "string" then

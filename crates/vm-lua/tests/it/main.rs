@@ -1,4 +1,5 @@
 //! aorta-vm-lua against the runtime contract, and its Lua-specific promises.
 
 mod contract;
+mod json;
 mod sandbox;
