@@ -23,6 +23,9 @@ enum Command {
     /// Run a Scheduler Unit on its own.
     #[command(subcommand)]
     Su(commands::su::Command),
+    /// Build process modules and run them locally over a file of messages.
+    #[command(subcommand)]
+    Module(commands::module::Command),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Dev(args) => commands::dev::run(&args),
         Command::Wallet(command) => commands::wallet::run(command),
         Command::Su(command) => commands::su::run(command),
+        Command::Module(command) => commands::module::run(command),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

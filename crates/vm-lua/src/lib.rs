@@ -25,6 +25,7 @@ use aorta_vm::{Error, Evaluation, Instance, Limits, Module, Outcome, Response, R
 use serde_json::Value;
 
 mod arena;
+pub mod bundle;
 mod convert;
 mod ffi;
 mod json;

@@ -1,5 +1,6 @@
 //! The `aorta` binary as a user runs it.
 
+mod module;
 mod su;
 mod wallet;
 

@@ -1,0 +1,164 @@
+//! `aorta module`: build and run process modules locally.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use aorta_vm::{Instance, Limits, Outcome, Runtime};
+use aorta_vm_lua::bundle::{SourceFile, bundle};
+use serde_json::{Value, json};
+
+/// `aorta module …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Bundle a folder of Lua files into one `lua-5.3` module (package.preload entries, then
+    /// the main file).
+    Build {
+        /// The process folder.
+        dir: PathBuf,
+        /// Where to write the module.
+        #[arg(long)]
+        out: PathBuf,
+        /// The file that runs last and defines `handle` (relative to the folder).
+        #[arg(long, default_value = "main.lua")]
+        main: String,
+    },
+    /// Evaluate a module over a file of `{"msg": …, "env": …}` lines with a fresh process;
+    /// print one `{"ok": …, "response": …}` line per message. A message that fails is rolled
+    /// back, as a Compute Unit does.
+    Run {
+        /// The module file.
+        module: PathBuf,
+        /// Its `Module-Format`.
+        #[arg(long, default_value = aorta_vm_lua::FORMAT)]
+        format: String,
+        /// The messages, one JSON object per line (`-` for standard input).
+        #[arg(long)]
+        messages: PathBuf,
+        /// Memory limit, as in a `Memory-Limit` tag (`512-mb`, `1-gb`) or bytes.
+        #[arg(long, default_value = "1-gb")]
+        memory_limit: String,
+        /// Compute limit per message (gas: Lua VM instructions).
+        #[arg(long, default_value_t = Limits::DEFAULT_COMPUTE)]
+        compute_limit: u64,
+    },
+}
+
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Build { dir, out, main } => build(&dir, &out, &main),
+        Command::Run {
+            module,
+            format,
+            messages,
+            memory_limit,
+            compute_limit,
+        } => {
+            let memory = aorta_types::ao::parse_memory_limit(&memory_limit)
+                .with_context(|| format!("memory limit {memory_limit:?}"))?;
+            let limits = Limits {
+                memory,
+                compute: compute_limit,
+            };
+            let stdout = std::io::stdout();
+            run_messages(&module, &format, &messages, limits, &mut stdout.lock())
+        }
+    }
+}
+
+fn build(dir: &Path, out: &Path, main: &str) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    collect(dir, dir, &mut files)?;
+    if files.is_empty() {
+        bail!("no .lua files under {}", dir.display());
+    }
+    let chunk = bundle(&files, main)?;
+    // The bundle must at least compile; running it is `aorta module run`'s job.
+    aorta_vm_lua::LuaRuntime
+        .load(aorta_vm_lua::FORMAT, chunk.as_bytes(), Limits::default())
+        .with_context(|| format!("the bundle of {} does not load", dir.display()))?;
+    std::fs::write(out, chunk).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "bundled {} files from {} into {}",
+        files.len(),
+        dir.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<SourceFile>) -> anyhow::Result<()> {
+    let mut entries = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        entries.insert(entry.file_name(), entry.path());
+    }
+    for path in entries.into_values() {
+        if path.is_dir() {
+            collect(root, &path, files)?;
+        } else if path.extension().is_some_and(|e| e == "lua") {
+            let relative = path
+                .strip_prefix(root)
+                .context("a file outside the folder")?
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            files.push(SourceFile {
+                path: relative,
+                text,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn run_messages(
+    module: &Path,
+    format: &str,
+    messages: &Path,
+    limits: Limits,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let data = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
+    let runtime = aorta_vm_lua::LuaRuntime;
+    let loaded = runtime.load(format, &data, limits)?;
+    let mut process: Box<dyn Instance> = loaded.instantiate()?;
+    let input: Box<dyn BufRead> = if messages == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(messages)
+                .with_context(|| format!("opening {}", messages.display()))?,
+        ))
+    };
+    for (n, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: Value =
+            serde_json::from_str(&line).with_context(|| format!("line {}: not JSON", n + 1))?;
+        let msg = entry
+            .get("msg")
+            .with_context(|| format!("line {}: no \"msg\"", n + 1))?;
+        let env = entry.get("env").cloned().unwrap_or_else(|| json!({}));
+        let evaluation = process.handle(msg, &env)?;
+        let line = match evaluation.outcome {
+            Outcome::Ok(response) => {
+                let mut value = response.to_value();
+                if let Value::Object(fields) = &mut value {
+                    fields.insert("GasUsed".into(), json!(evaluation.gas_used));
+                }
+                json!({"ok": true, "response": value})
+            }
+            Outcome::Error(error) => json!({"ok": false, "response": error}),
+        };
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
