@@ -2,8 +2,8 @@
 //!
 //! Module data is one Lua 5.3 chunk that defines a global `handle(msg, env)`; the host calls it
 //! with the message and environment of spec §6.4 as Lua tables and reads back the response
-//! table (`Output`, `Messages`, `Spawns`, `Assignments`). A Lua error out of `handle` is an
-//! evaluation error.
+//! table (`Output`, `Messages`, `Spawns`, `Assignments`). A Lua error out of `handle`, or a
+//! response with `Error` set (as aos returns when a handler fails), is an evaluation error.
 //!
 //! * **Deterministic**: Lua 5.3.6 built from `lua/` with a fixed string-hash seed; every
 //!   process's heap lives in its own 4 GiB-aligned [`arena`] with a deterministic allocator,
@@ -41,6 +41,40 @@ pub const HOOK_INTERVAL: u64 = 1000;
 const PRELUDE: &str = include_str!("prelude.lua");
 /// Messages kept for replay before a checkpoint is forced regardless of gas.
 const MAX_REPLAY: usize = 4096;
+
+/// The sources of aorta's aos-compatible process library (`aos/`), as `aorta module build`
+/// reads them: paths relative to the folder.
+pub const AOS_SOURCES: &[(&str, &str)] = &[
+    ("ao.lua", include_str!("../aos/ao.lua")),
+    (
+        "blueprints/token.lua",
+        include_str!("../aos/blueprints/token.lua"),
+    ),
+    ("bint.lua", include_str!("../aos/bint.lua")),
+    (
+        "handlers-utils.lua",
+        include_str!("../aos/handlers-utils.lua"),
+    ),
+    ("handlers.lua", include_str!("../aos/handlers.lua")),
+    ("main.lua", include_str!("../aos/main.lua")),
+    ("process.lua", include_str!("../aos/process.lua")),
+    ("stringify.lua", include_str!("../aos/stringify.lua")),
+    ("utils.lua", include_str!("../aos/utils.lua")),
+];
+
+/// aorta's default process module: the aos-compatible library bundled into one `lua-5.3`
+/// chunk, byte for byte what `aorta module build crates/vm-lua/aos` writes.
+pub fn default_module() -> String {
+    let files: Vec<bundle::SourceFile> = AOS_SOURCES
+        .iter()
+        .map(|(path, text)| bundle::SourceFile {
+            path: (*path).to_owned(),
+            text: (*text).to_owned(),
+        })
+        .collect();
+    bundle::bundle(&files, "main.lua")
+        .unwrap_or_else(|e| unreachable!("the built-in sources bundle: {e}"))
+}
 
 /// The `lua-5.3` runtime.
 #[derive(Clone, Copy, Debug, Default)]
@@ -315,6 +349,12 @@ impl LuaInstance {
         } else {
             // SAFETY: the response is on top; reading raises nothing.
             match unsafe { convert::read(l, -1, 0) } {
+                // A response with `Error` set is an error (spec §5.2): the state is not kept.
+                Ok(Value::Object(mut fields))
+                    if fields.get("Error").is_some_and(|e| !e.is_null()) =>
+                {
+                    Err(fields.remove("Error").unwrap_or_default())
+                }
                 Ok(value) => Ok(Response::from_value(value)),
                 Err(e) => Err(Value::String(format!("the response is not JSON: {e}"))),
             }

@@ -1,0 +1,255 @@
+-- The `ao` object: the process's identity and its outbox (messages, spawns, assignments).
+local json = require('json')
+
+local ao = ao or {
+  _version = '0.1.0',
+  id = '',
+  _module = '',
+  authorities = {},
+  reference = 0,
+  outbox = { Output = {}, Messages = {}, Spawns = {}, Assignments = {} },
+  assignables = {},
+  env = {},
+}
+
+-- Fields of a message table that are not copied into tags.
+local NOT_TAGS = {
+  Target = true, Data = true, Anchor = true, Tags = true, Assignments = true,
+  onReply = true, receive = true,
+}
+
+local function tag_list(list, t)
+  if type(t) ~= 'table' then
+    return
+  end
+  if #t > 0 then
+    for _, tag in ipairs(t) do
+      list[#list + 1] = { name = tag.name, value = tag.value }
+    end
+  else
+    local names = {}
+    for k in pairs(t) do names[#names + 1] = k end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      list[#list + 1] = { name = k, value = t[k] }
+    end
+  end
+end
+
+local function extra_tags(list, msg)
+  local names = {}
+  for k, v in pairs(msg) do
+    if type(k) == 'string' and not NOT_TAGS[k] and type(v) ~= 'function' and type(v) ~= 'table' then
+      names[#names + 1] = k
+    end
+  end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    list[#list + 1] = { name = k, value = msg[k] }
+  end
+end
+
+local function has_tag(list, name)
+  for _, tag in ipairs(list) do
+    if tag.name == name then
+      return true
+    end
+  end
+  return false
+end
+
+-- Table data becomes JSON with a Content-Type tag.
+local function encode_data(data, tags)
+  if type(data) == 'table' then
+    if not has_tag(tags, 'Content-Type') then
+      tags[#tags + 1] = { name = 'Content-Type', value = 'application/json' }
+    end
+    return json.encode(data)
+  end
+  return data
+end
+
+local function next_reference()
+  ao.reference = ao.reference + 1
+  return ao.reference
+end
+
+-- Called at the start of every message (spec §7.1 step 1).
+function ao.init(env)
+  ao.env = env
+  local process = env and env.Process or {}
+  if process.Id then
+    ao.id = process.Id
+  end
+  local tags = process.Tags or {}
+  ao.authorities = {}
+  for _, tag in ipairs(tags) do
+    if tag.name == 'Module' and ao._module == '' then
+      ao._module = tag.value
+    elseif tag.name == 'Authority' then
+      for part in tostring(tag.value):gmatch('[^,]+') do
+        local trimmed = part:match('^%s*(.-)%s*$')
+        if trimmed ~= '' then
+          ao.authorities[#ao.authorities + 1] = trimmed
+        end
+      end
+    end
+  end
+  ao.outbox = { Output = {}, Messages = {}, Spawns = {}, Assignments = {} }
+end
+
+function ao.log(text)
+  local output = ao.outbox.Output
+  if type(output) ~= 'table' then
+    output = { data = tostring(output) }
+    ao.outbox.Output = output
+  end
+  output.data = (output.data and output.data ~= '' and (output.data .. '\n') or '') .. text
+  output.print = true
+end
+
+local function authority(address)
+  for _, a in ipairs(ao.authorities) do
+    if a == address then
+      return true
+    end
+  end
+  return false
+end
+
+-- A message is trusted when its sender signed it, or its signer or sender is an authority.
+function ao.isTrusted(msg)
+  return msg.From == msg.Owner or authority(msg.Owner) or authority(msg.From)
+end
+
+function ao.addAssignable(name, spec)
+  if spec == nil then
+    name, spec = nil, name
+  end
+  if name == nil then
+    name = #ao.assignables + 1
+  end
+  for i, a in ipairs(ao.assignables) do
+    if a.name == name then
+      ao.assignables[i] = { name = name, pattern = spec }
+      return
+    end
+  end
+  ao.assignables[#ao.assignables + 1] = { name = name, pattern = spec }
+end
+
+function ao.removeAssignable(name)
+  for i, a in ipairs(ao.assignables) do
+    if a.name == name or i == name then
+      table.remove(ao.assignables, i)
+      return
+    end
+  end
+end
+
+-- An assignment: a message for another process (or none) that this process was given.
+function ao.isAssignment(msg)
+  return msg.Id ~= ao.id and msg.Target ~= ao.id
+end
+
+function ao.isAssignable(msg)
+  for _, a in ipairs(ao.assignables) do
+    if Handlers.decide(a.pattern, msg) ~= 0 then
+      return true
+    end
+  end
+  return false
+end
+
+-- Queues a message; returns a copy with `onReply(fn)` and `receive()` for its reply.
+function ao.send(msg)
+  assert(type(msg) == 'table', 'ao.send: the message must be a table')
+  local reference = next_reference()
+  local tags = {
+    { name = 'Data-Protocol', value = 'ao' },
+    { name = 'Variant', value = 'ao.TN.1' },
+    { name = 'Type', value = 'Message' },
+    { name = 'Reference', value = tostring(reference) },
+  }
+  extra_tags(tags, msg)
+  tag_list(tags, msg.Tags)
+  local message = {
+    Target = msg.Target,
+    Anchor = string.format('%032d', reference),
+    Tags = tags,
+  }
+  message.Data = encode_data(msg.Data, tags)
+  if type(msg.Assignments) == 'table' then
+    message.Assignments = msg.Assignments
+  end
+  ao.outbox.Messages[#ao.outbox.Messages + 1] = message
+  local handle = {}
+  for k, v in pairs(message) do handle[k] = v end
+  local from, ref = msg.Target, tostring(reference)
+  handle.onReply = function(fn)
+    Handlers.once({ From = from, ['X-Reference'] = ref }, fn)
+  end
+  handle.receive = function()
+    return Handlers.receive({ From = from, ['X-Reference'] = ref })
+  end
+  return handle
+end
+
+-- Queues a new process of `module`; `receive()`/`onReply(fn)` wait for its Spawned notice.
+function ao.spawn(module, msg)
+  assert(type(module) == 'string', 'ao.spawn: the module id must be a string')
+  msg = msg or {}
+  assert(type(msg) == 'table', 'ao.spawn: the message must be a table')
+  local reference = next_reference()
+  local tags = {
+    { name = 'Data-Protocol', value = 'ao' },
+    { name = 'Variant', value = 'ao.TN.1' },
+    { name = 'Type', value = 'Process' },
+    { name = 'From-Process', value = ao.id },
+    { name = 'From-Module', value = ao._module },
+    { name = 'Module', value = module },
+    { name = 'Reference', value = tostring(reference) },
+  }
+  extra_tags(tags, msg)
+  tag_list(tags, msg.Tags)
+  local spawn = {
+    Anchor = string.format('%032d', reference),
+    Tags = tags,
+  }
+  spawn.Data = encode_data(msg.Data or 'NODATA', tags)
+  ao.outbox.Spawns[#ao.outbox.Spawns + 1] = spawn
+  local handle = {}
+  for k, v in pairs(spawn) do handle[k] = v end
+  local ref = tostring(reference)
+  local pattern = { Action = 'Spawned', From = ao.id, Reference = ref }
+  handle.onReply = function(fn) Handlers.once(pattern, fn) end
+  handle.receive = function() return Handlers.receive(pattern) end
+  return handle
+end
+
+-- Queues an assignment of an existing message to other processes.
+function ao.assign(assignment)
+  assert(type(assignment) == 'table', 'ao.assign: the assignment must be a table')
+  assert(type(assignment.Processes) == 'table', 'ao.assign: Processes must be a list of ids')
+  assert(type(assignment.Message) == 'string', 'ao.assign: Message must be a message id')
+  local entry = { Processes = assignment.Processes, Message = assignment.Message }
+  if assignment.Exclude then entry.Exclude = assignment.Exclude end
+  if assignment.BaseLayer then entry.BaseLayer = true end
+  ao.outbox.Assignments[#ao.outbox.Assignments + 1] = entry
+end
+
+-- The response of this message.
+function ao.result()
+  local output = ao.outbox.Output
+  if type(output) == 'table' and next(output) == nil then
+    output = ''
+  end
+  return {
+    Output = output,
+    Messages = ao.outbox.Messages,
+    Spawns = ao.outbox.Spawns,
+    Assignments = ao.outbox.Assignments,
+  }
+end
+
+return ao

@@ -1,0 +1,100 @@
+-- The token blueprint (spec §7.4): balances are integer strings handled with bint.
+-- Load it into a process with `require('.blueprints.token')` (or Eval its source).
+local bint = require('.bint')
+local json = require('json')
+
+Denomination = Denomination or 12
+Balances = Balances or { [ao.id] = tostring(bint(10000) * bint(10) ^ Denomination) }
+TotalSupply = TotalSupply or tostring(bint(10000) * bint(10) ^ Denomination)
+Name = (Name ~= nil and Name ~= 'aos') and Name or 'Points Coin'
+Ticker = Ticker or 'PNTS'
+Logo = Logo or 'SBCCXwwecBlDqRLUjb8dYABExTJXLieawf7m2aBJ-KY'
+
+-- Copies every X- tag of a request onto a notice.
+local function forwarded_tags(msg, notice)
+  for name, value in pairs(msg.Tags or {}) do
+    if type(name) == 'string' and name:sub(1, 2) == 'X-' then
+      notice[name] = value
+    end
+  end
+  return notice
+end
+
+local function quantity(msg)
+  local ok, q = pcall(bint, msg.Quantity)
+  assert(type(msg.Quantity) == 'string' and ok, 'Quantity is required and must be an integer string!')
+  assert(q > 0, 'Quantity must be greater than 0')
+  return q
+end
+
+Handlers.add('info', 'Info', function(msg)
+  msg.reply({
+    Name = Name, Ticker = Ticker, Logo = Logo, Denomination = tostring(Denomination),
+    name = Name, ticker = Ticker, logo = Logo, denomination = tostring(Denomination),
+    supply = TotalSupply,
+  })
+end)
+
+Handlers.add('balance', 'Balance', function(msg)
+  local account = msg.Tags.Recipient or msg.Tags.Target or msg.From
+  local balance = Balances[account] or '0'
+  msg.reply({ Balance = balance, Ticker = Ticker, Account = account, Data = balance })
+end)
+
+Handlers.add('balances', 'Balances', function(msg)
+  msg.reply({ Data = json.encode(Balances) })
+end)
+
+Handlers.add('transfer', 'Transfer', function(msg)
+  assert(type(msg.Recipient) == 'string', 'Recipient is required!')
+  local q = quantity(msg)
+  local from = bint(Balances[msg.From] or '0')
+  if from < q then
+    msg.reply({ Action = 'Transfer-Error', ['Message-Id'] = msg.Id, Error = 'Insufficient Balance!' })
+    return
+  end
+  Balances[msg.From] = tostring(from - q)
+  Balances[msg.Recipient] = tostring(bint(Balances[msg.Recipient] or '0') + q)
+  if not msg.Cast then
+    local debit = forwarded_tags(msg, {
+      Action = 'Debit-Notice', Recipient = msg.Recipient, Quantity = msg.Quantity,
+      Data = 'You transferred ' .. msg.Quantity .. ' to ' .. msg.Recipient,
+    })
+    local credit = forwarded_tags(msg, {
+      Target = msg.Recipient, Action = 'Credit-Notice', Sender = msg.From, Quantity = msg.Quantity,
+      Data = 'You received ' .. msg.Quantity .. ' from ' .. msg.From,
+    })
+    msg.reply(debit)
+    ao.send(credit)
+  end
+end)
+
+Handlers.add('mint', 'Mint', function(msg)
+  local q = quantity(msg)
+  if msg.From ~= ao.id then
+    msg.reply({
+      Action = 'Mint-Error', ['Message-Id'] = msg.Id,
+      Error = 'Only the Process Id can mint new ' .. Ticker .. ' tokens!',
+    })
+    return
+  end
+  Balances[msg.From] = tostring(bint(Balances[msg.From] or '0') + q)
+  TotalSupply = tostring(bint(TotalSupply) + q)
+  msg.reply({ Data = 'Successfully minted ' .. msg.Quantity })
+end)
+
+Handlers.add('totalSupply', 'Total-Supply', function(msg)
+  assert(msg.From ~= ao.id, 'Cannot call Total-Supply from the same process!')
+  msg.reply({ Action = 'Total-Supply', Data = TotalSupply, Ticker = Ticker })
+end)
+
+Handlers.add('burn', 'Burn', function(msg)
+  local q = quantity(msg)
+  local balance = bint(Balances[msg.From] or '0')
+  assert(balance >= q, 'Quantity must be less than or equal to the current balance!')
+  Balances[msg.From] = tostring(balance - q)
+  TotalSupply = tostring(bint(TotalSupply) - q)
+  msg.reply({ Data = 'Successfully burned ' .. msg.Quantity })
+end)
+
+return true
