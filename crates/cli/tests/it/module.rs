@@ -128,3 +128,135 @@ fn build_refuses_a_folder_without_its_main_file() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("main.lua"));
 }
+
+/// The shipped default module is what `aorta module build` makes of `crates/vm-lua/aos`, and
+/// `aorta module run` gives the same answers as evaluating it in-process.
+#[test]
+fn default_module_builds_from_its_folder_and_runs_the_same_out_of_process() {
+    use aorta_vm::{Limits, Outcome, Runtime};
+
+    let aos_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vm-lua/aos");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let module = dir.path().join("aos.lua");
+    let built = aorta(&[
+        "module",
+        "build",
+        aos_dir.to_str().expect("utf-8"),
+        "--out",
+        module.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&module).expect("read"),
+        aorta_vm_lua::default_module()
+    );
+
+    let pid = "PID-0000000000000000000000000000000000000000000";
+    let owner = "OWNER-00000000000000000000000000000000000000000";
+    let env = json!({"Process": {"Id": pid, "Owner": owner, "Tags": [
+        {"name": "Module", "value": "M"}, {"name": "On-Boot", "value": "Data"}]}});
+    let message = |n: u64, from: &str, tags: Value, data: &str| {
+        json!({"Id": if n == 0 { pid.to_owned() } else { format!("MSG-{n}") }, "Owner": from,
+               "From": from, "Target": if n == 0 { "" } else { pid }, "Tags": tags, "Data": data,
+               "Timestamp": 1000 + n, "Block-Height": 7})
+    };
+    let script = [
+        // The boot message is the process item itself, with the process's tags.
+        message(
+            0,
+            owner,
+            env["Process"]["Tags"].clone(),
+            "require('.blueprints.token') Balances['A'] = '10'",
+        ),
+        message(
+            1,
+            "A",
+            json!([{"name": "Action", "value": "Transfer"}, {"name": "Recipient", "value": "B"},
+                               {"name": "Quantity", "value": "4"}]),
+            "",
+        ),
+        message(
+            2,
+            "A",
+            json!([{"name": "Action", "value": "Transfer"}, {"name": "Recipient", "value": "B"},
+                               {"name": "Quantity", "value": "99"}]),
+            "",
+        ),
+        message(
+            3,
+            "A",
+            json!([{"name": "Action", "value": "Transfer"}, {"name": "Recipient", "value": "B"},
+                               {"name": "Quantity", "value": "x"}]),
+            "",
+        ),
+        message(
+            4,
+            owner,
+            json!([{"name": "Action", "value": "Eval"}]),
+            "Balances",
+        ),
+    ];
+    let lines: Vec<String> = script
+        .iter()
+        .map(|m| json!({"msg": m, "env": env}).to_string())
+        .collect();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, lines.join("\n")).expect("write");
+    let run = aorta(&[
+        "module",
+        "run",
+        module.to_str().expect("utf-8"),
+        "--messages",
+        input.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let outside: Vec<Value> = stdout(&run)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+
+    let mut p = aorta_vm_lua::LuaRuntime
+        .load(
+            aorta_vm_lua::FORMAT,
+            aorta_vm_lua::default_module().as_bytes(),
+            Limits::default(),
+        )
+        .expect("loads")
+        .instantiate()
+        .expect("instance");
+    let inside: Vec<Value> = script
+        .iter()
+        .map(|m| {
+            let e = p.handle(m, &env).expect("no host failure");
+            match e.outcome {
+                Outcome::Ok(r) => {
+                    let mut v = r.to_value();
+                    v["GasUsed"] = json!(e.gas_used);
+                    json!({"ok": true, "response": v})
+                }
+                Outcome::Error(err) => json!({"ok": false, "response": err}),
+            }
+        })
+        .collect();
+    assert_eq!(outside, inside);
+    // And the story they tell: one transfer, one refusal, one error, balances as expected.
+    assert_eq!(
+        outside[1]["response"]["Messages"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(outside[3]["ok"], json!(false));
+    let shown = outside[4]["response"]["Output"]["json"]
+        .as_str()
+        .expect("json output");
+    let balances: Value = serde_json::from_str(shown).expect("balances JSON");
+    assert_eq!(balances["A"], json!("6"));
+    assert_eq!(balances["B"], json!("4"));
+}

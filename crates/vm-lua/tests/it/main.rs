@@ -4,3 +4,4 @@ mod aos;
 mod contract;
 mod json;
 mod sandbox;
+mod token;

@@ -1,0 +1,190 @@
+//! The token blueprint loaded into an aos process.
+
+use aorta_vm::Instance;
+use serde_json::{Value, json};
+
+use crate::aos::{ALICE, BOB, MU, OWNER, PID, booted, msg, ok};
+
+fn tag<'a>(m: &'a Value, name: &str) -> Option<&'a str> {
+    m["Tags"].as_array()?.iter().find(|t| t["name"] == name)?["value"].as_str()
+}
+
+/// A token process whose owner gave Alice 1000 units at boot.
+fn token() -> Box<dyn Instance> {
+    booted(
+        "require('.blueprints.token') Balances['ALICE-dddddddddddddddddddddddddddddddddddddddddddd'] = '1000'",
+    )
+}
+
+fn send(p: &mut dyn Instance, n: u64, from: &str, tags: &[(&str, &str)]) -> Value {
+    ok(p, &msg(n, from, from, tags, ""))
+}
+
+fn balance(p: &mut dyn Instance, n: u64, who: &str) -> String {
+    let r = send(p, n, BOB, &[("Action", "Balance"), ("Recipient", who)]);
+    r["Messages"][0]["Data"]
+        .as_str()
+        .expect("balance")
+        .to_owned()
+}
+
+#[test]
+fn transfer_moves_balances_and_sends_both_notices_with_x_tags() {
+    let mut p = token();
+    let r = send(
+        &mut *p,
+        1,
+        ALICE,
+        &[
+            ("Action", "Transfer"),
+            ("Recipient", BOB),
+            ("Quantity", "250"),
+            ("X-Order", "o-1"),
+        ],
+    );
+    let messages = r["Messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 2, "{r}");
+    let debit = &messages[0];
+    assert_eq!(debit["Target"], json!(ALICE));
+    assert_eq!(tag(debit, "Action"), Some("Debit-Notice"));
+    assert_eq!(tag(debit, "Recipient"), Some(BOB));
+    assert_eq!(tag(debit, "Quantity"), Some("250"));
+    assert_eq!(tag(debit, "X-Order"), Some("o-1"));
+    let credit = &messages[1];
+    assert_eq!(credit["Target"], json!(BOB));
+    assert_eq!(tag(credit, "Action"), Some("Credit-Notice"));
+    assert_eq!(tag(credit, "Sender"), Some(ALICE));
+    assert_eq!(tag(credit, "X-Order"), Some("o-1"));
+    assert_eq!(balance(&mut *p, 2, ALICE), "750");
+    assert_eq!(balance(&mut *p, 3, BOB), "250");
+}
+
+#[test]
+fn transfer_refuses_overdrafts_and_bad_quantities() {
+    let mut p = token();
+    let r = send(
+        &mut *p,
+        1,
+        BOB,
+        &[
+            ("Action", "Transfer"),
+            ("Recipient", ALICE),
+            ("Quantity", "1"),
+        ],
+    );
+    assert_eq!(tag(&r["Messages"][0], "Action"), Some("Transfer-Error"));
+    assert_eq!(
+        tag(&r["Messages"][0], "Error"),
+        Some("Insufficient Balance!")
+    );
+    for bad in ["0", "-5", "1.5", "ten"] {
+        let out = p
+            .handle(
+                &msg(
+                    2,
+                    ALICE,
+                    ALICE,
+                    &[
+                        ("Action", "Transfer"),
+                        ("Recipient", BOB),
+                        ("Quantity", bad),
+                    ],
+                    "",
+                ),
+                &crate::aos::env(),
+            )
+            .expect("no host failure");
+        assert!(
+            matches!(out.outcome, aorta_vm::Outcome::Error(_)),
+            "{bad}: {:?}",
+            out.outcome
+        );
+    }
+    assert_eq!(balance(&mut *p, 3, ALICE), "1000");
+}
+
+#[test]
+fn cast_transfers_send_no_notices() {
+    let mut p = token();
+    let r = send(
+        &mut *p,
+        1,
+        ALICE,
+        &[
+            ("Action", "Transfer"),
+            ("Recipient", BOB),
+            ("Quantity", "5"),
+            ("Cast", "true"),
+        ],
+    );
+    assert_eq!(r["Messages"], json!([]));
+    assert_eq!(balance(&mut *p, 2, BOB), "5");
+}
+
+#[test]
+fn big_balances_use_integer_arithmetic() {
+    let mut p = token();
+    // The process holds the default supply: 10 000 × 10^12.
+    assert_eq!(balance(&mut *p, 1, PID), "10000000000000000");
+    // Owner evaluates a huge mint-like credit and a transfer of most of it.
+    ok(
+        &mut *p,
+        &msg(
+            2,
+            OWNER,
+            OWNER,
+            &[("Action", "Eval")],
+            "Balances[ao.id] = '123456789012345678901234567890'",
+        ),
+    );
+    ok(
+        &mut *p,
+        &msg(
+            3,
+            MU,
+            PID,
+            &[
+                ("Action", "Transfer"),
+                ("Recipient", BOB),
+                ("Quantity", "123456789012345678901234567889"),
+            ],
+            "",
+        ),
+    );
+    assert_eq!(balance(&mut *p, 4, PID), "1");
+    assert_eq!(balance(&mut *p, 5, BOB), "123456789012345678901234567889");
+}
+
+#[test]
+fn mint_burn_info_supply_and_balances() {
+    let mut p = token();
+    let r = send(&mut *p, 1, ALICE, &[("Action", "Mint"), ("Quantity", "5")]);
+    assert_eq!(tag(&r["Messages"][0], "Action"), Some("Mint-Error"));
+    // The process minting to itself (pushed by the MU on its behalf).
+    ok(
+        &mut *p,
+        &msg(2, MU, PID, &[("Action", "Mint"), ("Quantity", "5")], ""),
+    );
+    let r = send(&mut *p, 3, ALICE, &[("Action", "Total-Supply")]);
+    assert_eq!(r["Messages"][0]["Data"], json!("10000000000000005"));
+    let r = send(
+        &mut *p,
+        4,
+        ALICE,
+        &[("Action", "Burn"), ("Quantity", "400")],
+    );
+    assert_eq!(r["Messages"][0]["Data"], json!("Successfully burned 400"));
+    assert_eq!(balance(&mut *p, 5, ALICE), "600");
+    let r = send(&mut *p, 6, ALICE, &[("Action", "Total-Supply")]);
+    assert_eq!(r["Messages"][0]["Data"], json!("9999999999999605"));
+    let r = send(&mut *p, 7, ALICE, &[("Action", "Info")]);
+    let info = &r["Messages"][0];
+    assert_eq!(tag(info, "Ticker"), Some("PNTS"));
+    assert_eq!(tag(info, "Denomination"), Some("12"));
+    assert_eq!(tag(info, "ticker"), Some("PNTS"));
+    let r = send(&mut *p, 8, ALICE, &[("Action", "Balances")]);
+    let balances: Value =
+        serde_json::from_str(r["Messages"][0]["Data"].as_str().expect("json")).expect("JSON");
+    assert_eq!(balances[ALICE], json!("600"));
+    assert_eq!(balances[PID], json!("10000000000000005"));
+}
