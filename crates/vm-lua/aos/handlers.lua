@@ -103,6 +103,7 @@ local function put(position, name, pattern, handle, maxRuns)
   local h = entry(name, pattern, handle, maxRuns)
   local at = find(name)
   if at then
+    handlers.list[at].removed = true
     handlers.list[at] = h
   elseif position then
     table.insert(handlers.list, position, h)
@@ -161,6 +162,8 @@ end
 function handlers.remove(name)
   local at = find(name)
   if at then
+    -- A running evaluation skips it from now on.
+    handlers.list[at].removed = true
     table.remove(handlers.list, at)
   end
 end
@@ -181,7 +184,7 @@ function handlers.evaluate(msg, env)
   -- A copy: handlers may add or remove handlers while running.
   local snapshot = { table.unpack(handlers.list) }
   for _, h in ipairs(snapshot) do
-    if find(h.name) then
+    if not h.removed then
       local decision = handlers.decide(h.pattern, msg)
       if decision ~= 0 then
         if h.maxRuns ~= nil then

@@ -194,7 +194,16 @@ local function is_owner_eval(msg)
 end
 
 local function install_builtins()
-  Handlers.prepend('_eval', is_owner_eval, eval)
+  local has_eval = false
+  for _, h in ipairs(Handlers.list) do
+    if h.name == '_eval' then
+      has_eval = true
+      break
+    end
+  end
+  if not has_eval then
+    Handlers.prepend('_eval', is_owner_eval, eval)
+  end
   if not Booted then
     Handlers.prepend('_boot', function(msg) return msg.Id ~= nil and msg.Id == ao.id end, function(msg)
       Booted = true
@@ -202,8 +211,12 @@ local function install_builtins()
       boot(msg)
     end)
   end
-  Handlers.remove('_default')
-  Handlers.append('_default', function() return true end, default)
+  -- `_default` stays last, even after handlers were added behind it.
+  local list = Handlers.list
+  if #list == 0 or list[#list].name ~= '_default' then
+    Handlers.remove('_default')
+    Handlers.append('_default', function() return true end, default)
+  end
 end
 
 function process.handle(msg, env)

@@ -136,8 +136,9 @@ pub struct LuaInstance {
     /// The registry reference of the per-message runner the prelude returned.
     runner: lua_Integer,
     checkpoint: Snapshot,
-    /// Messages handled since the checkpoint, to replay after an error.
-    since: Vec<(Value, Value)>,
+    /// Messages handled since the checkpoint, to replay after an error (environments shared:
+    /// they rarely change).
+    since: Vec<(Value, Arc<Value>)>,
     gas_since: u64,
 }
 
@@ -398,7 +399,11 @@ impl LuaInstance {
             self.since.clear();
             self.gas_since = 0;
         } else {
-            self.since.push((msg.clone(), env.clone()));
+            let env = match self.since.last() {
+                Some((_, last)) if **last == *env => Arc::clone(last),
+                _ => Arc::new(env.clone()),
+            };
+            self.since.push((msg.clone(), env));
         }
     }
 }

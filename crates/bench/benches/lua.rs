@@ -1,0 +1,166 @@
+//! The `lua-5.3` runtime on the token Transfer workload, in one run.
+//!
+//! `cargo bench -p aorta-bench --bench lua` (full) or with `AORTA_BENCH_SMOKE=1` (seconds).
+//!
+//! One process on one thread (so figures are per core) runs the default module with the token
+//! blueprint and handles Transfers back and forth between two accounts: the real per-message
+//! path of a Compute Unit (message and env into Lua tables, aos's flow, Handlers, bint, the
+//! response back to JSON, checkpoints for rollback). Next to it, the same messages go to a
+//! module whose `handle` returns a prepared response of the same shape: that is the cost of
+//! crossing into and out of Lua, and the difference is the time spent in Lua itself.
+
+use std::time::Instant;
+
+use aorta_bench::{Machine, Mode, Row, Table};
+use aorta_vm::{Instance, Limits, Outcome, Runtime};
+use aorta_vm_lua::{FORMAT, LuaRuntime, default_module};
+use serde_json::{Value, json};
+
+const PID: &str = "PROCESS-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const OWNER: &str = "OWNER-ADDRESS-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const ALICE: &str = "ALICE-dddddddddddddddddddddddddddddddddddddddddddd";
+const BOB: &str = "BOB-eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+const TARGET: f64 = 30_000.0;
+
+fn env() -> Value {
+    json!({
+        "Process": {"Id": PID, "Owner": OWNER, "Tags": [
+            {"name": "Data-Protocol", "value": "ao"}, {"name": "Type", "value": "Process"},
+            {"name": "Module", "value": "MODULE"}, {"name": "On-Boot", "value": "Data"},
+            {"name": "Authority", "value": OWNER}]},
+        "Module": {"Id": "MODULE", "Owner": OWNER, "Tags": []},
+    })
+}
+
+fn transfer(n: u64) -> Value {
+    let (from, to) = if n.is_multiple_of(2) {
+        (ALICE, BOB)
+    } else {
+        (BOB, ALICE)
+    };
+    json!({
+        "Id": format!("MSG-{n:039}"), "Owner": from, "From": from, "Target": PID,
+        "Tags": [
+            {"name": "Data-Protocol", "value": "ao"}, {"name": "Variant", "value": "ao.TN.1"},
+            {"name": "Type", "value": "Message"}, {"name": "Action", "value": "Transfer"},
+            {"name": "Recipient", "value": to}, {"name": "Quantity", "value": "1000000000000"},
+            {"name": "X-Order", "value": format!("order-{n}")},
+        ],
+        "Data": "", "Nonce": n, "Epoch": 0, "Timestamp": 1_700_000_000_000u64 + n,
+        "Block-Height": 1_500_000, "Hash-Chain": "hash-chain-value-of-this-message-xxxxxxxxxx",
+    })
+}
+
+fn token_process() -> Box<dyn Instance> {
+    let mut p = LuaRuntime
+        .load(FORMAT, default_module().as_bytes(), Limits::default())
+        .expect("default module")
+        .instantiate()
+        .expect("instance");
+    let boot = json!({
+        "Id": PID, "Owner": OWNER, "From": OWNER, "Target": "", "Tags": env()["Process"]["Tags"],
+        "Data": format!("require('.blueprints.token') Balances['{ALICE}'] = '1000000000000000000' \
+                         Balances['{BOB}'] = '1000000000000000000'"),
+        "Timestamp": 1_700_000_000_000u64, "Block-Height": 1_500_000,
+    });
+    let out = p.handle(&boot, &env()).expect("boot");
+    assert!(matches!(out.outcome, Outcome::Ok(_)), "{:?}", out.outcome);
+    p
+}
+
+/// A module answering every message with `response`, doing nothing else.
+fn echo_process(response: &Value) -> Box<dyn Instance> {
+    let source = format!(
+        "local json = require('json') local r = json.decode([==[{response}]==]) \
+         function handle(msg, env) return r end"
+    );
+    LuaRuntime
+        .load(FORMAT, source.as_bytes(), Limits::default())
+        .expect("echo module")
+        .instantiate()
+        .expect("instance")
+}
+
+fn run(p: &mut dyn Instance, messages: &[Value], env: &Value) -> (f64, u64) {
+    let start = Instant::now();
+    let mut gas = 0;
+    for m in messages {
+        let e = p.handle(m, env).expect("no host failure");
+        assert!(matches!(e.outcome, Outcome::Ok(_)), "{:?}", e.outcome);
+        gas += e.gas_used;
+    }
+    (start.elapsed().as_secs_f64(), gas)
+}
+
+fn main() {
+    let mode = Mode::from_env();
+    println!(
+        "# aorta lua runtime bench{}",
+        if mode.smoke { " (smoke)" } else { "" }
+    );
+    println!("machine: {}", Machine::detect());
+    println!("one process, one thread: figures are per core");
+    println!();
+    let count = mode.count(200_000);
+    let messages: Vec<Value> = (1..=count as u64).map(transfer).collect();
+    let env = env();
+
+    let mut token = token_process();
+    // Warm up (first checkpoints, allocator) and take one real response as the echo's answer.
+    let sample = match token.handle(&transfer(0), &env).expect("warm-up").outcome {
+        Outcome::Ok(r) => r.to_value(),
+        Outcome::Error(e) => panic!("warm-up transfer failed: {e}"),
+    };
+    let mut echo = echo_process(&sample);
+
+    let mut best_token = f64::MAX;
+    let mut best_echo = f64::MAX;
+    let mut gas = 0;
+    for _ in 0..mode.rounds() {
+        let (t, g) = run(&mut *token, &messages, &env);
+        best_token = best_token.min(t);
+        gas = g;
+        let (e, _) = run(&mut *echo, &messages, &env);
+        best_echo = best_echo.min(e);
+    }
+    let mut table = Table::default();
+    println!("{}", Table::header());
+    let rows = [
+        Row {
+            case: "token Transfer through the default module (aos flow, bint, notices)".into(),
+            ops: count as u64,
+            secs: best_token,
+            fsyncs: None,
+            limit: Some((TARGET, "target".into())),
+        },
+        Row {
+            case: "same messages, handle returns a prepared response (crossing only)".into(),
+            ops: count as u64,
+            secs: best_echo,
+            fsyncs: None,
+            limit: Some((TARGET, "target".into())),
+        },
+    ];
+    for row in rows {
+        println!("{}", table.push(row));
+    }
+    let per = |secs: f64| secs / count as f64 * 1e6;
+    let crossing = per(best_echo);
+    let lua = per(best_token) - crossing;
+    println!();
+    println!(
+        "per message: {:.1} µs total = {:.1} µs crossing into and out of Lua (conversion, call, \
+         checkpoints) + {:.1} µs in Lua ({:.0}% of the time; {} VM instructions per message)",
+        per(best_token),
+        crossing,
+        lua,
+        100.0 * lua / per(best_token),
+        gas / count as u64,
+    );
+    let rate = count as f64 / best_token;
+    let verdict = if rate >= TARGET { "met" } else { "NOT met" };
+    println!("target (>= {TARGET:.0} token transfers/s per core): {rate:.0}/s, {verdict}");
+    if mode.smoke {
+        println!("(smoke mode: figures are not measurements)");
+    }
+}
