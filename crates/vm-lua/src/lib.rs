@@ -391,7 +391,7 @@ impl LuaInstance {
         Ok(())
     }
 
-    fn advance(&mut self, msg: &Value, env: &Value, gas: u64) {
+    fn advance(&mut self, msg: Value, env: &Arc<Value>, gas: u64) {
         self.gas_since = self.gas_since.saturating_add(gas.max(1));
         let extent = self.checkpoint.len() as u64;
         if self.gas_since >= extent || self.since.len() >= MAX_REPLAY {
@@ -399,18 +399,14 @@ impl LuaInstance {
             self.since.clear();
             self.gas_since = 0;
         } else {
-            let env = match self.since.last() {
-                Some((_, last)) if **last == *env => Arc::clone(last),
-                _ => Arc::new(env.clone()),
-            };
-            self.since.push((msg.clone(), env));
+            self.since.push((msg, Arc::clone(env)));
         }
     }
 }
 
 impl Instance for LuaInstance {
-    fn handle(&mut self, msg: &Value, env: &Value) -> Result<Evaluation, Error> {
-        let (result, gas_used) = self.run(msg, env);
+    fn handle(&mut self, msg: Value, env: &Arc<Value>) -> Result<Evaluation, Error> {
+        let (result, gas_used) = self.run(&msg, env);
         let outcome = match result {
             Ok(response) => {
                 self.advance(msg, env, gas_used);

@@ -14,6 +14,8 @@
 //!
 //! Then [`run_all`] runs every check (or call them one by one).
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use crate::{Evaluation, Instance, Limits, Outcome, Runtime};
@@ -82,7 +84,7 @@ fn instance(runtime: &dyn Runtime, probe: &dyn Probe, limits: Limits) -> Box<dyn
 
 fn send(instance: &mut dyn Instance, nonce: u64, data: &str) -> Evaluation {
     instance
-        .handle(&message(nonce, data), &env())
+        .handle(message(nonce, data), &Arc::new(env()))
         .expect("no host failure")
 }
 

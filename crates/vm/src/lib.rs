@@ -74,9 +74,12 @@ pub trait Instance: Send {
     /// Handles one message. An evaluation error is an `Ok` with [`Outcome::Error`] and leaves
     /// the state as it was before the call.
     ///
+    /// The message is handed over (a runtime may keep it, to replay after a rollback); the
+    /// environment is shared, since it is the same for every message of a process.
+    ///
     /// # Errors
     /// Only host failures ([`Error::Broken`]): the instance must then be dropped and rebuilt.
-    fn handle(&mut self, msg: &Value, env: &Value) -> Result<Evaluation, Error>;
+    fn handle(&mut self, msg: Value, env: &Arc<Value>) -> Result<Evaluation, Error>;
 
     /// Bytes the process's state takes now.
     fn memory_used(&self) -> u64;

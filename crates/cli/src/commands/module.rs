@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use aorta_vm::{Instance, Limits, Outcome, Runtime};
@@ -135,18 +136,27 @@ fn run_messages(
                 .with_context(|| format!("opening {}", messages.display()))?,
         ))
     };
+    let mut last_env: Option<Arc<Value>> = None;
     for (n, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        let entry: Value =
+        let mut entry: Value =
             serde_json::from_str(&line).with_context(|| format!("line {}: not JSON", n + 1))?;
         let msg = entry
-            .get("msg")
+            .get_mut("msg")
+            .map(Value::take)
             .with_context(|| format!("line {}: no \"msg\"", n + 1))?;
-        let env = entry.get("env").cloned().unwrap_or_else(|| json!({}));
-        let evaluation = process.handle(msg, &env)?;
+        let env = entry.get_mut("env").map_or_else(|| json!({}), Value::take);
+        // Consecutive lines usually share an environment: share it too.
+        if last_env.as_deref() != Some(&env) {
+            last_env = Some(Arc::new(env));
+        }
+        let env = last_env
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("set above"));
+        let evaluation = process.handle(msg, env)?;
         let line = match evaluation.outcome {
             Outcome::Ok(response) => {
                 let mut value = response.to_value();

@@ -232,10 +232,11 @@ fn default_module_builds_from_its_folder_and_runs_the_same_out_of_process() {
         .expect("loads")
         .instantiate()
         .expect("instance");
+    let shared = std::sync::Arc::new(env.clone());
     let inside: Vec<Value> = script
         .iter()
         .map(|m| {
-            let e = p.handle(m, &env).expect("no host failure");
+            let e = p.handle(m.clone(), &shared).expect("no host failure");
             match e.outcome {
                 Outcome::Ok(r) => {
                     let mut v = r.to_value();

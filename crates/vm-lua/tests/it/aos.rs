@@ -1,5 +1,7 @@
 //! aorta's aos-compatible library (the default module), message in → response out.
 
+use std::sync::Arc;
+
 use aorta_vm::{Instance, Limits, Outcome, Runtime};
 use aorta_vm_lua::{FORMAT, LuaRuntime, default_module};
 use serde_json::{Value, json};
@@ -64,7 +66,7 @@ pub fn booted(boot_code: &str) -> Box<dyn Instance> {
         .instantiate()
         .expect("instance");
     let out = p
-        .handle(&boot_msg(boot_code), &env())
+        .handle(boot_msg(boot_code), &Arc::new(env()))
         .expect("no host failure");
     assert!(
         matches!(out.outcome, Outcome::Ok(_)),
@@ -75,7 +77,11 @@ pub fn booted(boot_code: &str) -> Box<dyn Instance> {
 }
 
 pub fn ok(p: &mut dyn Instance, m: &Value) -> Value {
-    match p.handle(m, &env()).expect("no host failure").outcome {
+    match p
+        .handle(m.clone(), &Arc::new(env()))
+        .expect("no host failure")
+        .outcome
+    {
         Outcome::Ok(r) => r.to_value(),
         Outcome::Error(e) => panic!("error for {m}: {e}"),
     }
@@ -290,7 +296,10 @@ fn handler_errors_roll_back_and_are_reported() {
         "Counter = 0 Handlers.add('bad', 'Bad', function() Counter = Counter + 1 error('nope') end)",
     );
     let out = p
-        .handle(&msg(1, ALICE, ALICE, &[("Action", "Bad")], ""), &env())
+        .handle(
+            msg(1, ALICE, ALICE, &[("Action", "Bad")], ""),
+            &Arc::new(env()),
+        )
         .expect("no host failure");
     match out.outcome {
         Outcome::Error(e) => assert!(e.to_string().contains("nope"), "{e}"),

@@ -60,7 +60,7 @@ fn run(code: &str) -> Value {
         .instantiate()
         .expect("instance");
     match p
-        .handle(&message(1, code), &env())
+        .handle(message(1, code), &std::sync::Arc::new(env()))
         .expect("no host failure")
         .outcome
     {

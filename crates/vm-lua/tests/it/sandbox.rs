@@ -1,6 +1,8 @@
 //! What a `lua-5.3` process can and cannot reach, and that the same input gives the same
 //! output across fresh states and fresh OS processes.
 
+use std::sync::Arc;
+
 use aorta_vm::contract::{env, message};
 use aorta_vm::{Instance, Limits, Outcome, Runtime};
 use aorta_vm_lua::{FORMAT, LuaRuntime};
@@ -30,7 +32,7 @@ fn process_with(body: &str, limits: Limits) -> Box<dyn Instance> {
 
 fn output(p: &mut dyn Instance, nonce: u64) -> Value {
     match p
-        .handle(&message(nonce, "x"), &env())
+        .handle(message(nonce, "x"), &Arc::new(env()))
         .expect("no host failure")
         .outcome
     {
@@ -41,7 +43,7 @@ fn output(p: &mut dyn Instance, nonce: u64) -> Value {
 
 fn error(p: &mut dyn Instance) -> String {
     match p
-        .handle(&message(1, "x"), &env())
+        .handle(message(1, "x"), &Arc::new(env()))
         .expect("no host failure")
         .outcome
     {
@@ -238,7 +240,7 @@ fn memory_limit_is_enforced_and_reported() {
     let before = p.memory_used();
     assert!(before > 0 && before < 8 << 20, "{before}");
     let grown = p
-        .handle(&message(1, "grow"), &env())
+        .handle(message(1, "grow"), &Arc::new(env()))
         .expect("no host failure");
     match grown.outcome {
         Outcome::Error(e) => assert!(e.to_string().contains("memory"), "{e}"),

@@ -80,7 +80,7 @@ fn transfer_refuses_overdrafts_and_bad_quantities() {
     for bad in ["0", "-5", "1.5", "ten"] {
         let out = p
             .handle(
-                &msg(
+                msg(
                     2,
                     ALICE,
                     ALICE,
@@ -91,7 +91,7 @@ fn transfer_refuses_overdrafts_and_bad_quantities() {
                     ],
                     "",
                 ),
-                &crate::aos::env(),
+                &std::sync::Arc::new(crate::aos::env()),
             )
             .expect("no host failure");
         assert!(
