@@ -161,16 +161,37 @@ function ao.isAssignable(msg)
   return false
 end
 
--- Queues a message; returns a copy with `onReply(fn)` and `receive()` for its reply.
-function ao.send(msg)
-  assert(type(msg) == 'table', 'ao.send: the message must be a table')
-  local reference = next_reference()
+-- The tags every outgoing item starts with: protocol, type, `extra`, then its Reference.
+local function base_tags(kind, reference, extra)
   local tags = {
     { name = 'Data-Protocol', value = 'ao' },
     { name = 'Variant', value = 'ao.TN.1' },
-    { name = 'Type', value = 'Message' },
-    { name = 'Reference', value = tostring(reference) },
+    { name = 'Type', value = kind },
   }
+  for _, tag in ipairs(extra or {}) do
+    tags[#tags + 1] = tag
+  end
+  tags[#tags + 1] = { name = 'Reference', value = tostring(reference) }
+  return tags
+end
+
+-- What `send`/`spawn` return: a copy of the item with `onReply(fn)` and `receive()` waiting
+-- for the answer that matches `pattern`.
+local function awaitable(item, pattern)
+  local handle = {}
+  for k, v in pairs(item) do
+    handle[k] = v
+  end
+  handle.onReply = function(fn) Handlers.once(pattern, fn) end
+  handle.receive = function() return Handlers.receive(pattern) end
+  return handle
+end
+
+-- Queues a message; its reply comes from the target with our Reference as X-Reference.
+function ao.send(msg)
+  assert(type(msg) == 'table', 'ao.send: the message must be a table')
+  local reference = next_reference()
+  local tags = base_tags('Message', reference)
   extra_tags(tags, msg)
   tag_list(tags, msg.Tags)
   local message = {
@@ -183,33 +204,20 @@ function ao.send(msg)
     message.Assignments = msg.Assignments
   end
   ao.outbox.Messages[#ao.outbox.Messages + 1] = message
-  local handle = {}
-  for k, v in pairs(message) do handle[k] = v end
-  local from, ref = msg.Target, tostring(reference)
-  handle.onReply = function(fn)
-    Handlers.once({ From = from, ['X-Reference'] = ref }, fn)
-  end
-  handle.receive = function()
-    return Handlers.receive({ From = from, ['X-Reference'] = ref })
-  end
-  return handle
+  return awaitable(message, { From = msg.Target, ['X-Reference'] = tostring(reference) })
 end
 
--- Queues a new process of `module`; `receive()`/`onReply(fn)` wait for its Spawned notice.
+-- Queues a new process of `module`; its answer is the Spawned notice with our Reference.
 function ao.spawn(module, msg)
   assert(type(module) == 'string', 'ao.spawn: the module id must be a string')
   msg = msg or {}
   assert(type(msg) == 'table', 'ao.spawn: the message must be a table')
   local reference = next_reference()
-  local tags = {
-    { name = 'Data-Protocol', value = 'ao' },
-    { name = 'Variant', value = 'ao.TN.1' },
-    { name = 'Type', value = 'Process' },
+  local tags = base_tags('Process', reference, {
     { name = 'From-Process', value = ao.id },
     { name = 'From-Module', value = ao._module },
     { name = 'Module', value = module },
-    { name = 'Reference', value = tostring(reference) },
-  }
+  })
   extra_tags(tags, msg)
   tag_list(tags, msg.Tags)
   local spawn = {
@@ -218,13 +226,7 @@ function ao.spawn(module, msg)
   }
   spawn.Data = encode_data(msg.Data or 'NODATA', tags)
   ao.outbox.Spawns[#ao.outbox.Spawns + 1] = spawn
-  local handle = {}
-  for k, v in pairs(spawn) do handle[k] = v end
-  local ref = tostring(reference)
-  local pattern = { Action = 'Spawned', From = ao.id, Reference = ref }
-  handle.onReply = function(fn) Handlers.once(pattern, fn) end
-  handle.receive = function() return Handlers.receive(pattern) end
-  return handle
+  return awaitable(spawn, { Action = 'Spawned', From = ao.id, Reference = tostring(reference) })
 end
 
 -- Queues an assignment of an existing message to other processes.

@@ -78,15 +78,7 @@ pub(crate) unsafe fn read(l: *mut lua_State, idx: c_int, depth: usize) -> Result
                 }
                 table(l, idx, depth)
             }
-            other => {
-                let name = match other {
-                    2 | 7 => "userdata",
-                    6 => "function",
-                    8 => "thread",
-                    _ => "value",
-                };
-                Err(format!("a {name} cannot be turned into JSON"))
-            }
+            other => Err(format!("a {} cannot be turned into JSON", type_name(other))),
         }
     }
 }

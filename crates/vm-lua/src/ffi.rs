@@ -119,6 +119,21 @@ unsafe extern "C" {
     pub fn aorta_hookcount(l: *mut lua_State) -> c_int;
 }
 
+/// The name of a Lua type tag, for messages.
+pub fn type_name(t: c_int) -> &'static str {
+    match t {
+        LUA_TNIL => "nil",
+        LUA_TBOOLEAN => "boolean",
+        2 | 7 => "userdata",
+        LUA_TNUMBER => "number",
+        LUA_TSTRING => "string",
+        LUA_TTABLE => "table",
+        6 => "function",
+        8 => "thread",
+        _ => "value",
+    }
+}
+
 /// `lua_pop`.
 pub unsafe fn lua_pop(l: *mut lua_State, n: c_int) {
     unsafe { lua_settop(l, -n - 1) }

@@ -151,15 +151,7 @@ unsafe fn encode_value(
                 escape(std::slice::from_raw_parts(ptr.cast::<u8>(), len), out);
             }
             LUA_TTABLE => encode_table(l, idx, out, seen)?,
-            other => {
-                let name = match other {
-                    2 | 7 => "userdata",
-                    6 => "function",
-                    8 => "thread",
-                    _ => "value",
-                };
-                return Err(format!("unexpected type '{name}'"));
-            }
+            other => return Err(format!("unexpected type '{}'", type_name(other))),
         }
     }
     Ok(())

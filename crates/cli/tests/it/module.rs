@@ -56,39 +56,50 @@ fn messages(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-#[test]
-fn build_then_run_gives_one_line_per_message_and_rolls_back_errors() {
-    let dir = process_dir();
-    let module = dir.path().join("process.lua");
+/// `aorta module build DIR --out FILE`, which must succeed.
+fn build(dir: &std::path::Path, out: &std::path::Path) {
     let built = aorta(&[
         "module",
         "build",
-        dir.path().to_str().expect("utf-8"),
+        dir.to_str().expect("utf-8"),
         "--out",
-        module.to_str().expect("utf-8"),
+        out.to_str().expect("utf-8"),
     ]);
     assert!(
         built.status.success(),
         "{}",
         String::from_utf8_lossy(&built.stderr)
     );
-    let msgs = messages(dir.path());
-    let run = aorta(&[
+}
+
+/// `aorta module run MODULE --messages FILE`, which must succeed: its raw output and lines.
+fn run(module: &std::path::Path, messages: &std::path::Path) -> (Vec<u8>, Vec<Value>) {
+    let out = aorta(&[
         "module",
         "run",
         module.to_str().expect("utf-8"),
         "--messages",
-        msgs.to_str().expect("utf-8"),
+        messages.to_str().expect("utf-8"),
     ]);
     assert!(
-        run.status.success(),
+        out.status.success(),
         "{}",
-        String::from_utf8_lossy(&run.stderr)
+        String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<Value> = stdout(&run)
+    let lines = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
+    (out.stdout, lines)
+}
+
+#[test]
+fn build_then_run_gives_one_line_per_message_and_rolls_back_errors() {
+    let dir = process_dir();
+    let module = dir.path().join("process.lua");
+    build(dir.path(), &module);
+    let msgs = messages(dir.path());
+    let (raw, lines) = run(&module, &msgs);
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["ok"], json!(true));
     assert_eq!(
@@ -104,14 +115,7 @@ fn build_then_run_gives_one_line_per_message_and_rolls_back_errors() {
     assert_eq!(lines[3]["ok"], json!(true));
 
     // Byte-identical in a second OS process (new address layout, same pairs order).
-    let again = aorta(&[
-        "module",
-        "run",
-        module.to_str().expect("utf-8"),
-        "--messages",
-        msgs.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(run.stdout, again.stdout);
+    assert_eq!(raw, run(&module, &msgs).0);
 }
 
 #[test]
@@ -138,18 +142,7 @@ fn default_module_builds_from_its_folder_and_runs_the_same_out_of_process() {
     let aos_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vm-lua/aos");
     let dir = tempfile::tempdir().expect("tempdir");
     let module = dir.path().join("aos.lua");
-    let built = aorta(&[
-        "module",
-        "build",
-        aos_dir.to_str().expect("utf-8"),
-        "--out",
-        module.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    build(&aos_dir, &module);
     assert_eq!(
         std::fs::read_to_string(&module).expect("read"),
         aorta_vm_lua::default_module()
@@ -206,22 +199,7 @@ fn default_module_builds_from_its_folder_and_runs_the_same_out_of_process() {
         .collect();
     let input = dir.path().join("in.jsonl");
     std::fs::write(&input, lines.join("\n")).expect("write");
-    let run = aorta(&[
-        "module",
-        "run",
-        module.to_str().expect("utf-8"),
-        "--messages",
-        input.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let outside: Vec<Value> = stdout(&run)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect();
+    let (_, outside) = run(&module, &input);
 
     let mut p = aorta_vm_lua::LuaRuntime
         .load(

@@ -20,6 +20,24 @@ fn send(p: &mut dyn Instance, n: u64, from: &str, tags: &[(&str, &str)]) -> Valu
     ok(p, &msg(n, from, from, tags, ""))
 }
 
+/// A Transfer request from `from` (signer and sender) with any extra tags.
+fn transfer(
+    p: &mut dyn Instance,
+    n: u64,
+    from: &str,
+    to: &str,
+    quantity: &str,
+    extra: &[(&str, &str)],
+) -> Value {
+    let mut tags = vec![
+        ("Action", "Transfer"),
+        ("Recipient", to),
+        ("Quantity", quantity),
+    ];
+    tags.extend_from_slice(extra);
+    send(p, n, from, &tags)
+}
+
 fn balance(p: &mut dyn Instance, n: u64, who: &str) -> String {
     let r = send(p, n, BOB, &[("Action", "Balance"), ("Recipient", who)]);
     r["Messages"][0]["Data"]
@@ -31,17 +49,7 @@ fn balance(p: &mut dyn Instance, n: u64, who: &str) -> String {
 #[test]
 fn transfer_moves_balances_and_sends_both_notices_with_x_tags() {
     let mut p = token();
-    let r = send(
-        &mut *p,
-        1,
-        ALICE,
-        &[
-            ("Action", "Transfer"),
-            ("Recipient", BOB),
-            ("Quantity", "250"),
-            ("X-Order", "o-1"),
-        ],
-    );
+    let r = transfer(&mut *p, 1, ALICE, BOB, "250", &[("X-Order", "o-1")]);
     let messages = r["Messages"].as_array().expect("messages");
     assert_eq!(messages.len(), 2, "{r}");
     let debit = &messages[0];
@@ -62,16 +70,7 @@ fn transfer_moves_balances_and_sends_both_notices_with_x_tags() {
 #[test]
 fn transfer_refuses_overdrafts_and_bad_quantities() {
     let mut p = token();
-    let r = send(
-        &mut *p,
-        1,
-        BOB,
-        &[
-            ("Action", "Transfer"),
-            ("Recipient", ALICE),
-            ("Quantity", "1"),
-        ],
-    );
+    let r = transfer(&mut *p, 1, BOB, ALICE, "1", &[]);
     assert_eq!(tag(&r["Messages"][0], "Action"), Some("Transfer-Error"));
     assert_eq!(
         tag(&r["Messages"][0], "Error"),
@@ -106,17 +105,7 @@ fn transfer_refuses_overdrafts_and_bad_quantities() {
 #[test]
 fn cast_transfers_send_no_notices() {
     let mut p = token();
-    let r = send(
-        &mut *p,
-        1,
-        ALICE,
-        &[
-            ("Action", "Transfer"),
-            ("Recipient", BOB),
-            ("Quantity", "5"),
-            ("Cast", "true"),
-        ],
-    );
+    let r = transfer(&mut *p, 1, ALICE, BOB, "5", &[("Cast", "true")]);
     assert_eq!(r["Messages"], json!([]));
     assert_eq!(balance(&mut *p, 2, BOB), "5");
 }
