@@ -175,16 +175,23 @@ local function base_tags(kind, reference, extra)
   return tags
 end
 
--- What `send`/`spawn` return: a copy of the item with `onReply(fn)` and `receive()` waiting
--- for the answer that matches `pattern`.
+-- What `send`/`spawn` return: a view of the item (its fields read through) with
+-- `onReply(fn)` and `receive()` waiting for the answer that matches its pattern. A shared
+-- metatable rather than a copy and two closures per message: most results are never used.
+local Awaitable = {
+  __index = function(handle, key)
+    local pattern = rawget(handle, '_pattern')
+    if key == 'onReply' then
+      return function(fn) Handlers.once(pattern, fn) end
+    elseif key == 'receive' then
+      return function() return Handlers.receive(pattern) end
+    end
+    return rawget(handle, '_item')[key]
+  end,
+}
+
 local function awaitable(item, pattern)
-  local handle = {}
-  for k, v in pairs(item) do
-    handle[k] = v
-  end
-  handle.onReply = function(fn) Handlers.once(pattern, fn) end
-  handle.receive = function() return Handlers.receive(pattern) end
-  return handle
+  return setmetatable({ _item = item, _pattern = pattern }, Awaitable)
 end
 
 -- Queues a message; its reply comes from the target with our Reference as X-Reference.

@@ -187,16 +187,20 @@ local function divmod_mag(a, b)
   return trim(quotient), trim(rem)
 end
 
--- Signed operations.
-local function add(x, y)
-  x, y = new(x), new(y)
-  if x.neg == y.neg then
+-- Signed operations. x + y, where y's sign is taken as `yneg` (so x - y needs no copy of y).
+local function add_signed(x, y, yneg)
+  if x.neg == yneg then
     return make(x.neg, add_mag(x.limbs, y.limbs))
   end
   if cmp_mag(x.limbs, y.limbs) >= 0 then
     return make(x.neg, sub_mag(x.limbs, y.limbs))
   end
-  return make(y.neg, sub_mag(y.limbs, x.limbs))
+  return make(yneg, sub_mag(y.limbs, x.limbs))
+end
+
+local function add(x, y)
+  x, y = new(x), new(y)
+  return add_signed(x, y, y.neg)
 end
 
 local function neg(x)
@@ -227,7 +231,11 @@ local function compare(x, y)
 end
 
 bint.__add = add
-bint.__sub = function(x, y) return add(x, neg(y)) end
+bint.__sub = function(x, y)
+  x, y = new(x), new(y)
+  -- Zero's sign is always positive: subtracting zero must not make a negative zero.
+  return add_signed(x, y, not y.neg and not (#y.limbs == 1 and y.limbs[1] == 0))
+end
 bint.__mul = function(x, y)
   x, y = new(x), new(y)
   return make(x.neg ~= y.neg, mul_mag(x.limbs, y.limbs))

@@ -1,7 +1,8 @@
 /* aorta: reads the interpreter state the public API does not expose. */
 #include "lstate.h"
 
-/* Instructions left before the count hook fires next (for exact gas). */
+/* Instructions left before the count hook fires next, counted over all threads (for exact
+   gas; see luaG_traceexec). */
 int aorta_hookcount (lua_State *L) {
-  return L->hookcount;
+  return G(L)->aorta_hookcount;
 }

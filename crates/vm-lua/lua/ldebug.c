@@ -88,6 +88,7 @@ LUA_API void lua_sethook (lua_State *L, lua_Hook func, int mask, int count) {
   L->hook = func;
   L->basehookcount = count;
   resethookcount(L);
+  G(L)->aorta_hookcount = count;  /* aorta: the shared counter, see luaG_traceexec */
   L->hookmask = cast_byte(mask);
 }
 
@@ -667,9 +668,11 @@ l_noret luaG_runerror (lua_State *L, const char *fmt, ...) {
 void luaG_traceexec (lua_State *L) {
   CallInfo *ci = L->ci;
   lu_byte mask = L->hookmask;
-  int counthook = (--L->hookcount == 0 && (mask & LUA_MASKCOUNT));
+  /* aorta: one instruction counter for all threads of a state, so work split across many
+     short coroutines is counted too (each thread's own counter restarts when it is created) */
+  int counthook = (--G(L)->aorta_hookcount == 0 && (mask & LUA_MASKCOUNT));
   if (counthook)
-    resethookcount(L);  /* reset count */
+    G(L)->aorta_hookcount = L->basehookcount;  /* reset count */
   else if (!(mask & LUA_MASKLINE))
     return;  /* no line hook and count != 0; nothing to be done */
   if (ci->callstatus & CIST_HOOKYIELD) {  /* called hook last time? */
@@ -690,7 +693,7 @@ void luaG_traceexec (lua_State *L) {
   L->oldpc = ci->u.l.savedpc;
   if (L->status == LUA_YIELD) {  /* did hook yield? */
     if (counthook)
-      L->hookcount = 1;  /* undo decrement to zero */
+      G(L)->aorta_hookcount = 1;  /* undo decrement to zero */
     ci->u.l.savedpc--;  /* undo increment (resume will increment it again) */
     ci->callstatus |= CIST_HOOKYIELD;  /* mark that it yielded */
     ci->func = L->top - 1;  /* protect stack below results */

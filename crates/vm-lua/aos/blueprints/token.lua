@@ -13,7 +13,8 @@ Logo = Logo or 'SBCCXwwecBlDqRLUjb8dYABExTJXLieawf7m2aBJ-KY'
 -- Copies every X- tag of a request onto a notice.
 local function forwarded_tags(msg, notice)
   for name, value in pairs(msg.Tags or {}) do
-    if type(name) == 'string' and name:sub(1, 2) == 'X-' then
+    -- 'X-' by bytes: no substring per tag.
+    if type(name) == 'string' and name:byte(1) == 88 and name:byte(2) == 45 then
       notice[name] = value
     end
   end
@@ -23,7 +24,7 @@ end
 local function quantity(msg)
   local ok, q = pcall(bint, msg.Quantity)
   assert(type(msg.Quantity) == 'string' and ok, 'Quantity is required and must be an integer string!')
-  assert(q > 0, 'Quantity must be greater than 0')
+  assert(bint.ispos(q), 'Quantity must be greater than 0')
   return q
 end
 

@@ -249,3 +249,33 @@ fn memory_limit_is_enforced_and_reported() {
     assert_eq!(p.memory_used(), before, "rolled back to the same heap");
     assert_eq!(output(&mut *p, 2), json!("0"));
 }
+
+/// Work split across many short coroutines is metered like the same work in one thread (each
+/// coroutine runs fewer instructions than the hook interval).
+#[test]
+fn gas_counts_work_in_short_coroutines() {
+    let gas = |body: &str| {
+        process(body)
+            .handle(message(1, "x"), &Arc::new(env()))
+            .expect("no host failure")
+            .gas_used
+    };
+    let flat = gas("local s = 0 for i = 1, 3000 do s = s + i end return s");
+    let split = gas(
+        "local s = 0 for j = 1, 30 do coroutine.wrap(function() for i = 1, 100 do s = s + i end end)() end return s",
+    );
+    assert!(
+        flat > 6_000,
+        "a 3000-step loop is two instructions a step: {flat}"
+    );
+    assert!(split >= flat * 9 / 10, "split {split} vs flat {flat}");
+    let small = Limits {
+        memory: 64 << 20,
+        compute: 2_000_000,
+    };
+    let mut p = process_with(
+        "while true do coroutine.wrap(function() for i = 1, 50 do end end)() end",
+        small,
+    );
+    assert!(error(&mut *p).contains("compute limit"));
+}
