@@ -24,7 +24,13 @@ local function make(neg, limbs)
   return setmetatable({ neg = neg, limbs = limbs }, bint)
 end
 
+local from_integer
+
 local function from_string(s)
+  -- Up to 18 digits fit an integer: one conversion, no substrings.
+  if #s <= 18 and s:find('^%-?%d+$') then
+    return from_integer(math.tointeger(tonumber(s)))
+  end
   local sign, digits = s:match('^%s*([+-]?)(%d+)%s*$')
   if not digits then
     error("bint: not an integer: '" .. s .. "'", 3)
@@ -39,7 +45,7 @@ local function from_string(s)
   return make(sign == '-', limbs)
 end
 
-local function from_integer(n)
+function from_integer(n)
   if n == math.mininteger then
     return from_string(tostring(n))
   end
@@ -263,6 +269,12 @@ bint.__pow = function(x, n)
   return result
 end
 bint.__tostring = function(x)
+  local limbs = x.limbs
+  -- Below about 9.2e18 the value is a Lua integer: one conversion.
+  if #limbs <= 2 or (#limbs == 3 and limbs[3] < 92233) then
+    local n = (limbs[3] or 0) * BASE * BASE + (limbs[2] or 0) * BASE + limbs[1]
+    return (x.neg and '-' or '') .. tostring(n)
+  end
   local parts = { tostring(x.limbs[#x.limbs]) }
   for i = #x.limbs - 1, 1, -1 do
     parts[#parts + 1] = string.format('%07d', x.limbs[i])
