@@ -13,6 +13,9 @@ fn main() {
         // As Lua's own makefile builds 5.3: math.pow, bit32 and friends stay available.
         .define("LUA_COMPAT_5_2", None)
         .define("LUA_USE_POSIX", None)
+        // Ids and addresses are 43 characters: interned as short strings, comparing and
+        // hashing them (table keys everywhere in ao code) is a pointer compare, not a memcmp.
+        .define("LUAI_MAXSHORTLEN", Some("64"))
         .opt_level(2)
         .warnings(false);
     for file in FILES {
