@@ -1,7 +1,9 @@
 //! The `aorta` binary as a user runs it.
 
+mod aos;
 mod module;
 mod su;
+mod token;
 mod wallet;
 
 use std::process::{Command, Output};

@@ -1,4 +1,8 @@
 //! aorta's aos-compatible library (the default module), message in → response out.
+//!
+//! Every scenario runs twice: in-process, where the checks below look at each response, and
+//! through `aorta module run` in a child process, which must print the same responses line for
+//! line (see [`Recorded`]).
 
 use std::sync::Arc;
 
@@ -58,13 +62,85 @@ pub fn boot_msg(data: &str) -> Value {
     })
 }
 
+/// A process evaluated in-process that records every message, environment and result; when
+/// the scenario ends without a failure it feeds the same lines to `aorta module run` and
+/// checks the binary answers exactly the same.
+pub struct Recorded {
+    inner: Box<dyn Instance>,
+    lines: Vec<String>,
+    results: Vec<Value>,
+}
+
+impl Instance for Recorded {
+    fn handle(
+        &mut self,
+        msg: Value,
+        env: &Arc<Value>,
+    ) -> Result<aorta_vm::Evaluation, aorta_vm::Error> {
+        self.lines
+            .push(json!({"msg": msg, "env": **env}).to_string());
+        let evaluation = self.inner.handle(msg, env)?;
+        self.results.push(match &evaluation.outcome {
+            Outcome::Ok(r) => {
+                let mut v = r.to_value();
+                v["GasUsed"] = json!(evaluation.gas_used);
+                json!({"ok": true, "response": v})
+            }
+            Outcome::Error(e) => json!({"ok": false, "response": e}),
+        });
+        Ok(evaluation)
+    }
+
+    fn memory_used(&self) -> u64 {
+        self.inner.memory_used()
+    }
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        if std::thread::panicking() || self.lines.is_empty() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let module = dir.path().join("aos.lua");
+        let input = dir.path().join("messages.jsonl");
+        std::fs::write(&module, default_module()).expect("write module");
+        std::fs::write(&input, self.lines.join("\n")).expect("write messages");
+        let out = crate::aorta(&[
+            "module",
+            "run",
+            module.to_str().expect("utf-8"),
+            "--messages",
+            input.to_str().expect("utf-8"),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed: Vec<Value> = crate::stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        assert_eq!(
+            printed, self.results,
+            "aorta module run disagrees with in-process"
+        );
+    }
+}
+
 /// A booted process (its boot message runs `boot_code` as On-Boot data).
 pub fn booted(boot_code: &str) -> Box<dyn Instance> {
-    let mut p = LuaRuntime
+    let inner = LuaRuntime
         .load(FORMAT, default_module().as_bytes(), Limits::default())
         .expect("the default module loads")
         .instantiate()
         .expect("instance");
+    let mut p: Box<dyn Instance> = Box::new(Recorded {
+        inner,
+        lines: Vec::new(),
+        results: Vec::new(),
+    });
     let out = p
         .handle(boot_msg(boot_code), &Arc::new(env()))
         .expect("no host failure");
