@@ -80,6 +80,22 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The unit asked does not know this process, message or item.
+    #[error("{id} is not known here")]
+    NotFound {
+        /// What was asked for.
+        id: Id,
+    },
+    /// A remote unit answered with an error status (its reason as given).
+    #[error("{unit} answered {status}: {reason}")]
+    Remote {
+        /// Which unit (its URL).
+        unit: String,
+        /// The HTTP status.
+        status: u16,
+        /// The reason it gave.
+        reason: String,
+    },
     /// The backend is gone: its writer stopped before answering.
     #[error("the store is closed")]
     Closed,

@@ -16,6 +16,10 @@
 //! * [`Error`]: the one error type; contract violations are typed, backend failures are
 //!   [`Error::Storage`].
 //! * [`contract`]: the shared test suite to run against every implementation.
+//! * [`SchedulerApi`] and [`Chain`]: what a Compute Unit reads from a Scheduler Unit and the
+//!   chain, in the SU's JSON shapes, in-process or over HTTP.
+//! * [`ResultStore`]: a Compute Unit's [`EvaluationRecord`]s, read by message and by
+//!   [`EvalRange`].
 //! * [`su`]: the Scheduler Unit's JSON shapes (spec §3.3), shared by its server and its clients.
 //!
 //! ```
@@ -33,16 +37,20 @@
 pub mod contract;
 mod error;
 mod pending;
+mod results;
 mod schedule;
+mod scheduler;
 pub mod su;
 mod weave;
 
 pub use error::Error;
 pub use pending::{Pending, Resolver};
+pub use results::{EvalBound, EvalKey, EvalRange, EvaluationRecord, ResultStore};
 pub use schedule::{
     Batch, ContentKey, Logs, Range, RangeBy, ScheduleEntry, SchedulePage, ScheduleStore,
     check_append,
 };
+pub use scheduler::{Block, Chain, SchedulerApi};
 pub use weave::{
     ByteRange, Cursor, DataReader, Edge, Header, Page, Put, Query, Sort, TagFilter, Weave,
 };

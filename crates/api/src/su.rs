@@ -44,6 +44,22 @@ pub struct MessageItem {
     pub target: String,
 }
 
+impl MessageItem {
+    /// The JSON view of a stored message; anchors that are not UTF-8 are base64url only when
+    /// `show_anchor` is set.
+    pub fn of<B: AsRef<[u8]>>(item: &DataItem<B>, show_anchor: bool) -> Self {
+        Self {
+            id: item.id().to_string(),
+            owner: Owner::of(item),
+            data: String::from_utf8_lossy(item.data()).into_owned(),
+            tags: item.tags().to_vec(),
+            signature: b64::encode(item.signature()),
+            anchor: anchor_text(item.anchor(), show_anchor),
+            target: item.target().map(|t| t.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
 /// An assignment item in a schedule node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssignmentItem {
@@ -59,6 +75,23 @@ pub struct AssignmentItem {
     pub anchor: Option<String>,
     /// Always "".
     pub target: String,
+}
+
+impl AssignmentItem {
+    /// The JSON view of an assignment. Its anchor is random bytes: null, or base64url when
+    /// `show_anchor` is set.
+    pub fn of<B: AsRef<[u8]>>(item: &DataItem<B>, show_anchor: bool) -> Self {
+        Self {
+            id: item.id().to_string(),
+            owner: Owner::of(item),
+            tags: item.tags().to_vec(),
+            signature: b64::encode(item.signature()),
+            anchor: show_anchor
+                .then(|| item.anchor().map(b64::encode))
+                .flatten(),
+            target: String::new(),
+        }
+    }
 }
 
 /// One scheduled message: `{ message, assignment }`. `message` is null for an assignment of an

@@ -92,6 +92,25 @@ impl From<aorta_su::Error> for ApiError {
     }
 }
 
+impl From<aorta_cu::Error> for ApiError {
+    fn from(e: aorta_cu::Error) -> Self {
+        use aorta_cu::Error as E;
+        let status = match &e {
+            E::NotFound { .. } => StatusCode::NOT_FOUND,
+            E::HashChainInvalid { .. }
+            | E::ScheduleGap { .. }
+            | E::InvalidSchedule { .. }
+            | E::UnsupportedModule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            E::LimitTooHigh { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            E::BadRequest(_) => StatusCode::BAD_REQUEST,
+            E::Upstream(aorta_api::Error::Remote { .. }) => StatusCode::BAD_GATEWAY,
+            E::Upstream(inner) => store_status(inner),
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, error_chain(&e))
+    }
+}
+
 /// The error and its sources, `outer: inner: …`, so a reason names the root cause.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();

@@ -2,11 +2,15 @@
 //!
 //! * [`su::router`]: the Scheduler Unit API of spec §3.2–3.4, byte-compatible with what
 //!   aoconnect, MUs and CUs read.
+//! * [`cu::router`]: the Compute Unit API of spec §5.1–5.2 and §5.6: results, cursors, dry-run,
+//!   state, cron.
 //! * [`error`]: the one map from every unit's errors to an HTTP status and `{"error": reason}`.
 //! * [`serve`]: runs a router on a bound listener until a shutdown future resolves, draining
 //!   in-flight requests (tests bind `127.0.0.1:0`).
 
+pub mod cu;
 pub mod error;
+mod metrics;
 pub mod su;
 
 use std::future::Future;

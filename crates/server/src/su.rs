@@ -7,22 +7,22 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use aorta_api::su::{
-    AssignmentItem, Edge, Info, MessageItem, Owner, PageInfo, Posted, ProcessInner, SchedulePage,
-    Scheduled, Timestamp, anchor_text, padded_height,
+    Edge, Info, PageInfo, Posted, ProcessInner, SchedulePage, Scheduled, Timestamp, padded_height,
 };
 use aorta_api::{Range, RangeBy};
-use aorta_su::{Node, Scheduler};
-use aorta_types::{Bytes, DataItem, Id, ProcessId, b64};
+use aorta_su::Scheduler;
+use aorta_types::{Bytes, DataItem, Id, ProcessId};
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::cors::CorsLayer;
 
 use crate::error::ApiError;
+use crate::metrics::{Counter, openmetrics};
 
 /// Settings of the SU's HTTP face.
 #[derive(Clone, Debug)]
@@ -85,31 +85,25 @@ async fn timestamp(State(su): State<Su>) -> Json<Timestamp> {
 
 async fn metrics(State(su): State<Su>) -> Response {
     let m = su.scheduler.metrics();
-    let mut text = String::new();
-    for (name, help, value) in [
-        ("aorta_su_processes", "Processes scheduled.", &m.processes),
-        ("aorta_su_messages", "Messages scheduled.", &m.messages),
-        (
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    openmetrics(&[
+        Counter::total(
+            "aorta_su_processes",
+            "Processes scheduled.",
+            load(&m.processes),
+        ),
+        Counter::total(
+            "aorta_su_messages",
+            "Messages scheduled.",
+            load(&m.messages),
+        ),
+        Counter::total(
             "aorta_su_assignments",
             "Existing items assigned.",
-            &m.assignments,
+            load(&m.assignments),
         ),
-        ("aorta_su_rejected", "Items refused.", &m.rejected),
-    ] {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {}\n",
-            value.load(Ordering::Relaxed)
-        ));
-    }
-    text.push_str("# EOF\n");
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+        Counter::total("aorta_su_rejected", "Items refused.", load(&m.rejected)),
+    ])
 }
 
 fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
@@ -187,18 +181,7 @@ async fn process(
     let pid = ProcessId(parse_id(&pid, "process id")?);
     let scheduler = su.scheduler.clone();
     let record = blocking(move || scheduler.process(pid)).await?;
-    let item = &record.item;
-    Ok(Json(ProcessInner {
-        process_id: pid.to_string(),
-        block: padded_height(record.block_height),
-        owner: Owner::of(item),
-        tags: item.tags().to_vec(),
-        timestamp: record.entry.timestamp,
-        data: std::str::from_utf8(item.data()).ok().map(str::to_owned),
-        anchor: anchor_text(item.anchor(), false),
-        signature: b64::encode(item.signature()),
-        target: item.target().map(|t| t.to_string()),
-    }))
+    Ok(Json(record.to_json()))
 }
 
 async fn latest(
@@ -209,7 +192,7 @@ async fn latest(
     let pid = ProcessId(parse_id(&pid, "process id")?);
     let scheduler = su.scheduler.clone();
     let node = blocking(move || scheduler.latest(pid)).await?;
-    Ok(Json(scheduled(&node, params.contains_key("show-anchor"))))
+    Ok(Json(node.to_json(params.contains_key("show-anchor"))))
 }
 
 /// `GET /{id}`: a page of a process's log, or one message when `process-id` names another
@@ -252,7 +235,7 @@ async fn read(
         }
     }
     let node = blocking(move || scheduler.find(id, process)).await?;
-    Ok(Json(scheduled(&node, show_anchor)).into_response())
+    Ok(Json(node.to_json(show_anchor)).into_response())
 }
 
 fn page_json(page: &aorta_su::Page, by: RangeBy, show_anchor: bool) -> Response {
@@ -264,7 +247,7 @@ fn page_json(page: &aorta_su::Page, by: RangeBy, show_anchor: bool) -> Response 
                 RangeBy::Nonce => node.entry.nonce.to_string(),
                 RangeBy::Timestamp => node.entry.timestamp.to_string(),
             },
-            node: scheduled(node, show_anchor),
+            node: node.to_json(show_anchor),
         })
         .collect();
     Json(SchedulePage {
@@ -301,28 +284,4 @@ fn range(params: &HashMap<String, String>, max_page: usize) -> Result<Range, Api
     } else {
         Range::timestamps(number("from")?, number("to")?, limit)
     })
-}
-
-fn scheduled(node: &Node, show_anchor: bool) -> Scheduled {
-    let a = &node.assignment;
-    Scheduled {
-        message: node.message.as_ref().map(|m| MessageItem {
-            id: m.id().to_string(),
-            owner: Owner::of(m),
-            data: String::from_utf8_lossy(m.data()).into_owned(),
-            tags: m.tags().to_vec(),
-            signature: b64::encode(m.signature()),
-            anchor: anchor_text(m.anchor(), show_anchor),
-            target: m.target().map(|t| t.to_string()).unwrap_or_default(),
-        }),
-        assignment: AssignmentItem {
-            id: a.id().to_string(),
-            owner: Owner::of(a),
-            tags: a.tags().to_vec(),
-            signature: b64::encode(a.signature()),
-            // Assignment anchors are random bytes: null, or base64url when asked for.
-            anchor: show_anchor.then(|| a.anchor().map(b64::encode)).flatten(),
-            target: String::new(),
-        },
-    }
 }

@@ -8,10 +8,13 @@
 //! * [`Scheduler::assign`]: assign an item already on the weave (spec §3.6).
 //! * Reads: [`Scheduler::page`], [`Scheduler::find`], [`Scheduler::process`],
 //!   [`Scheduler::latest`]; [`Scheduler::publish_location`] for the `Scheduler-Location` record.
+//! * In-process, the SU is an [`aorta_api::SchedulerApi`] (and [`LocalBlocks`] an
+//!   [`aorta_api::Chain`]) in the same JSON shapes as its HTTP routes.
 //! * [`admission`]: the checks made before a process's lock is taken.
 //! * [`clock`]: wall-clock stamps and the local block height ([`LocalBlocks`]).
 
 pub mod admission;
+mod api;
 pub mod clock;
 mod error;
 mod reads;

@@ -106,6 +106,11 @@ impl Snapshot {
     pub(crate) fn len(&self) -> usize {
         self.bytes.len()
     }
+
+    /// The heap bytes.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 impl Arena {

@@ -420,8 +420,23 @@ impl Instance for LuaInstance {
         Ok(Evaluation { outcome, gas_used })
     }
 
+    fn dry_run(&mut self, msg: Value, env: &Arc<Value>) -> Result<Evaluation, Error> {
+        let before = self.arena.snapshot();
+        let (result, gas_used) = self.run(&msg, env);
+        self.arena.restore(&before);
+        let outcome = match result {
+            Ok(response) => Outcome::Ok(response),
+            Err(error) => Outcome::Error(error),
+        };
+        Ok(Evaluation { outcome, gas_used })
+    }
+
     fn memory_used(&self) -> u64 {
         self.arena.used() as u64
+    }
+
+    fn state(&self) -> Vec<u8> {
+        self.arena.snapshot().into_bytes()
     }
 }
 

@@ -169,6 +169,28 @@ pub fn contains_runaways(runtime: &dyn Runtime, probe: &dyn Probe) {
     assert_eq!(*output(&send(&mut *p, 5, "count")), json!("2"));
 }
 
+/// A dry-run sees the current state, and leaves it as it was, whatever its outcome.
+pub fn dry_run_changes_nothing(runtime: &dyn Runtime, probe: &dyn Probe) {
+    let mut p = instance(runtime, probe, test_limits());
+    let env = Arc::new(env());
+    assert_eq!(*output(&send(&mut *p, 1, "count")), json!("1"));
+    let before = p.state();
+    let dry = p
+        .dry_run(message(2, "count"), &env)
+        .expect("no host failure");
+    assert_eq!(*output(&dry), json!("2"), "the dry-run sees the state");
+    assert_error(
+        &p.dry_run(message(2, "fail"), &env)
+            .expect("no host failure"),
+        "failing dry-run",
+    );
+    assert!(
+        p.state() == before,
+        "dry-runs leave the state byte for byte"
+    );
+    assert_eq!(*output(&send(&mut *p, 2, "count")), json!("2"));
+}
+
 /// Two fresh instances fed the same messages agree on every evaluation, gas included.
 pub fn is_deterministic(runtime: &dyn Runtime, probe: &dyn Probe) {
     let script = [
@@ -192,4 +214,5 @@ pub fn run_all(runtime: &dyn Runtime, probe: &dyn Probe) {
     rolls_back(runtime, probe);
     contains_runaways(runtime, probe);
     is_deterministic(runtime, probe);
+    dry_run_changes_nothing(runtime, probe);
 }

@@ -81,8 +81,19 @@ pub trait Instance: Send {
     /// Only host failures ([`Error::Broken`]): the instance must then be dropped and rebuilt.
     fn handle(&mut self, msg: Value, env: &Arc<Value>) -> Result<Evaluation, Error>;
 
+    /// Handles one message as [`Instance::handle`] does, then puts the state back as it was
+    /// before the call whatever the outcome: a dry-run (spec §5.6) sees the current state and
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// Only host failures ([`Error::Broken`]).
+    fn dry_run(&mut self, msg: Value, env: &Arc<Value>) -> Result<Evaluation, Error>;
+
     /// Bytes the process's state takes now.
     fn memory_used(&self) -> u64;
+
+    /// The process's state as bytes (a WASM process's linear memory; a Lua process's heap).
+    fn state(&self) -> Vec<u8>;
 }
 
 /// What handling one message came to.

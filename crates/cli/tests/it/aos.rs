@@ -91,8 +91,21 @@ impl Instance for Recorded {
         Ok(evaluation)
     }
 
+    fn dry_run(
+        &mut self,
+        msg: Value,
+        env: &Arc<Value>,
+    ) -> Result<aorta_vm::Evaluation, aorta_vm::Error> {
+        // Not recorded: `aorta module run` replays only messages that persist.
+        self.inner.dry_run(msg, env)
+    }
+
     fn memory_used(&self) -> u64 {
         self.inner.memory_used()
+    }
+
+    fn state(&self) -> Vec<u8> {
+        self.inner.state()
     }
 }
 

@@ -66,3 +66,8 @@ fn contains_runaways() {
 fn is_deterministic() {
     contract::is_deterministic(&LuaRuntime, &LuaProbe);
 }
+
+#[test]
+fn dry_run_changes_nothing() {
+    contract::dry_run_changes_nothing(&LuaRuntime, &LuaProbe);
+}

@@ -1,0 +1,267 @@
+//! One process's evaluation stream: its live instance and how far it has got in the log.
+
+use std::sync::Arc;
+
+use aorta_api::su::{MessageItem, ProcessInner, Scheduled};
+use aorta_api::{Block, EvalKey, EvaluationRecord};
+use aorta_types::ao::HashChain;
+use aorta_types::{AssignmentId, Id, ProcessId, TagsExt};
+use aorta_vm::{Evaluation, Instance, Module, Outcome};
+use serde_json::{Value, json};
+
+use crate::Error;
+use crate::cron::{Crons, Left, Tick};
+use crate::message::{self, Slot};
+
+/// What a process needs besides its state: loaded once per stream.
+pub(crate) struct Meta {
+    /// The SU's view of the process.
+    pub process: ProcessInner,
+    /// The process's block (origin of its crons).
+    pub origin: Block,
+    /// Its crons.
+    pub crons: Crons,
+    /// The environment every message gets.
+    pub env: Arc<Value>,
+    /// The loaded module.
+    pub module: Arc<dyn Module>,
+}
+
+/// How far a stream has evaluated.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Position {
+    /// The next scheduled nonce to evaluate.
+    pub next_nonce: u64,
+    /// The last scheduled message evaluated (the left boundary of cron generation).
+    pub left: Option<Left>,
+    /// Cron messages evaluated since `left` (generation is prefix-stable, so this many are
+    /// skipped when generating again).
+    pub crons_done: usize,
+    /// The last assignment's id and `Hash-Chain`, to check the next link.
+    pub link: Option<(Id, Option<HashChain>)>,
+    /// The last evaluation: its key and block height.
+    pub last: Option<(EvalKey, u64)>,
+}
+
+/// A process's stream.
+pub(crate) struct Stream {
+    pub process: ProcessId,
+    pub meta: Option<Arc<Meta>>,
+    pub instance: Option<Box<dyn Instance>>,
+    pub pos: Position,
+}
+
+impl Stream {
+    pub fn new(process: ProcessId) -> Self {
+        Self {
+            process,
+            meta: None,
+            instance: None,
+            pos: Position::default(),
+        }
+    }
+
+    /// Drops the state; the next request rebuilds it from the log.
+    pub fn reset(&mut self) {
+        self.instance = None;
+        self.pos = Position::default();
+    }
+
+    /// Memory the live state takes.
+    pub fn memory(&self) -> u64 {
+        self.instance.as_ref().map_or(0, |i| i.memory_used())
+    }
+
+    /// Checks a scheduled message's place (nonce and hash chain) and advances the link.
+    pub fn check(&mut self, assignment_id: &str, slot: &Slot) -> Result<(), Error> {
+        let process = self.process;
+        if slot.nonce != self.pos.next_nonce {
+            return Err(Error::ScheduleGap {
+                process,
+                expected: self.pos.next_nonce,
+                got: slot.nonce,
+            });
+        }
+        let invalid = || Error::HashChainInvalid {
+            process,
+            nonce: slot.nonce,
+        };
+        let chain = match &slot.hash_chain {
+            Some(text) => {
+                let got: HashChain = text.parse().map_err(|_| invalid())?;
+                let expected = match &self.pos.link {
+                    None => HashChain::seed(process),
+                    Some((previous, Some(chain))) => {
+                        HashChain::next(AssignmentId(*previous), *chain)
+                    }
+                    // A log from before hash chains: the chain starts here.
+                    Some((_, None)) => got,
+                };
+                if got != expected {
+                    return Err(invalid());
+                }
+                Some(got)
+            }
+            // Once a log has a chain it cannot drop it.
+            None if matches!(self.pos.link, Some((_, Some(_)))) => return Err(invalid()),
+            None => None,
+        };
+        let id: Id = assignment_id
+            .parse()
+            .map_err(|_| Error::schedule(process, format!("assignment id {assignment_id:?}")))?;
+        self.pos.link = Some((id, chain));
+        Ok(())
+    }
+
+    /// Evaluates one message and records the result in `out`.
+    pub fn evaluate(
+        &mut self,
+        meta: &Meta,
+        msg: Value,
+        record: RecordHead,
+        out: &mut Vec<EvaluationRecord>,
+    ) -> Result<bool, Error> {
+        let instance = self
+            .instance
+            .as_mut()
+            .ok_or_else(|| aorta_vm::Error::Broken("the stream has no instance".into()))?;
+        let evaluation = match instance.handle(msg, &meta.env) {
+            Ok(evaluation) => evaluation,
+            Err(e) => {
+                self.reset();
+                return Err(e.into());
+            }
+        };
+        let (result, errored) = result_json(evaluation);
+        self.pos.last = Some((record.key.clone(), record.block_height));
+        out.push(EvaluationRecord {
+            process: self.process,
+            key: record.key,
+            message: record.message,
+            nonce: record.nonce,
+            block_height: record.block_height,
+            result,
+            errored,
+        });
+        Ok(errored)
+    }
+
+    /// Evaluates the cron messages from the left boundary up to `right` (exclusive) that have
+    /// not been evaluated yet.
+    pub fn crons_until(
+        &mut self,
+        meta: &Meta,
+        right: u64,
+        blocks: &[Block],
+        out: &mut Vec<EvaluationRecord>,
+    ) -> Result<usize, Error> {
+        let Some(left) = self.pos.left else {
+            return Ok(0);
+        };
+        let ticks: Vec<Tick> = meta
+            .crons
+            .between(meta.origin, left, right, blocks)
+            .into_iter()
+            .skip(self.pos.crons_done)
+            .collect();
+        let count = ticks.len();
+        for tick in ticks {
+            let msg = message::cron(
+                &meta.process,
+                &tick.tags,
+                tick.key.timestamp,
+                tick.block_height,
+            );
+            self.evaluate(
+                meta,
+                msg,
+                RecordHead {
+                    key: tick.key,
+                    message: None,
+                    nonce: None,
+                    block_height: tick.block_height,
+                },
+                out,
+            )?;
+            self.pos.crons_done += 1;
+        }
+        Ok(count)
+    }
+
+    /// Evaluates a scheduled message (already checked) and moves the left boundary to it.
+    pub fn scheduled(
+        &mut self,
+        meta: &Meta,
+        node: &Scheduled,
+        message: &MessageItem,
+        slot: &Slot,
+        out: &mut Vec<EvaluationRecord>,
+    ) -> Result<bool, Error> {
+        let mut msg = message::scheduled(message, slot);
+        // `Exclude: Data` (spec §3.6): the assigned item's data is left out.
+        if node
+            .assignment
+            .tags
+            .find_tags("Exclude")
+            .any(|e| e == "Data")
+        {
+            msg["Data"] = json!("");
+        }
+        let id: Id = message
+            .id
+            .parse()
+            .map_err(|_| Error::schedule(self.process, format!("message id {:?}", message.id)))?;
+        let errored = self.evaluate(
+            meta,
+            msg,
+            RecordHead {
+                key: EvalKey {
+                    timestamp: slot.timestamp,
+                    ordinate: slot.nonce,
+                    cron: None,
+                },
+                message: Some(id),
+                nonce: Some(slot.nonce),
+                block_height: slot.block_height,
+            },
+            out,
+        )?;
+        self.pos.next_nonce = slot.nonce + 1;
+        self.pos.left = Some(Left {
+            timestamp: slot.timestamp,
+            block_height: slot.block_height,
+            ordinate: slot.nonce,
+        });
+        self.pos.crons_done = 0;
+        Ok(errored)
+    }
+}
+
+/// The parts of a record known before evaluation.
+pub(crate) struct RecordHead {
+    pub key: EvalKey,
+    pub message: Option<Id>,
+    pub nonce: Option<u64>,
+    pub block_height: u64,
+}
+
+/// The result object of spec §5.2 and whether it is an error.
+pub(crate) fn result_json(evaluation: Evaluation) -> (Value, bool) {
+    match evaluation.outcome {
+        Outcome::Ok(response) => {
+            let mut value = response.to_value();
+            value["GasUsed"] = json!(evaluation.gas_used);
+            (value, false)
+        }
+        Outcome::Error(error) => (
+            json!({
+                "Error": error,
+                "Messages": [],
+                "Spawns": [],
+                "Assignments": [],
+                "GasUsed": evaluation.gas_used,
+            }),
+            true,
+        ),
+    }
+}

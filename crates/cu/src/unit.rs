@@ -1,0 +1,594 @@
+//! [`ComputeUnit`]: streams of many processes, evaluated in parallel within a memory budget.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use aorta_api::su::{MessageItem, Scheduled};
+use aorta_api::{
+    Block, Chain, EvalKey, EvalRange, EvaluationRecord, ResultStore, SchedulerApi, Weave,
+};
+use aorta_types::ao::{self, Cron};
+use aorta_types::{Id, IdMap, ProcessId, TagsExt};
+use aorta_vm::{Limits, Module, Runtime};
+use serde_json::Value;
+
+use crate::cron::Crons;
+use crate::message::{self, Slot};
+use crate::stream::{Meta, Stream, result_json};
+use crate::{Config, Error};
+
+/// What a CU is built from: where it reads the log and modules, where it keeps results, and
+/// the runtimes it evaluates with.
+#[derive(Clone)]
+pub struct Parts {
+    /// The Scheduler Unit (in-process or a client).
+    pub scheduler: Arc<dyn SchedulerApi>,
+    /// Where modules (and assigned items) are read from.
+    pub weave: Arc<dyn Weave>,
+    /// Block metadata for block crons.
+    pub chain: Arc<dyn Chain>,
+    /// Where evaluation records go.
+    pub results: Arc<dyn ResultStore>,
+    /// Runtimes, tried in order for a module's format.
+    pub runtimes: Vec<Arc<dyn Runtime>>,
+}
+
+/// Counters, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Scheduled messages evaluated.
+    pub messages: AtomicU64,
+    /// Cron messages evaluated.
+    pub crons: AtomicU64,
+    /// Evaluations that ended in an error.
+    pub errors: AtomicU64,
+    /// Streams built from the start of their log.
+    pub cold_starts: AtomicU64,
+    /// Streams whose state was dropped to stay within the memory budget.
+    pub evictions: AtomicU64,
+    /// Dry-runs.
+    pub dry_runs: AtomicU64,
+}
+
+/// How far to evaluate.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    /// Up to and including this scheduled nonce (at this timestamp).
+    Nonce(u64, u64),
+    /// Everything scheduled, and crons up to the SU's time.
+    Latest,
+}
+
+/// A process's state at the end of its evaluated history (`GET /state`).
+#[derive(Clone, Debug)]
+pub struct State {
+    /// The state bytes.
+    pub bytes: Vec<u8>,
+    /// Timestamp of the last evaluation.
+    pub timestamp: u64,
+    /// Its ordinate.
+    pub ordinate: u64,
+    /// Its block height.
+    pub block_height: u64,
+}
+
+struct Entry {
+    stream: Arc<Mutex<Stream>>,
+    last_used: u64,
+    memory: u64,
+}
+
+#[derive(Default)]
+struct Streams {
+    map: IdMap<Id, Entry>,
+    clock: u64,
+    memory: u64,
+}
+
+type ModuleKey = (Id, u64, u64);
+
+struct Inner {
+    parts: Parts,
+    config: Config,
+    metrics: Metrics,
+    streams: Mutex<Streams>,
+    modules: Mutex<HashMap<ModuleKey, Arc<dyn Module>>>,
+}
+
+/// The Compute Unit: evaluates processes from their SU log on demand and answers with results.
+///
+/// Cheap to clone; every method blocks while it evaluates, so async callers run them on a
+/// blocking pool. Different processes evaluate in parallel; requests for one process queue on
+/// its stream and find the work of the first one done.
+#[derive(Clone)]
+pub struct ComputeUnit {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| {
+        mutex.clear_poison();
+        poisoned.into_inner()
+    })
+}
+
+impl ComputeUnit {
+    /// A CU over these parts.
+    pub fn new(parts: Parts, config: Config) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                parts,
+                config,
+                metrics: Metrics::default(),
+                streams: Mutex::new(Streams::default()),
+                modules: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Its counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Memory the live process states take now, and how many streams are known.
+    pub fn memory(&self) -> (u64, usize) {
+        let streams = lock(&self.inner.streams);
+        (streams.memory, streams.map.len())
+    }
+
+    /// The SU's time now (unix ms, block height).
+    ///
+    /// # Errors
+    /// When the SU cannot be reached.
+    pub fn now(&self) -> Result<(u64, u64), Error> {
+        self.inner.parts.scheduler.now().map_err(Error::upstream)
+    }
+
+    /// The result of a message (`GET /result/{id}`): evaluates the process up to it first.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the SU does not have it; evaluation failures.
+    pub fn result(&self, message: Id, process: ProcessId) -> Result<Value, Error> {
+        let scheduled = self
+            .inner
+            .parts
+            .scheduler
+            .message(message, process)
+            .map_err(Error::upstream)?;
+        let slot = Slot::read(process, &scheduled.assignment)?;
+        let message_id: Id = match (&scheduled.message, &slot.message) {
+            (Some(m), _) => m.id.parse().ok(),
+            (None, Some(id)) => id.parse().ok(),
+            (None, None) => Some(process.id()),
+        }
+        .ok_or_else(|| Error::schedule(process, "unreadable message id"))?;
+        let target = Target::Nonce(slot.nonce, slot.timestamp);
+        for attempt in 0..2 {
+            self.with_stream(process, |stream| {
+                if attempt > 0 {
+                    // The record is gone from the store: rebuild, which writes it again.
+                    stream.reset();
+                }
+                self.advance(stream, target, true)
+            })?;
+            if let Some(record) = self.inner.parts.results.by_message(process, message_id)? {
+                return Ok(record.result);
+            }
+        }
+        Err(Error::schedule(
+            process,
+            format!("message {message_id} was evaluated but has no record"),
+        ))
+    }
+
+    /// Evaluated results of a process in `range` (`GET /results`, `GET /cron`), after
+    /// catching the process up with its log.
+    ///
+    /// # Errors
+    /// Evaluation failures; store failures.
+    pub fn results(
+        &self,
+        process: ProcessId,
+        range: &EvalRange,
+    ) -> Result<(Vec<EvaluationRecord>, bool), Error> {
+        self.with_stream(process, |stream| self.advance(stream, Target::Latest, true))?;
+        Ok(self.inner.parts.results.range(process, range)?)
+    }
+
+    /// Evaluates a process up to its latest message (and crons up to now); returns the key of
+    /// its last evaluation.
+    ///
+    /// # Errors
+    /// Evaluation failures.
+    pub fn evaluate(&self, process: ProcessId) -> Result<Option<EvalKey>, Error> {
+        self.with_stream(process, |stream| {
+            self.advance(stream, Target::Latest, true)?;
+            Ok(stream.pos.last.as_ref().map(|(k, _)| k.clone()))
+        })
+    }
+
+    /// A dry-run (spec §5.6): the message in `body` evaluated on the state at `to` (a message
+    /// id) or the latest state, with nothing kept.
+    ///
+    /// # Errors
+    /// [`Error::BadRequest`] for a bad body; evaluation failures.
+    pub fn dry_run(&self, process: ProcessId, to: Option<Id>, body: Value) -> Result<Value, Error> {
+        self.inner.metrics.dry_runs.fetch_add(1, Ordering::Relaxed);
+        let run = |stream: &mut Stream, body: Value| -> Result<Value, Error> {
+            let meta = self.meta(stream)?;
+            let (timestamp, height) = stream
+                .pos
+                .last
+                .as_ref()
+                .map_or((meta.origin.timestamp, meta.origin.height), |(k, h)| {
+                    (k.timestamp, *h)
+                });
+            let msg = message::dry_run(process, body, timestamp, height)?;
+            let instance = stream
+                .instance
+                .as_mut()
+                .ok_or_else(|| aorta_vm::Error::Broken("the stream has no instance".into()))?;
+            Ok(result_json(instance.dry_run(msg, &meta.env)?).0)
+        };
+        match to {
+            None => self.with_stream(process, |stream| {
+                self.advance(stream, Target::Latest, true)?;
+                run(stream, body)
+            }),
+            Some(id) => {
+                let scheduled = self
+                    .inner
+                    .parts
+                    .scheduler
+                    .message(id, process)
+                    .map_err(Error::upstream)?;
+                let slot = Slot::read(process, &scheduled.assignment)?;
+                let target = Target::Nonce(slot.nonce, slot.timestamp);
+                let at_target = |stream: &Stream| {
+                    stream.instance.is_some()
+                        && stream.pos.next_nonce == slot.nonce + 1
+                        && stream.pos.crons_done == 0
+                };
+                // The live stream, when it stands exactly there; else a private one.
+                let mut body = Some(body);
+                let shared = self.with_stream(process, |stream| {
+                    if at_target(stream) {
+                        return run(stream, body.take().unwrap_or_default()).map(Some);
+                    }
+                    Ok(None)
+                })?;
+                if let Some(result) = shared {
+                    return Ok(result);
+                }
+                let mut private = Stream::new(process);
+                self.advance(&mut private, target, false)?;
+                run(&mut private, body.unwrap_or_default())
+            }
+        }
+    }
+
+    /// The state of a process after its latest message (`GET /state`).
+    ///
+    /// # Errors
+    /// Evaluation failures.
+    pub fn state(&self, process: ProcessId) -> Result<State, Error> {
+        self.with_stream(process, |stream| {
+            self.advance(stream, Target::Latest, true)?;
+            let (key, height) = stream.pos.last.clone().unwrap_or_default();
+            Ok(State {
+                bytes: stream
+                    .instance
+                    .as_ref()
+                    .map(|i| i.state())
+                    .unwrap_or_default(),
+                timestamp: key.timestamp,
+                ordinate: key.ordinate,
+                block_height: height,
+            })
+        })
+    }
+
+    /// Runs `work` on the process's stream, then accounts for its memory and evicts the
+    /// least recently used states beyond the budget.
+    fn with_stream<T>(
+        &self,
+        process: ProcessId,
+        work: impl FnOnce(&mut Stream) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let stream = {
+            let mut streams = lock(&self.inner.streams);
+            streams.clock += 1;
+            let clock = streams.clock;
+            let entry = streams.map.entry(process.id()).or_insert_with(|| Entry {
+                stream: Arc::new(Mutex::new(Stream::new(process))),
+                last_used: clock,
+                memory: 0,
+            });
+            entry.last_used = clock;
+            Arc::clone(&entry.stream)
+        };
+        let mut guard = lock(&stream);
+        let result = work(&mut guard);
+        let memory = guard.memory();
+        self.account(process, memory);
+        result
+    }
+
+    fn account(&self, process: ProcessId, memory: u64) {
+        let mut streams = lock(&self.inner.streams);
+        let streams = &mut *streams;
+        if let Some(entry) = streams.map.get_mut(&process.id()) {
+            streams.memory = streams.memory - entry.memory + memory;
+            entry.memory = memory;
+        }
+        if streams.memory <= self.inner.config.memory_budget {
+            return;
+        }
+        let mut candidates: Vec<(u64, Id)> = streams
+            .map
+            .iter()
+            .filter(|(id, e)| e.memory > 0 && **id != process.id())
+            .map(|(id, e)| (e.last_used, *id))
+            .collect();
+        candidates.sort_unstable();
+        for (_, id) in candidates {
+            if streams.memory <= self.inner.config.memory_budget {
+                break;
+            }
+            let Some(entry) = streams.map.get_mut(&id) else {
+                continue;
+            };
+            // A stream in use is not evicted (and never waited for: no lock cycles).
+            if let Ok(mut stream) = entry.stream.try_lock() {
+                stream.reset();
+                streams.memory -= entry.memory;
+                entry.memory = 0;
+                self.inner.metrics.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The stream's process metadata and module, loaded on first use.
+    fn meta(&self, stream: &mut Stream) -> Result<Arc<Meta>, Error> {
+        if let Some(meta) = &stream.meta {
+            return Ok(Arc::clone(meta));
+        }
+        let meta = Arc::new(self.load_meta(stream.process)?);
+        stream.meta = Some(Arc::clone(&meta));
+        Ok(meta)
+    }
+
+    fn load_meta(&self, process: ProcessId) -> Result<Meta, Error> {
+        let parts = &self.inner.parts;
+        let info = parts.scheduler.process(process).map_err(Error::upstream)?;
+        let tags = &info.tags[..];
+        let bad = |reason: String| Error::schedule(process, reason);
+        let module_id: Id = tags
+            .find_tag("Module")
+            .ok_or_else(|| bad("the process has no Module tag".into()))?
+            .parse()
+            .map_err(|_| bad("the Module tag is not an id".into()))?;
+        let origin = Block {
+            height: info
+                .block
+                .parse()
+                .map_err(|_| bad(format!("block {:?} is not a number", info.block)))?,
+            timestamp: info.timestamp,
+        };
+        let crons = Crons::new(&Cron::read_all(tags).map_err(|e| bad(e.to_string()))?);
+        let unsupported = |reason: String| Error::UnsupportedModule {
+            module: module_id,
+            reason,
+        };
+        let item = parts
+            .weave
+            .get(module_id)?
+            .ok_or_else(|| unsupported("not found on the weave".into()))?;
+        let module = ao::Module::read(&item).map_err(|e| unsupported(e.to_string()))?;
+        let limit = |name: &'static str,
+                     parse: fn(&str) -> Result<u64, aorta_types::Error>,
+                     from_module: Option<u64>,
+                     default: u64,
+                     max: u64|
+         -> Result<u64, Error> {
+            let asked = match tags.find_tag(name) {
+                Some(text) => Some(parse(text).map_err(|e| bad(e.to_string()))?),
+                None => from_module,
+            };
+            match asked {
+                Some(asked) if asked > max => Err(Error::LimitTooHigh {
+                    what: name,
+                    asked,
+                    max,
+                }),
+                Some(asked) => Ok(asked),
+                None => Ok(default.min(max)),
+            }
+        };
+        let config = &self.inner.config;
+        let limits = Limits {
+            memory: limit(
+                "Memory-Limit",
+                ao::parse_memory_limit,
+                module.memory_limit,
+                Limits::DEFAULT_MEMORY,
+                config.max_memory,
+            )?,
+            compute: limit(
+                "Compute-Limit",
+                ao::parse_compute_limit,
+                module.compute_limit,
+                Limits::DEFAULT_COMPUTE,
+                config.max_compute,
+            )?,
+        };
+        let key = (module_id, limits.memory, limits.compute);
+        let cached = lock(&self.inner.modules).get(&key).cloned();
+        let loaded = match cached {
+            Some(loaded) => loaded,
+            None => {
+                let runtime = parts
+                    .runtimes
+                    .iter()
+                    .find(|r| r.formats().contains(&module.format.as_str()))
+                    .ok_or_else(|| {
+                        unsupported(format!(
+                            "module format {:?} is not supported",
+                            module.format
+                        ))
+                    })?;
+                let loaded = runtime
+                    .load(&module.format, item.data(), limits)
+                    .map_err(|e| unsupported(e.to_string()))?;
+                lock(&self.inner.modules).insert(key, Arc::clone(&loaded));
+                loaded
+            }
+        };
+        let env = Arc::new(message::env(&info, &module, item.tags()));
+        Ok(Meta {
+            process: info,
+            origin,
+            crons,
+            env,
+            module: loaded,
+        })
+    }
+
+    /// Evaluates the stream up to `target`, saving records when `save` is set.
+    fn advance(&self, stream: &mut Stream, target: Target, save: bool) -> Result<(), Error> {
+        let meta = self.meta(stream)?;
+        if stream.instance.is_none() {
+            stream.reset();
+            stream.instance = Some(meta.module.instantiate()?);
+            self.inner
+                .metrics
+                .cold_starts
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let mut records = Vec::new();
+        let outcome = self.advance_into(stream, &meta, target, save, &mut records);
+        if save && !records.is_empty() {
+            self.inner.parts.results.save(records)?;
+        }
+        outcome
+    }
+
+    fn advance_into(
+        &self,
+        stream: &mut Stream,
+        meta: &Meta,
+        target: Target,
+        save: bool,
+        records: &mut Vec<EvaluationRecord>,
+    ) -> Result<(), Error> {
+        let parts = &self.inner.parts;
+        let config = &self.inner.config;
+        let process = stream.process;
+        let to = match target {
+            Target::Nonce(nonce, _) if stream.pos.next_nonce > nonce => return Ok(()),
+            Target::Nonce(_, timestamp) => Some(timestamp),
+            Target::Latest => None,
+        };
+        'pages: loop {
+            let from = stream.pos.left.map(|l| l.timestamp);
+            let page = parts
+                .scheduler
+                .page(process, from, to, config.page_size)
+                .map_err(Error::upstream)?;
+            let mut progressed = false;
+            for edge in &page.edges {
+                let node = &edge.node;
+                let slot = Slot::read(process, &node.assignment)?;
+                if slot.nonce < stream.pos.next_nonce {
+                    continue;
+                }
+                progressed = true;
+                stream.check(&node.assignment.id, &slot)?;
+                if !meta.crons.is_empty() {
+                    let blocks = self.blocks(meta, stream, slot.timestamp)?;
+                    self.count_crons(stream.crons_until(meta, slot.timestamp, &blocks, records)?);
+                }
+                let message = self.message_of(process, node, &slot)?;
+                let errored = stream.scheduled(meta, node, &message, &slot, records)?;
+                self.count(1, errored);
+                if save && records.len() >= config.save_batch {
+                    parts.results.save(std::mem::take(records))?;
+                } else if !save {
+                    records.clear();
+                }
+                if matches!(target, Target::Nonce(n, _) if slot.nonce >= n) {
+                    break 'pages;
+                }
+            }
+            if !page.page_info.has_next_page || !progressed {
+                break;
+            }
+        }
+        if matches!(target, Target::Latest) && !meta.crons.is_empty() {
+            let (now, _) = parts.scheduler.now().map_err(Error::upstream)?;
+            let right = now.saturating_sub(config.cron_settle_ms);
+            let blocks = self.blocks(meta, stream, right)?;
+            self.count_crons(stream.crons_until(meta, right, &blocks, records)?);
+        }
+        Ok(())
+    }
+
+    fn count(&self, messages: u64, errored: bool) {
+        let metrics = &self.inner.metrics;
+        metrics.messages.fetch_add(messages, Ordering::Relaxed);
+        if errored {
+            metrics.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn count_crons(&self, crons: usize) {
+        self.inner
+            .metrics
+            .crons
+            .fetch_add(crons as u64, Ordering::Relaxed);
+    }
+
+    fn blocks(&self, meta: &Meta, stream: &Stream, right: u64) -> Result<Vec<Block>, Error> {
+        match stream.pos.left {
+            Some(left) if meta.crons.has_block_crons() && right > left.timestamp => Ok(self
+                .inner
+                .parts
+                .chain
+                .blocks(left.block_height, right)
+                .map_err(Error::upstream)?),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// The scheduled message, from the SU or (for an assignment of an item scheduled
+    /// elsewhere) from the weave.
+    fn message_of(
+        &self,
+        process: ProcessId,
+        node: &Scheduled,
+        slot: &Slot,
+    ) -> Result<MessageItem, Error> {
+        if let Some(message) = &node.message {
+            return Ok(message.clone());
+        }
+        let id: Id = slot
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| {
+                Error::schedule(process, format!("nonce {} names no message", slot.nonce))
+            })?;
+        let item = self.inner.parts.weave.get(id)?.ok_or_else(|| {
+            Error::schedule(process, format!("assigned item {id} is not on the weave"))
+        })?;
+        Ok(MessageItem::of(&item, false))
+    }
+}

@@ -1,0 +1,362 @@
+//! Evaluating from the log: message shapes, results, paging, dry-run, hash chain, errors.
+
+use std::sync::{Arc, Mutex};
+
+use aorta_api::{EvalBound, EvalRange};
+use aorta_cu::{Config, Error};
+use aorta_types::{Ed25519Signer, ProcessId, Signer};
+use serde_json::{Value, json};
+
+use crate::{Net, Tamper, user};
+
+fn output(result: &Value) -> &str {
+    result["Output"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no Output in {result}"))
+}
+
+fn all(net: &Net, pid: ProcessId, descending: bool, limit: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut from = None;
+    loop {
+        let (page, more) = net
+            .cu
+            .results(
+                pid,
+                &EvalRange {
+                    from: from.clone(),
+                    to: None,
+                    descending,
+                    limit,
+                    cron_only: false,
+                    skip_errors: true,
+                },
+            )
+            .expect("results");
+        // Paging walks with the cursor of the last record, as a client would.
+        from = page
+            .last()
+            .and_then(|r| aorta_cu::cursor::decode(&aorta_cu::cursor::encode(&r.key, descending)));
+        out.extend(page.into_iter().map(|r| r.result));
+        if !more {
+            return out;
+        }
+    }
+}
+
+#[test]
+/// The process gets exactly the fields of spec §6.4, numbers as numbers, `From` from the
+/// signer or from `From-Process` (then `Forwarded-By` is the signer), and the environment.
+fn messages_have_the_fields_of_the_spec() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[("Name", "probe")]);
+    let plain = net.send(pid, "Echo", "hello");
+    let result = net.cu.result(plain, pid).expect("result");
+    let seen: Value = serde_json::from_str(output(&result)).expect("Output is JSON");
+    let msg = &seen["msg"];
+    let me = user().address().to_string();
+    let node = aorta_api::SchedulerApi::message(&net.su, plain, pid).expect("scheduled");
+    let mut keys: Vec<&str> = msg
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "Anchor",
+            "Block-Height",
+            "Cron",
+            "Data",
+            "Epoch",
+            "From",
+            "Hash-Chain",
+            "Id",
+            "Nonce",
+            "Owner",
+            "Signature",
+            "Tags",
+            "Target",
+            "Timestamp"
+        ]
+    );
+    assert_eq!(msg["Id"], json!(plain.to_string()));
+    assert_eq!(msg["Owner"], json!(me));
+    assert_eq!(msg["From"], json!(me));
+    assert_eq!(msg["Target"], json!(pid.to_string()));
+    assert_eq!(msg["Data"], json!("hello"));
+    assert!(
+        msg["Anchor"]
+            .as_str()
+            .is_some_and(|a| a.len() == 32 && a.bytes().all(|b| b.is_ascii_digit()))
+    );
+    assert_eq!(msg["Nonce"], json!(1));
+    assert_eq!(msg["Epoch"], json!(0));
+    assert_eq!(msg["Cron"], json!(false));
+    let tag = |name: &str| {
+        node.assignment
+            .tags
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.value.clone())
+            .expect("assignment tag")
+    };
+    assert_eq!(
+        msg["Timestamp"],
+        json!(tag("Timestamp").parse::<u64>().expect("ms"))
+    );
+    assert_eq!(
+        msg["Block-Height"],
+        json!(tag("Block-Height").parse::<u64>().expect("height"))
+    );
+    assert_eq!(msg["Hash-Chain"], json!(tag("Hash-Chain")));
+    assert_eq!(msg["Tags"][3], json!({"name": "Action", "value": "Echo"}));
+    assert_eq!(seen["env"]["Process"]["Id"], json!(pid.to_string()));
+    assert_eq!(seen["env"]["Process"]["Owner"], json!(me));
+    assert_eq!(seen["env"]["Module"]["Id"], json!(net.probe.to_string()));
+    assert!(
+        seen["env"]["Process"]["Tags"]
+            .as_array()
+            .expect("tags")
+            .contains(&json!({"name": "Name", "value": "probe"}))
+    );
+
+    // Forwarded by someone else on behalf of a process.
+    let mu = Ed25519Signer::from_seed([7; 32]);
+    let sender = "Z".repeat(43);
+    let forwarded = net.send_as(
+        &mu,
+        pid,
+        &[("Action", "Echo"), ("From-Process", &sender)],
+        "",
+    );
+    let seen: Value = serde_json::from_str(output(&net.cu.result(forwarded, pid).expect("result")))
+        .expect("JSON");
+    assert_eq!(seen["msg"]["From"], json!(sender));
+    assert_eq!(seen["msg"]["Forwarded-By"], json!(mu.address().to_string()));
+    assert_eq!(seen["msg"]["Owner"], json!(mu.address().to_string()));
+}
+
+#[test]
+/// Results come from evaluation in nonce order; an error rolls its message back and is
+/// reported on its result but left out of `/results`; paging works both ways.
+fn results_in_order_with_errors_rolled_back() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[]);
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        let action = if n == 5 { "Fail" } else { "Count" };
+        ids.push(net.send(pid, action, ""));
+    }
+    // Ask for a late message first: everything before it is evaluated on the way.
+    let last = net.cu.result(ids[11], pid).expect("result");
+    // The process message counts too (it has no Action): 1 + 11 counts, the failure left no
+    // trace.
+    assert_eq!(output(&last), "12", "the failed message left no trace");
+    assert_eq!(
+        last["Messages"][0]["Tags"],
+        json!([{"name": "Count", "value": "12"}])
+    );
+    assert_eq!(
+        last["Messages"][0]["Target"],
+        json!(user().address().to_string())
+    );
+    let failed = net.cu.result(ids[5], pid).expect("result");
+    assert!(
+        failed["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("failed on purpose")),
+        "{failed}"
+    );
+    assert_eq!(failed["Messages"], json!([]));
+    assert_eq!(output(&net.cu.result(ids[4], pid).expect("result")), "6");
+    assert_eq!(output(&net.cu.result(ids[6], pid).expect("result")), "7");
+
+    let ascending: Vec<String> = all(&net, pid, false, 4)
+        .iter()
+        .map(|r| r["Output"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let expected: Vec<String> = std::iter::once("1".to_owned())
+        .chain((2..=12).map(|n| n.to_string()))
+        .collect();
+    assert_eq!(ascending, expected);
+    let mut descending: Vec<String> = all(&net, pid, true, 5)
+        .iter()
+        .map(|r| r["Output"].as_str().unwrap_or("").to_owned())
+        .collect();
+    descending.reverse();
+    assert_eq!(descending, expected);
+
+    // A `to` bound is inclusive, `from` exclusive; a plain timestamp works as either.
+    let (page, more) = net
+        .cu
+        .results(
+            pid,
+            &EvalRange {
+                from: Some(EvalBound::Timestamp(0)),
+                to: Some(EvalBound::Timestamp(crate::T0 + 3000)),
+                descending: false,
+                limit: 100,
+                cron_only: false,
+                skip_errors: true,
+            },
+        )
+        .expect("results");
+    assert!(!more);
+    assert_eq!(page.len(), 3, "spawn at +1 s, messages at +2 s and +3 s");
+}
+
+#[test]
+/// A dry-run sees the latest state, runs as `Read-Only` with `From` worked out, and changes
+/// nothing: the next real message continues from the real state.
+fn dry_run_sees_state_and_changes_nothing() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[]);
+    net.send(pid, "Count", "");
+    let second = net.send(pid, "Count", "");
+    let body = json!({
+        "Id": "1234", "Owner": "someone", "Target": pid.to_string(), "Data": "1234",
+        "Tags": [{"name": "Action", "value": "Count"}], "Anchor": "0",
+    });
+    for _ in 0..3 {
+        let dry = net.cu.dry_run(pid, None, body.clone()).expect("dry-run");
+        assert_eq!(output(&dry), "4", "process message + 2 counts + this one");
+    }
+    let echo = net
+        .cu
+        .dry_run(
+            pid,
+            None,
+            json!({"Owner": "someone", "Tags": [{"name": "Action", "value": "Echo"}, {"name": "From-Process", "value": "elsewhere"}]}),
+        )
+        .expect("dry-run");
+    let seen: Value = serde_json::from_str(output(&echo)).expect("JSON");
+    assert_eq!(seen["msg"]["Read-Only"], json!(true));
+    assert_eq!(seen["msg"]["From"], json!("elsewhere"));
+    assert_eq!(seen["msg"]["Forwarded-By"], json!("someone"));
+    assert_eq!(seen["msg"]["Target"], json!(pid.to_string()));
+    let second_ts = aorta_api::SchedulerApi::message(&net.su, second, pid)
+        .expect("scheduled")
+        .assignment
+        .tags
+        .iter()
+        .find(|t| t.name == "Timestamp")
+        .map(|t| t.value.parse::<u64>().expect("ms"))
+        .expect("Timestamp");
+    assert_eq!(
+        seen["msg"]["Timestamp"],
+        json!(second_ts),
+        "the state's time"
+    );
+
+    // A dry-run at an earlier message sees the state just after it.
+    let first_dry = net
+        .cu
+        .dry_run(pid, Some(second), body.clone())
+        .expect("dry-run");
+    assert_eq!(output(&first_dry), "4");
+    let third = net.send(pid, "Count", "");
+    let at_second = net.cu.dry_run(pid, Some(second), body).expect("dry-run");
+    assert_eq!(
+        output(&at_second),
+        "4",
+        "state at the second message, not the third"
+    );
+    assert_eq!(output(&net.cu.result(third, pid).expect("result")), "4");
+    assert!(matches!(
+        net.cu.dry_run(pid, None, json!([1, 2])),
+        Err(Error::BadRequest(_))
+    ));
+}
+
+#[test]
+/// An aos process on the default module: Eval by the owner adds a handler, and the handler's
+/// reply is an outbox message of the next result.
+fn default_module_runs_aos() {
+    let net = Net::new();
+    let pid = net.spawn(net.aos, &[("Name", "aos-test")]);
+    let eval = net.send(
+        pid,
+        "Eval",
+        "Handlers.add('ping', Handlers.utils.hasMatchingTag('Action', 'Ping'), function(msg) msg.reply({ Data = 'Pong' }) end)",
+    );
+    let evaluated = net.cu.result(eval, pid).expect("result");
+    assert!(evaluated.get("Error").is_none(), "{evaluated}");
+    let ping = net.send(pid, "Ping", "");
+    let result = net.cu.result(ping, pid).expect("result");
+    let reply = &result["Messages"][0];
+    assert_eq!(reply["Data"], json!("Pong"), "{result}");
+    assert_eq!(reply["Target"], json!(user().address().to_string()));
+    let tags = reply["Tags"].as_array().expect("tags");
+    assert!(
+        tags.contains(&json!({"name": "X-Reference", "value": "1"}))
+            || tags.iter().any(|t| t["name"] == "Reference"),
+        "{tags:?}"
+    );
+}
+
+#[test]
+/// A schedule whose hash chain was tampered with is refused at the bad link, not evaluated;
+/// the messages before it are.
+fn tampered_hash_chain_is_refused() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[]);
+    let ids: Vec<_> = (0..4).map(|_| net.send(pid, "Count", "")).collect();
+    let tamper = Arc::new(Tamper {
+        inner: net.su.clone(),
+        change: Mutex::new(Some((3, "Hash-Chain".into(), "A".repeat(43)))),
+    });
+    let cu = Net::cu_over(tamper.clone(), &net.store, &net.clock, Config::default());
+    let refused = cu.result(ids[3], pid).expect_err("refused");
+    assert!(
+        matches!(refused, Error::HashChainInvalid { nonce: 3, .. }),
+        "{refused}"
+    );
+    assert_eq!(
+        output(&cu.result(ids[1], pid).expect("before the bad link")),
+        "3"
+    );
+    // A skipped nonce is refused too.
+    *tamper.change.lock().expect("lock") = Some((3, "Nonce".into(), "7".into()));
+    let cu = Net::cu_over(tamper, &net.store, &net.clock, Config::default());
+    assert!(matches!(
+        cu.result(ids[3], pid),
+        Err(Error::ScheduleGap {
+            expected: 3,
+            got: 7,
+            ..
+        })
+    ));
+}
+
+#[test]
+/// Unknown processes and messages are not found; a module that asks for more memory than the
+/// CU allows is refused as too large; a missing module is unsupported.
+fn refusals() {
+    let net = Net::with(|c| c.max_memory = 64 << 20);
+    let unknown = ProcessId(aorta_types::Id::from_bytes([9; 32]));
+    assert!(matches!(
+        net.cu.evaluate(unknown),
+        Err(Error::NotFound { .. })
+    ));
+    let pid = net.spawn(net.probe, &[]);
+    assert!(matches!(
+        net.cu.result(aorta_types::Id::from_bytes([8; 32]), pid),
+        Err(Error::NotFound { .. })
+    ));
+    let greedy = net.spawn(net.probe, &[("Memory-Limit", "1-gb")]);
+    assert!(matches!(
+        net.cu.evaluate(greedy),
+        Err(Error::LimitTooHigh {
+            what: "Memory-Limit",
+            ..
+        })
+    ));
+    let missing = net.spawn(aorta_types::Id::from_bytes([3; 32]), &[]);
+    assert!(matches!(
+        net.cu.evaluate(missing),
+        Err(Error::UnsupportedModule { .. })
+    ));
+}

@@ -1,0 +1,287 @@
+//! The Compute Unit's HTTP API (spec §5.1–5.2, §5.6), over [`aorta_cu::ComputeUnit`].
+//!
+//! Evaluation is CPU work that blocks: every request that may evaluate runs on the blocking
+//! pool, so different processes evaluate in parallel while the async workers keep serving.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use aorta_api::{EvalRange, EvaluationRecord};
+use aorta_cu::{ComputeUnit, cursor};
+use aorta_types::{Bytes, Id, ProcessId};
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tower_http::cors::CorsLayer;
+
+use crate::error::ApiError;
+use crate::metrics::{Counter, openmetrics};
+
+/// Settings of the CU's HTTP face.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The address `GET /` reports (the CU's wallet).
+    pub address: String,
+    /// Largest dry-run body, bytes.
+    pub max_body: usize,
+    /// Largest page of results a client may ask for.
+    pub max_page: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            address: String::new(),
+            max_body: 1024 * 1024,
+            max_page: 1000,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Cu {
+    unit: ComputeUnit,
+    options: Options,
+}
+
+/// The CU router: `GET /`, `/health`, `/metrics`, `/result/{id}`, `/results/{pid}`,
+/// `/cron/{pid}`, `/state/{pid}`, `POST /dry-run`.
+pub fn router(unit: ComputeUnit, options: Options) -> Router {
+    let max_body = options.max_body;
+    Router::new()
+        .route("/", get(info))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .route("/metrics", get(metrics))
+        .route("/result/{id}", get(result))
+        .route("/results/{pid}", get(results))
+        .route("/cron/{pid}", get(cron))
+        .route("/state/{pid}", get(state))
+        .route("/dry-run", post(dry_run))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CorsLayer::permissive())
+        .with_state(Cu { unit, options })
+}
+
+type Params = Query<HashMap<String, String>>;
+
+fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn parse_id(text: &str, what: &str) -> Result<Id, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("{what} {text:?} is not a 43-character id")))
+}
+
+fn process_param(params: &HashMap<String, String>) -> Result<ProcessId, ApiError> {
+    let pid = param(params, "process-id")
+        .ok_or_else(|| ApiError::bad_request("process-id is required"))?;
+    Ok(ProcessId(parse_id(pid, "process-id")?))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, aorta_cu::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+async fn info(State(cu): State<Cu>) -> Result<Json<Value>, ApiError> {
+    let unit = cu.unit.clone();
+    let (now, _) = blocking(move || unit.now()).await?;
+    Ok(Json(
+        json!({ "address": cu.options.address, "timestamp": now }),
+    ))
+}
+
+async fn metrics(State(cu): State<Cu>) -> Response {
+    let m = cu.unit.metrics();
+    let (memory, streams) = cu.unit.memory();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    openmetrics(&[
+        Counter::total(
+            "aorta_cu_messages",
+            "Scheduled messages evaluated.",
+            load(&m.messages),
+        ),
+        Counter::total("aorta_cu_crons", "Cron messages evaluated.", load(&m.crons)),
+        Counter::total(
+            "aorta_cu_errors",
+            "Evaluations that ended in an error.",
+            load(&m.errors),
+        ),
+        Counter::total(
+            "aorta_cu_cold_starts",
+            "Processes built from the start of their log.",
+            load(&m.cold_starts),
+        ),
+        Counter::total(
+            "aorta_cu_evictions",
+            "Process states dropped to stay within the memory budget.",
+            load(&m.evictions),
+        ),
+        Counter::total("aorta_cu_dry_runs", "Dry-runs.", load(&m.dry_runs)),
+        Counter::gauge(
+            "aorta_cu_memory_bytes",
+            "Memory the live process states take.",
+            memory,
+        ),
+        Counter::gauge(
+            "aorta_cu_processes",
+            "Processes known to this unit.",
+            streams as u64,
+        ),
+    ])
+}
+
+async fn result(
+    State(cu): State<Cu>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "message id")?;
+    let process = process_param(&params)?;
+    let unit = cu.unit.clone();
+    Ok(Json(blocking(move || unit.result(id, process)).await?))
+}
+
+fn bound(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<aorta_api::EvalBound>, ApiError> {
+    param(params, name)
+        .map(|text| {
+            cursor::decode(text).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "{name} {text:?} is neither a cursor nor a timestamp"
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn limit(params: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match param(params, "limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(0) | Err(_) => Err(ApiError::bad_request(format!(
+                "limit {text:?} is not a positive integer"
+            ))),
+            Ok(n) => Ok(n.min(max)),
+        },
+    }
+}
+
+fn page(records: &[EvaluationRecord], more: bool, descending: bool) -> Json<Value> {
+    let edges: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "cursor": cursor::encode(&r.key, descending),
+                "node": r.result,
+            })
+        })
+        .collect();
+    Json(json!({ "pageInfo": { "hasNextPage": more }, "edges": edges }))
+}
+
+async fn results(
+    State(cu): State<Cu>,
+    Path(pid): Path<String>,
+    Query(params): Params,
+) -> Result<Json<Value>, ApiError> {
+    let process = ProcessId(parse_id(&pid, "process id")?);
+    let descending = match param(&params, "sort") {
+        None => false,
+        Some(s) if s.eq_ignore_ascii_case("ASC") => false,
+        Some(s) if s.eq_ignore_ascii_case("DESC") => true,
+        Some(s) => {
+            return Err(ApiError::bad_request(format!(
+                "sort {s:?} is not ASC or DESC"
+            )));
+        }
+    };
+    let range = EvalRange {
+        from: bound(&params, "from")?,
+        to: bound(&params, "to")?,
+        descending,
+        limit: limit(&params, 25, cu.options.max_page)?,
+        cron_only: false,
+        skip_errors: true,
+    };
+    let unit = cu.unit.clone();
+    let (records, more) = blocking(move || unit.results(process, &range)).await?;
+    Ok(page(&records, more, descending))
+}
+
+async fn cron(
+    State(cu): State<Cu>,
+    Path(pid): Path<String>,
+    Query(params): Params,
+) -> Result<Json<Value>, ApiError> {
+    let process = ProcessId(parse_id(&pid, "process id")?);
+    let range = EvalRange {
+        from: bound(&params, "from")?,
+        to: bound(&params, "to")?,
+        descending: false,
+        limit: limit(&params, 500, cu.options.max_page)?,
+        cron_only: true,
+        skip_errors: false,
+    };
+    let unit = cu.unit.clone();
+    let (records, more) = blocking(move || unit.results(process, &range)).await?;
+    Ok(page(&records, more, false))
+}
+
+async fn state(State(cu): State<Cu>, Path(pid): Path<String>) -> Result<Response, ApiError> {
+    let process = ProcessId(parse_id(&pid, "process id")?);
+    let unit = cu.unit.clone();
+    let state = blocking(move || unit.state(process)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::HeaderName::from_static("last-timestamp"),
+                state.timestamp.to_string(),
+            ),
+            (
+                header::HeaderName::from_static("last-ordinate"),
+                state.ordinate.to_string(),
+            ),
+            (
+                header::HeaderName::from_static("last-block-height"),
+                state.block_height.to_string(),
+            ),
+        ],
+        state.bytes,
+    )
+        .into_response())
+}
+
+async fn dry_run(
+    State(cu): State<Cu>,
+    Query(params): Params,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let process = process_param(&params)?;
+    let to = param(&params, "to")
+        .map(|t| parse_id(t, "to"))
+        .transpose()?;
+    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the dry-run body is not JSON: {e}")))?;
+    let unit = cu.unit.clone();
+    Ok(Json(
+        blocking(move || unit.dry_run(process, to, body)).await?,
+    ))
+}

@@ -1,0 +1,106 @@
+//! The SU as a Compute Unit reads it in-process: [`SchedulerApi`] over [`Scheduler`], in the same
+//! JSON shapes its HTTP routes serve, and [`Chain`] over [`LocalBlocks`].
+
+use aorta_api::su::{
+    AssignmentItem, MessageItem, Owner, ProcessInner, SchedulePage, Scheduled, anchor_text,
+    padded_height,
+};
+use aorta_api::{Block, Chain, Range, SchedulerApi};
+use aorta_types::{Id, ProcessId, b64};
+
+use crate::clock::BLOCK_TIME_MS;
+use crate::{Error, LocalBlocks, Node, ProcessRecord, Scheduler};
+
+impl Node {
+    /// The `{ message, assignment }` JSON of this node (spec §3.3).
+    pub fn to_json(&self, show_anchor: bool) -> Scheduled {
+        Scheduled {
+            message: self
+                .message
+                .as_ref()
+                .map(|m| MessageItem::of(m, show_anchor)),
+            assignment: AssignmentItem::of(&self.assignment, show_anchor),
+        }
+    }
+}
+
+impl ProcessRecord {
+    /// The `GET /processes/{pid}` JSON (spec §3.3).
+    pub fn to_json(&self) -> ProcessInner {
+        let item = &self.item;
+        ProcessInner {
+            process_id: self.entry.process.to_string(),
+            block: padded_height(self.block_height),
+            owner: Owner::of(item),
+            tags: item.tags().to_vec(),
+            timestamp: self.entry.timestamp,
+            data: std::str::from_utf8(item.data()).ok().map(str::to_owned),
+            anchor: anchor_text(item.anchor(), false),
+            signature: b64::encode(item.signature()),
+            target: item.target().map(|t| t.to_string()),
+        }
+    }
+}
+
+impl From<Error> for aorta_api::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound { id } => Self::NotFound { id },
+            Error::UnknownProcess { id } => Self::NotFound { id: id.id() },
+            Error::Store(inner) => inner,
+            other => Self::storage(other),
+        }
+    }
+}
+
+impl SchedulerApi for Scheduler {
+    fn process(&self, process: ProcessId) -> Result<ProcessInner, aorta_api::Error> {
+        Ok(Scheduler::process(self, process)?.to_json())
+    }
+
+    fn page(
+        &self,
+        process: ProcessId,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: usize,
+    ) -> Result<SchedulePage, aorta_api::Error> {
+        let page = Scheduler::page(self, process, Range::timestamps(from, to, limit))?;
+        Ok(SchedulePage {
+            page_info: aorta_api::su::PageInfo {
+                has_next_page: page.has_next_page,
+            },
+            edges: page
+                .nodes
+                .iter()
+                .map(|node| aorta_api::su::Edge {
+                    cursor: node.entry.timestamp.to_string(),
+                    node: node.to_json(false),
+                })
+                .collect(),
+        })
+    }
+
+    fn message(&self, id: Id, process: ProcessId) -> Result<Scheduled, aorta_api::Error> {
+        Ok(self.find(id, Some(process))?.to_json(false))
+    }
+
+    fn now(&self) -> Result<(u64, u64), aorta_api::Error> {
+        Ok(Scheduler::now(self))
+    }
+}
+
+impl Chain for LocalBlocks {
+    fn blocks(&self, min_height: u64, max_timestamp: u64) -> Result<Vec<Block>, aorta_api::Error> {
+        let first = min_height.max(self.start_height);
+        let mut blocks = Vec::new();
+        for height in first.. {
+            let timestamp = self.genesis_ms + (height - self.start_height) * BLOCK_TIME_MS;
+            if timestamp > max_timestamp {
+                break;
+            }
+            blocks.push(Block { height, timestamp });
+        }
+        Ok(blocks)
+    }
+}
