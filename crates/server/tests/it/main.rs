@@ -1,5 +1,6 @@
 //! The units' HTTP APIs over real sockets on 127.0.0.1.
 
+mod cu;
 mod su;
 
 use std::io::{Read as _, Write as _};
