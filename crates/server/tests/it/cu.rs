@@ -108,7 +108,7 @@ fn start() -> Node {
         )
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut serve = |unit: ComputeUnit| {
+    let serve = |unit: ComputeUnit| {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind");
