@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use aorta_types::{Id, ProcessId};
 use serde_json::Value;
@@ -57,10 +58,19 @@ pub struct EvaluationRecord {
     /// The block height the message was evaluated at.
     pub block_height: u64,
     /// The result object of spec §5.2 (`Output`, `Messages`, `Spawns`, `Assignments`, `Error`,
-    /// `GasUsed`).
-    pub result: Value,
+    /// `GasUsed`) as JSON text: records are kept in bulk, and text is several times smaller
+    /// than a parsed tree.
+    pub result: Arc<str>,
     /// Whether the message ended in an error (its state change was rolled back).
     pub errored: bool,
+}
+
+impl EvaluationRecord {
+    /// The result object, parsed.
+    pub fn result_value(&self) -> Value {
+        // The text was written from a Value, so it parses; Null only if a store corrupted it.
+        serde_json::from_str(&self.result).unwrap_or(Value::Null)
+    }
 }
 
 /// A bound of a range of evaluations.

@@ -140,7 +140,7 @@ impl Stream {
             message: record.message,
             nonce: record.nonce,
             block_height: record.block_height,
-            result,
+            result: result.to_string().into(),
             errored,
         });
         Ok(errored)
@@ -249,7 +249,7 @@ pub(crate) struct RecordHead {
 pub(crate) fn result_json(evaluation: Evaluation) -> (Value, bool) {
     match evaluation.outcome {
         Outcome::Ok(response) => {
-            let mut value = response.to_value();
+            let mut value = response.into_value();
             value["GasUsed"] = json!(evaluation.gas_used);
             (value, false)
         }

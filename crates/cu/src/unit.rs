@@ -179,7 +179,7 @@ impl ComputeUnit {
                 self.advance(stream, target, true)
             })?;
             if let Some(record) = self.inner.parts.results.by_message(process, message_id)? {
-                return Ok(record.result);
+                return Ok(record.result_value());
             }
         }
         Err(Error::schedule(

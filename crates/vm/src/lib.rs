@@ -159,11 +159,16 @@ impl Response {
 
     /// The response as the JSON object results carry.
     pub fn to_value(&self) -> Value {
-        let mut fields = self.other.clone();
-        fields.insert("Output".into(), self.output.clone());
-        fields.insert("Messages".into(), Value::Array(self.messages.clone()));
-        fields.insert("Spawns".into(), Value::Array(self.spawns.clone()));
-        fields.insert("Assignments".into(), Value::Array(self.assignments.clone()));
+        self.clone().into_value()
+    }
+
+    /// The response as the JSON object results carry, without copying it.
+    pub fn into_value(self) -> Value {
+        let mut fields = self.other;
+        fields.insert("Output".into(), self.output);
+        fields.insert("Messages".into(), Value::Array(self.messages));
+        fields.insert("Spawns".into(), Value::Array(self.spawns));
+        fields.insert("Assignments".into(), Value::Array(self.assignments));
         Value::Object(fields)
     }
 }

@@ -25,8 +25,8 @@ fn crons(net: &Net, pid: aorta_types::ProcessId) -> Vec<(u64, String, String)> {
         .map(|r| {
             (
                 r.key.timestamp,
-                r.key.cron.unwrap_or_default(),
-                r.result["Output"].as_str().unwrap_or("").to_owned(),
+                r.key.cron.clone().unwrap_or_default(),
+                r.result_value()["Output"].as_str().unwrap_or("").to_owned(),
             )
         })
         .collect()

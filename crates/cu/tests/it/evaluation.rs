@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use aorta_api::{EvalBound, EvalRange};
+use aorta_api::{EvalBound, EvalRange, EvaluationRecord};
 use aorta_cu::{Config, Error};
 use aorta_types::{Ed25519Signer, ProcessId, Signer};
 use serde_json::{Value, json};
@@ -37,7 +37,7 @@ fn all(net: &Net, pid: ProcessId, descending: bool, limit: usize) -> Vec<Value> 
         from = page
             .last()
             .and_then(|r| aorta_cu::cursor::decode(&aorta_cu::cursor::encode(&r.key, descending)));
-        out.extend(page.into_iter().map(|r| r.result));
+        out.extend(page.iter().map(EvaluationRecord::result_value));
         if !more {
             return out;
         }

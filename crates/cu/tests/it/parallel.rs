@@ -103,7 +103,7 @@ fn one_process_many_requests() {
     assert_eq!(net.cu.metrics().cold_starts.load(Ordering::Relaxed), 1);
     let outputs: Vec<String> = history(&net.cu, pid)
         .iter()
-        .map(|r| r.result["Output"].as_str().unwrap_or("").to_owned())
+        .map(|r| r.result_value()["Output"].as_str().unwrap_or("").to_owned())
         .collect();
     let expected: Vec<String> = (1..=51).map(|n| n.to_string()).collect();
     assert_eq!(outputs, expected);

@@ -1,0 +1,13 @@
+//! `aorta-client`: HTTP clients of other units, behind the `aorta-api` traits.
+//!
+//! * [`SuClient`]: a Scheduler Unit's reads (spec §3.2) as an [`aorta_api::SchedulerApi`], so a
+//!   Compute Unit evaluates from a remote SU exactly as from one in its own process.
+//!
+//! The clients are blocking (units call them from evaluation threads, never from async tasks),
+//! retry transport failures and 5xx answers a few times with backoff, and map answers to
+//! [`aorta_api::Error`]: 404 → `NotFound`, other failures → `Remote` with the unit's reason.
+
+mod http;
+mod su;
+
+pub use su::SuClient;
