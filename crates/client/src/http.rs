@@ -43,11 +43,84 @@ impl Http {
         about: Id,
     ) -> Result<T, aorta_api::Error> {
         let url = format!("{}{path}", self.base);
+        let body = self.retrying(&url, about, || self.agent.get(&url).call())?;
+        serde_json::from_slice(&body)
+            .map_err(|e| self.remote(200, format!("{url}: answer is not the expected JSON: {e}")))
+    }
+
+    /// `POST {base}{path}` with a JSON body, answered in JSON (retried like reads: the queries
+    /// sent this way change nothing).
+    pub(crate) fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, aorta_api::Error> {
+        let url = format!("{}{path}", self.base);
+        let body = body.to_string();
+        self.retrying(&url, Id::from_bytes([0; 32]), || {
+            self.agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(body.as_bytes())
+        })
+        .and_then(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                self.remote(200, format!("{url}: answer is not the expected JSON: {e}"))
+            })
+        })
+    }
+
+    /// `GET {base}{path}` (with a `Range`) as bytes.
+    pub(crate) fn get_bytes(
+        &self,
+        path: &str,
+        range: Option<String>,
+        about: Id,
+    ) -> Result<Vec<u8>, aorta_api::Error> {
+        let url = format!("{}{path}", self.base);
+        self.retrying(&url, about, || {
+            let mut request = self.agent.get(&url);
+            if let Some(range) = &range {
+                request = request.header("range", range);
+            }
+            request.call()
+        })
+    }
+
+    /// `GET {base}{path}` (with a `Range`) as a stream: large data is never held whole.
+    pub(crate) fn get_reader(
+        &self,
+        path: &str,
+        range: Option<String>,
+        about: Id,
+    ) -> Result<Box<dyn std::io::Read + Send>, aorta_api::Error> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.agent.get(&url);
+        if let Some(range) = &range {
+            request = request.header("range", range);
+        }
+        let response = request.call().map_err(|e| self.transport(&url, e))?;
+        let status = response.status().as_u16();
+        if status == 404 {
+            return Err(aorta_api::Error::NotFound { id: about });
+        }
+        if !(200..300).contains(&status) {
+            return Err(self.remote(status, format!("{url}: status {status}")));
+        }
+        Ok(Box::new(response.into_body().into_reader()))
+    }
+
+    /// Sends with retries on transport failures and 5xx; answers the body of a 2xx.
+    fn retrying(
+        &self,
+        url: &str,
+        about: Id,
+        send: impl Fn() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Vec<u8>, aorta_api::Error> {
         let mut delay = BACKOFF;
         let mut attempt = 1;
         loop {
-            let outcome = self.agent.get(&url).call();
-            let retry = match outcome {
+            let retry = match send() {
                 Ok(mut response) => {
                     let status = response.status().as_u16();
                     let body = response
@@ -55,14 +128,9 @@ impl Http {
                         .with_config()
                         .limit(MAX_BODY)
                         .read_to_vec()
-                        .map_err(|e| self.transport(&url, e))?;
+                        .map_err(|e| self.transport(url, e))?;
                     if (200..300).contains(&status) {
-                        return serde_json::from_slice(&body).map_err(|e| {
-                            self.remote(
-                                status,
-                                format!("{url}: answer is not the expected JSON: {e}"),
-                            )
-                        });
+                        return Ok(body);
                     }
                     if status == 404 {
                         return Err(aorta_api::Error::NotFound { id: about });
@@ -73,7 +141,7 @@ impl Http {
                     }
                     error
                 }
-                Err(e) => self.transport(&url, e),
+                Err(e) => self.transport(url, e),
             };
             if attempt == ATTEMPTS {
                 return Err(retry);

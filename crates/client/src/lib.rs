@@ -2,12 +2,16 @@
 //!
 //! * [`SuClient`]: a Scheduler Unit's reads (spec §3.2) as an [`aorta_api::SchedulerApi`], so a
 //!   Compute Unit evaluates from a remote SU exactly as from one in its own process.
+//! * [`GatewayClient`]: an Arweave gateway's reads (`/graphql`, `/raw`) as an
+//!   [`aorta_api::Weave`] (read-only, every item verified) and an [`aorta_api::Chain`].
 //!
 //! The clients are blocking (units call them from evaluation threads, never from async tasks),
 //! retry transport failures and 5xx answers a few times with backoff, and map answers to
 //! [`aorta_api::Error`]: 404 → `NotFound`, other failures → `Remote` with the unit's reason.
 
+mod gateway;
 mod http;
 mod su;
 
+pub use gateway::GatewayClient;
 pub use su::SuClient;

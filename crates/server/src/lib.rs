@@ -4,12 +4,16 @@
 //!   aoconnect, MUs and CUs read.
 //! * [`cu::router`]: the Compute Unit API of spec §5.1–5.2 and §5.6: results, cursors, dry-run,
 //!   state, cron.
+//! * [`gateway::router`]: a weave's reads as an Arweave gateway serves them: `/raw/{id}`,
+//!   `/graphql` (the `transactions`, `transaction` and `blocks` queries ao clients send), `/info`.
 //! * [`error`]: the one map from every unit's errors to an HTTP status and `{"error": reason}`.
 //! * [`serve`]: runs a router on a bound listener until a shutdown future resolves, draining
 //!   in-flight requests (tests bind `127.0.0.1:0`).
 
 pub mod cu;
 pub mod error;
+pub mod gateway;
+mod graphql;
 mod metrics;
 pub mod su;
 

@@ -1,0 +1,363 @@
+//! [`GatewayClient`]: an Arweave gateway's reads as a [`Weave`] and a [`Chain`].
+//!
+//! Items are rebuilt from GraphQL metadata (owner key, signature, target, anchor, tags) and
+//! their data from `/raw/{id}`; a whole item is verified before it is handed out, so a gateway
+//! cannot pass off altered data or tags. Writes go through a bundler, not a gateway: `put` is
+//! refused.
+
+use std::io::Read;
+use std::time::Duration;
+
+use aorta_api::{
+    Block, ByteRange, Chain, Cursor, DataReader, Edge, Header, Page, Put, Query, Sort, Weave,
+};
+use aorta_types::{DataItem, Fields, Id, SignatureType, Tag, b64, tag};
+use serde_json::{Value, json};
+
+use crate::http::Http;
+
+const NODE: &str = "id signature recipient anchor owner { key } tags { name value } data { size } block { height }";
+
+/// A gateway (e.g. `http://127.0.0.1:1984`) read through `/graphql` and `/raw`.
+#[derive(Clone, Debug)]
+pub struct GatewayClient {
+    http: Http,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum GatewayError {
+    #[error("a gateway is read-only: items are written through a bundler")]
+    ReadOnly,
+    #[error("{0}")]
+    Answer(String),
+    #[error("item {id} from the gateway does not verify: {reason}")]
+    Forged { id: Id, reason: String },
+}
+
+fn answer(reason: impl Into<String>) -> aorta_api::Error {
+    aorta_api::Error::storage(GatewayError::Answer(reason.into()))
+}
+
+impl GatewayClient {
+    /// A client of the gateway at `url`.
+    pub fn new(url: &str) -> Self {
+        Self {
+            http: Http::new(url, Duration::from_secs(120)),
+        }
+    }
+
+    /// The gateway's URL.
+    pub fn url(&self) -> &str {
+        self.http.base()
+    }
+
+    fn graphql(&self, query: &str, variables: Value) -> Result<Value, aorta_api::Error> {
+        let answer_json: Value = self.http.post_json(
+            "/graphql",
+            &json!({ "query": query, "variables": variables }),
+        )?;
+        if let Some(errors) = answer_json.get("errors").filter(|e| !e.is_null()) {
+            return Err(answer(format!("GraphQL errors: {errors}")));
+        }
+        Ok(answer_json["data"].clone())
+    }
+
+    /// One transaction node by id.
+    fn node(&self, id: Id) -> Result<Option<Value>, aorta_api::Error> {
+        let data = self.graphql(
+            &format!("query($ids: [ID!]) {{ transactions(ids: $ids, first: 1) {{ edges {{ node {{ {NODE} }} }} }} }}"),
+            json!({ "ids": [id.to_string()] }),
+        )?;
+        Ok(data["transactions"]["edges"]
+            .as_array()
+            .and_then(|edges| edges.first())
+            .map(|edge| edge["node"].clone()))
+    }
+}
+
+/// The fields of a node, decoded.
+struct Parts {
+    id: Id,
+    kinds: Vec<SignatureType>,
+    signature: Vec<u8>,
+    owner: Vec<u8>,
+    target: Option<[u8; 32]>,
+    anchor: Option<[u8; 32]>,
+    tags: Vec<Tag>,
+    size: u64,
+    height: u64,
+}
+
+fn decode(node: &Value) -> Result<Parts, aorta_api::Error> {
+    let text = |v: &Value, what: &str| -> Result<String, aorta_api::Error> {
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| answer(format!("node has no {what}")))
+    };
+    let bytes = |v: &Value, what: &str| -> Result<Vec<u8>, aorta_api::Error> {
+        b64::decode(&text(v, what)?).map_err(|_| answer(format!("node's {what} is not base64url")))
+    };
+    let fixed = |v: &Value, what: &str| -> Result<Option<[u8; 32]>, aorta_api::Error> {
+        match v.as_str() {
+            None | Some("") => Ok(None),
+            Some(_) => {
+                let raw = bytes(v, what)?;
+                Ok(Some(raw.try_into().map_err(|_| {
+                    answer(format!("node's {what} is not 32 bytes"))
+                })?))
+            }
+        }
+    };
+    let id: Id = text(&node["id"], "id")?
+        .parse()
+        .map_err(|_| answer("node id is not an id"))?;
+    let owner = bytes(&node["owner"]["key"], "owner key")?;
+    // The key's length names the signature type; 32-byte keys are Ed25519 or Solana, which
+    // only verification tells apart.
+    let kinds = match owner.len() {
+        512 => vec![SignatureType::Arweave],
+        65 => vec![SignatureType::Ethereum],
+        32 => vec![SignatureType::Ed25519, SignatureType::Solana],
+        n => return Err(answer(format!("item {id}: owner key of {n} bytes"))),
+    };
+    let tags = node["tags"]
+        .as_array()
+        .ok_or_else(|| answer("node has no tags"))?
+        .iter()
+        .map(|t| {
+            Ok(Tag::new(
+                text(&t["name"], "tag name")?,
+                text(&t["value"], "tag value")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, aorta_api::Error>>()?;
+    let size = match &node["data"]["size"] {
+        Value::String(s) => s.parse().map_err(|_| answer("data size is not a number"))?,
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| answer("data size is not a number"))?,
+        _ => 0,
+    };
+    Ok(Parts {
+        id,
+        kinds,
+        signature: bytes(&node["signature"], "signature")?,
+        owner,
+        target: fixed(&node["recipient"], "recipient")?,
+        anchor: fixed(&node["anchor"], "anchor")?,
+        tags,
+        size,
+        height: node["block"]["height"].as_u64().unwrap_or(0),
+    })
+}
+
+impl Parts {
+    fn item(&self, kind: SignatureType, data: &[u8]) -> Result<DataItem, aorta_api::Error> {
+        let raw_tags = tag::encode(&self.tags);
+        let bytes = Fields {
+            kind,
+            signature: &self.signature,
+            owner: &self.owner,
+            target: self.target.as_ref(),
+            anchor: self.anchor.as_ref(),
+            tag_count: self.tags.len(),
+            raw_tags: &raw_tags,
+            data,
+        }
+        .encode();
+        let item = DataItem::parse(aorta_types::Bytes::from(bytes)).map_err(|e| {
+            aorta_api::Error::storage(GatewayError::Forged {
+                id: self.id,
+                reason: e.to_string(),
+            })
+        })?;
+        if item.id() != self.id {
+            return Err(aorta_api::Error::storage(GatewayError::Forged {
+                id: self.id,
+                reason: "its signature does not hash to its id".into(),
+            }));
+        }
+        Ok(item)
+    }
+
+    fn header(&self) -> Result<Header, aorta_api::Error> {
+        Ok(Header::new(
+            self.height,
+            self.size,
+            self.item(self.kinds[0], &[])?,
+        ))
+    }
+}
+
+impl Weave for GatewayClient {
+    fn put(&self, _item: &DataItem) -> Result<Put, aorta_api::Error> {
+        Err(aorta_api::Error::storage(GatewayError::ReadOnly))
+    }
+
+    fn get(&self, id: Id) -> Result<Option<DataItem>, aorta_api::Error> {
+        let Some(node) = self.node(id)? else {
+            return Ok(None);
+        };
+        let parts = decode(&node)?;
+        let data = self.http.get_bytes(&format!("/raw/{id}"), None, id)?;
+        let mut last = None;
+        for kind in &parts.kinds {
+            let item = parts.item(*kind, &data)?;
+            match item.verify() {
+                Ok(()) => return Ok(Some(item)),
+                Err(e) => last = Some(e.to_string()),
+            }
+        }
+        Err(aorta_api::Error::storage(GatewayError::Forged {
+            id,
+            reason: last.unwrap_or_default(),
+        }))
+    }
+
+    fn header(&self, id: Id) -> Result<Option<Header>, aorta_api::Error> {
+        match self.node(id)? {
+            Some(node) => Ok(Some(decode(&node)?.header()?)),
+            None => Ok(None),
+        }
+    }
+
+    fn data(&self, id: Id, range: ByteRange) -> Result<Option<DataReader>, aorta_api::Error> {
+        let Some(head) = self.header(id)? else {
+            return Ok(None);
+        };
+        let size = head.data_size();
+        let span = range.within(id, size)?;
+        let reader: Box<dyn Read + Send> = if span.is_empty() {
+            Box::new(std::io::empty())
+        } else {
+            self.http.get_reader(
+                &format!("/raw/{id}"),
+                Some(format!("bytes={}-{}", span.start, span.end - 1)),
+                id,
+            )?
+        };
+        Ok(Some(DataReader::new(reader, span.end - span.start, size)))
+    }
+
+    fn query(&self, query: &Query) -> Result<Page, aorta_api::Error> {
+        query.validate()?;
+        let mut variables = json!({
+            "first": query.limit,
+            "sort": match query.sort { Sort::HeightAsc => "HEIGHT_ASC", Sort::HeightDesc => "HEIGHT_DESC" },
+        });
+        let mut args = vec!["first: $first", "sort: $sort"];
+        let mut decls = vec!["$first: Int", "$sort: SortOrder"];
+        if !query.ids.is_empty() {
+            variables["ids"] = json!(
+                query
+                    .ids
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            );
+            args.push("ids: $ids");
+            decls.push("$ids: [ID!]");
+        }
+        if !query.owners.is_empty() {
+            variables["owners"] = json!(
+                query
+                    .owners
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            );
+            args.push("owners: $owners");
+            decls.push("$owners: [String!]");
+        }
+        if !query.recipients.is_empty() {
+            variables["recipients"] = json!(
+                query
+                    .recipients
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            );
+            args.push("recipients: $recipients");
+            decls.push("$recipients: [String!]");
+        }
+        if !query.tags.is_empty() {
+            variables["tags"] = json!(
+                query
+                    .tags
+                    .iter()
+                    .map(|f| json!({"name": f.name, "values": f.values}))
+                    .collect::<Vec<_>>()
+            );
+            args.push("tags: $tags");
+            decls.push("$tags: [TagFilter!]");
+        }
+        if let Some(after) = query.after {
+            variables["after"] = json!(after.to_string());
+            args.push("after: $after");
+            decls.push("$after: String");
+        }
+        let text = format!(
+            "query({}) {{ transactions({}) {{ pageInfo {{ hasNextPage }} edges {{ cursor node {{ {NODE} }} }} }} }}",
+            decls.join(", "),
+            args.join(", ")
+        );
+        let data = self.graphql(&text, variables)?;
+        let connection = &data["transactions"];
+        let edges = connection["edges"]
+            .as_array()
+            .ok_or_else(|| answer("transactions has no edges"))?
+            .iter()
+            .map(|edge| {
+                let cursor: Cursor = edge["cursor"]
+                    .as_str()
+                    .and_then(|c| c.parse().ok())
+                    .ok_or_else(|| answer("an edge has no readable cursor"))?;
+                Ok(Edge {
+                    cursor,
+                    header: decode(&edge["node"])?.header()?,
+                })
+            })
+            .collect::<Result<Vec<_>, aorta_api::Error>>()?;
+        Ok(Page {
+            edges,
+            has_next_page: connection["pageInfo"]["hasNextPage"]
+                .as_bool()
+                .unwrap_or(false),
+        })
+    }
+}
+
+impl Chain for GatewayClient {
+    fn blocks(&self, min_height: u64, max_timestamp: u64) -> Result<Vec<Block>, aorta_api::Error> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let data = self.graphql(
+                "query($min: Int, $after: String) { blocks(height: { min: $min }, sort: HEIGHT_ASC, first: 100, after: $after) { pageInfo { hasNextPage } edges { cursor node { height timestamp } } } }",
+                json!({ "min": min_height, "after": after }),
+            )?;
+            let connection = &data["blocks"];
+            let edges = connection["edges"]
+                .as_array()
+                .ok_or_else(|| answer("blocks has no edges"))?;
+            for edge in edges {
+                let height = edge["node"]["height"]
+                    .as_u64()
+                    .ok_or_else(|| answer("block without height"))?;
+                // Arweave block timestamps are seconds.
+                let timestamp = edge["node"]["timestamp"]
+                    .as_u64()
+                    .ok_or_else(|| answer("block without timestamp"))?
+                    * 1000;
+                if timestamp > max_timestamp {
+                    return Ok(out);
+                }
+                out.push(Block { height, timestamp });
+                after = edge["cursor"].as_str().map(str::to_owned);
+            }
+            if edges.is_empty() || connection["pageInfo"]["hasNextPage"] != json!(true) {
+                return Ok(out);
+            }
+        }
+    }
+}
