@@ -23,6 +23,9 @@ enum Command {
     /// Run a Scheduler Unit on its own.
     #[command(subcommand)]
     Su(commands::su::Command),
+    /// Run a Compute Unit on its own, reading an SU and a gateway.
+    #[command(subcommand)]
+    Cu(commands::cu::Command),
     /// Build process modules and run them locally over a file of messages.
     #[command(subcommand)]
     Module(commands::module::Command),
@@ -42,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Dev(args) => commands::dev::run(&args),
         Command::Wallet(command) => commands::wallet::run(command),
         Command::Su(command) => commands::su::run(command),
+        Command::Cu(command) => commands::cu::run(command),
         Command::Module(command) => commands::module::run(command),
     };
     match outcome {

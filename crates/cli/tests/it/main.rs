@@ -1,6 +1,7 @@
 //! The `aorta` binary as a user runs it.
 
 mod aos;
+mod cu;
 mod module;
 mod su;
 mod token;

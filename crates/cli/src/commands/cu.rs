@@ -1,0 +1,100 @@
+//! `aorta cu serve`: a Compute Unit on its own, reading an SU and a gateway over HTTP.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use aorta_client::{GatewayClient, SuClient};
+use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
+use aorta_types::ao::{parse_compute_limit, parse_memory_limit};
+
+use crate::commands::wallet;
+
+/// `aorta cu …`
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Run a Compute Unit.
+    Serve(ServeArgs),
+}
+
+/// Options of `aorta cu serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AORTA_CU_LISTEN", default_value = "127.0.0.1:6363")]
+    pub listen: SocketAddr,
+    /// The Scheduler Unit whose processes this CU evaluates.
+    #[arg(long, env = "AORTA_SU")]
+    pub su: String,
+    /// The gateway modules, assigned items and blocks are read from.
+    #[arg(long, env = "AORTA_GATEWAY")]
+    pub gateway: String,
+    /// Where the CU keeps its wallet.
+    #[arg(long, env = "AORTA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The CU wallet (a JWK), reported by `GET /`; created in the data directory when not given.
+    #[arg(long, env = "AORTA_CU_WALLET")]
+    pub wallet: Option<PathBuf>,
+    /// Memory live process states may take together before the least recently used are
+    /// dropped (rebuilt from the log when asked for again), e.g. `2-gb`.
+    #[arg(long, default_value = "1-gb", value_parser = parse_memory_limit)]
+    pub memory_budget: u64,
+    /// The largest `Memory-Limit` a process may ask for.
+    #[arg(long, default_value = "1-gb", value_parser = parse_memory_limit)]
+    pub max_memory: u64,
+    /// The largest `Compute-Limit` a process may ask for.
+    #[arg(long, default_value = "9000000000000000", value_parser = parse_compute_limit)]
+    pub max_compute: u64,
+}
+
+/// Runs a CU command.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(&args),
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let data_dir = crate::data_dir(args.data_dir.as_deref())?;
+    let wallet_path = args
+        .wallet
+        .clone()
+        .unwrap_or_else(|| data_dir.join("wallets/cu.json"));
+    let address = wallet::load_or_create(&wallet_path, wallet::Kind::Ed25519.into())?
+        .address()
+        .to_string();
+    let gateway = Arc::new(GatewayClient::new(&args.gateway));
+    let unit = ComputeUnit::new(
+        Parts {
+            scheduler: Arc::new(SuClient::new(&args.su)),
+            weave: gateway.clone(),
+            chain: gateway,
+            results: Arc::new(MemoryResults::new()),
+            runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+        },
+        Config {
+            max_memory: args.max_memory,
+            max_compute: args.max_compute,
+            memory_budget: args.memory_budget,
+            ..Config::default()
+        },
+    );
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
+        tracing::info!(%address, su = %args.su, gateway = %args.gateway, "compute unit ready");
+        println!("CU {address} listening on http://{}", args.listen);
+        let router = aorta_server::cu::router(
+            unit,
+            aorta_server::cu::Options {
+                address,
+                ..aorta_server::cu::Options::default()
+            },
+        );
+        aorta_server::serve(listener, router, crate::shutdown_signal()).await?;
+        anyhow::Ok(())
+    })
+}
