@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use aorta_api::{Block, Chain, SchedulerApi};
+use aorta_api::SchedulerApi;
 use aorta_bench::{Machine, Mode, Row, Table};
 use aorta_cu::message::{self, Slot};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
@@ -182,14 +182,6 @@ fn evaluate(cu: &ComputeUnit, processes: &[ProcessId], threads: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-struct NoBlocks;
-
-impl Chain for NoBlocks {
-    fn blocks(&self, _: u64, _: u64) -> Result<Vec<Block>, aorta_api::Error> {
-        Ok(Vec::new())
-    }
-}
-
 fn main() {
     let mode = Mode::from_env();
     println!(
@@ -214,28 +206,60 @@ fn main() {
     // The floor: the same inputs straight into instances, one thread.
     let env_cu = setup.cu();
     env_cu.evaluate(processes[0]).expect("warm-up");
-    let _ = NoBlocks;
     let inputs: Vec<_> = processes.iter().map(|p| setup.raw_inputs(*p)).collect();
-    let env = Arc::new(serde_json::json!({
-        "Process": {"Id": processes[0].to_string(), "Owner": setup.alice.address().to_string(),
-                    "Tags": [{"name": "On-Boot", "value": "Data"}]},
-        "Module": {"Id": setup.module.to_string(), "Owner": "", "Tags": []},
-    }));
+    // Each process's environment exactly as the CU builds it.
+    let module_item = aorta_api::Weave::get(&setup.store, setup.module)
+        .expect("read")
+        .expect("module");
+    let module_view = aorta_types::ao::Module::read(&module_item).expect("module tags");
+    let envs: Vec<Arc<serde_json::Value>> = processes
+        .iter()
+        .map(|pid| {
+            let info = SchedulerApi::process(&setup.su, *pid).expect("process");
+            Arc::new(message::env(&info, &module_view, module_item.tags()))
+        })
+        .collect();
     let module = LuaRuntime
         .load(FORMAT, default_module().as_bytes(), Limits::default())
         .expect("module");
     let start = Instant::now();
-    for messages in inputs {
+    let mut raw_gas = 0;
+    for (messages, env) in inputs.into_iter().zip(&envs) {
         let mut instance = module.instantiate().expect("instance");
         for m in messages {
-            let e = instance.handle(m, &env).expect("no host failure");
+            let e = instance.handle(m, env).expect("no host failure");
             assert!(matches!(e.outcome, Outcome::Ok(_)), "{:?}", e.outcome);
+            raw_gas += e.gas_used;
         }
     }
     let raw = start.elapsed().as_secs_f64();
     let raw_rate = messages as f64 / raw;
 
-    let one = evaluate(&setup.cu(), &processes, 1);
+    eprintln!("phase: CU on one thread");
+    let first = setup.cu();
+    let one = evaluate(&first, &processes, 1);
+    let cu_gas: u64 = processes
+        .iter()
+        .flat_map(|pid| {
+            first
+                .results(
+                    *pid,
+                    &aorta_api::EvalRange {
+                        from: None,
+                        to: None,
+                        descending: false,
+                        limit: usize::MAX,
+                        cron_only: false,
+                        skip_errors: false,
+                    },
+                )
+                .expect("results")
+                .0
+        })
+        .map(|r| r.result_value()["GasUsed"].as_u64().unwrap_or(0))
+        .sum();
+    drop(first);
+    eprintln!("phase: CU on two threads");
     let two = evaluate(&setup.cu(), &processes, 2);
     let cu = setup.cu();
     let start = Instant::now();
@@ -278,6 +302,11 @@ fn main() {
         println!("{}", table.push(row));
     }
     println!();
+    println!(
+        "VM instructions per message: {} handed straight to the runtime, {} through the CU",
+        raw_gas / messages,
+        cu_gas / messages
+    );
     println!(
         "rebuild of {long} messages: {rebuilt:.1} s; two threads give {:.2}x one thread",
         one / two
