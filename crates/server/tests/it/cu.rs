@@ -69,12 +69,15 @@ impl SchedulerApi for Tampered {
 }
 
 fn start() -> Node {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(dir.path().join("store")).expect("store"));
-    let blocks = LocalBlocks {
+    start_with(LocalBlocks {
         genesis_ms: aorta_su::clock::system_now_ms(),
         start_height: 1_000,
-    };
+    })
+}
+
+fn start_with(blocks: LocalBlocks) -> Node {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Store::open(dir.path().join("store")).expect("store"));
     let su = Scheduler::new(
         Arc::new(su_wallet()),
         store.clone(),
@@ -157,6 +160,10 @@ impl Node {
     }
 
     fn spawn(&self) -> ProcessId {
+        self.spawn_with(&[])
+    }
+
+    fn spawn_with(&self, extra: &[(&str, &str)]) -> ProcessId {
         let item = DataItemBuilder::new()
             .tags([
                 Tag::new("Data-Protocol", "ao"),
@@ -166,6 +173,7 @@ impl Node {
                 Tag::new("Scheduler", su_wallet().address().to_string()),
                 Tag::new("Name", "counter"),
             ])
+            .tags(extra.iter().map(|(k, v)| Tag::new(*k, *v)))
             .anchor(self.anchor())
             .data(b"1984".to_vec())
             .sign(&user())
@@ -360,4 +368,55 @@ fn errors_over_http() {
     assert_eq!(not_json.status, 400);
     // Nothing was written by any of that.
     assert!(node.store.get(unknown).expect("read").is_none());
+}
+
+#[test]
+/// A cron process on the real SU and embedded store fires on time and on blocks: a 1-second
+/// cron and a 1-block cron, with a block boundary arranged to fall a moment after the spawn;
+/// `/cron` lists them, ordered, each once, named as the reference names them.
+fn cron_fires_on_time_and_on_blocks() {
+    let now = aorta_su::clock::system_now_ms();
+    // The next block starts 1.5 s from now.
+    let node = start_with(LocalBlocks {
+        genesis_ms: now + 1_500 - 120_000,
+        start_height: 1_000,
+    });
+    let pid = node.spawn_with(&[
+        ("Cron-Interval", "1-second"),
+        ("Cron-Tag-Action", "Tick"),
+        ("Cron-Interval", "1-block"),
+        ("Cron-Tag-Action", "Block"),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(3_500));
+    let page = node.get(&format!("/cron/{pid}"));
+    assert_eq!(page.status, 200);
+    let page = page.json();
+    let names: Vec<(u64, String)> = page["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|edge| {
+            let cursor = edge["cursor"].as_str().expect("cursor");
+            let aorta_api::EvalBound::Key(key) =
+                aorta_cu::cursor::decode(cursor).expect("a cursor")
+            else {
+                panic!("a full cursor")
+            };
+            (key.timestamp, key.cron.unwrap_or_default())
+        })
+        .collect();
+    let ticks = names.iter().filter(|(_, n)| n == "0-1-second").count();
+    let blocks: Vec<&(u64, String)> = names.iter().filter(|(_, n)| n == "0-1-block").collect();
+    assert!(ticks >= 1, "time crons fired: {names:?}");
+    assert_eq!(blocks.len(), 1, "one block since the spawn: {names:?}");
+    assert_eq!(blocks[0].0, now + 1_500, "stamped with the block's time");
+    assert!(
+        names.windows(2).all(|w| w[0].0 <= w[1].0),
+        "in time order: {names:?}"
+    );
+    // Asking again adds nothing that was already there.
+    let again = node.get(&format!("/cron/{pid}")).json();
+    assert!(again["edges"].as_array().expect("edges").len() >= names.len());
+    let first = &again["edges"][0]["cursor"];
+    assert_eq!(first, &page["edges"][0]["cursor"]);
 }
