@@ -3,6 +3,10 @@
 //! * `benches/store.rs` (`cargo bench -p aorta-bench --bench store`): durable appends/s of the
 //!   schedule store at several batch sizes and writer counts, reads/s, and weave puts, next to
 //!   the raw limit of the same disk measured in the same run; prints one table with the ratio.
+//! * `benches/su.rs`: the Scheduler Unit beside raw signing; `benches/lua.rs`: the Lua runtime on
+//!   token Transfers beside the cost of crossing into Lua; `benches/cu.rs`: the Compute Unit
+//!   evaluating token Transfers from an SU log beside the runtime alone, on one and two threads,
+//!   and the cold rebuild of a process of 100 000 messages.
 //!
 //! This library holds what the benches share: the run [`Mode`] (full, or a tiny smoke run for
 //! CI: `AORTA_BENCH_SMOKE=1` or `--smoke`), the [`Machine`] description, the [`raw_fsync_rate`]
