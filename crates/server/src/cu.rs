@@ -31,6 +31,10 @@ pub struct Options {
     pub max_body: usize,
     /// Largest page of results a client may ask for.
     pub max_page: usize,
+    /// When set, `/result` and `/dry-run` answer 202 "in progress" after this long
+    /// (the evaluation goes on; ask again), unless the request says `no-busy` (the reference's
+    /// `BUSY_THRESHOLD`; off by default there and here).
+    pub busy_threshold: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -39,6 +43,7 @@ impl Default for Options {
             address: String::new(),
             max_body: 1024 * 1024,
             max_page: 1000,
+            busy_threshold: None,
         }
     }
 }
@@ -148,11 +153,42 @@ async fn result(
     State(cu): State<Cu>,
     Path(id): Path<String>,
     Query(params): Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = parse_id(&id, "message id")?;
     let process = process_param(&params)?;
     let unit = cu.unit.clone();
-    Ok(Json(blocking(move || unit.result(id, process)).await?))
+    evaluating(&cu, &params, process, move || unit.result(id, process)).await
+}
+
+/// Runs `work` on the blocking pool; past the busy threshold answers 202 while it goes on.
+async fn evaluating<T: serde::Serialize + Send + 'static>(
+    cu: &Cu,
+    params: &HashMap<String, String>,
+    process: ProcessId,
+    work: impl FnOnce() -> Result<T, aorta_cu::Error> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let task = tokio::task::spawn_blocking(work);
+    let joined = match cu.options.busy_threshold {
+        Some(threshold) if !params.contains_key("no-busy") => {
+            match tokio::time::timeout(threshold, task).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    return Ok((
+                        StatusCode::ACCEPTED,
+                        Json(json!({
+                            "message": format!("Evaluation of process {process} is in progress.")
+                        })),
+                    )
+                        .into_response());
+                }
+            }
+        }
+        _ => task.await,
+    };
+    let value = joined
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::from)?;
+    Ok(Json(value).into_response())
 }
 
 fn bound(
@@ -280,7 +316,7 @@ async fn dry_run(
     State(cu): State<Cu>,
     Query(params): Params,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let process = process_param(&params)?;
     let to = param(&params, "to")
         .map(|t| parse_id(t, "to"))
@@ -289,7 +325,8 @@ async fn dry_run(
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the dry-run body is not JSON: {e}")))?;
     let unit = cu.unit.clone();
-    Ok(Json(
-        blocking(move || unit.dry_run(process, to, body)).await?,
-    ))
+    evaluating(&cu, &params, process, move || {
+        unit.dry_run(process, to, body)
+    })
+    .await
 }

@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// The largest `Memory-Limit` a process may ask for.
     #[arg(long, default_value = "1-gb", value_parser = parse_memory_limit)]
     pub max_memory: u64,
+    /// Answer `/result` and `/dry-run` with 202 "in progress" after this many ms (0: never);
+    /// the evaluation goes on and a later request finds it done.
+    #[arg(long, default_value_t = 0)]
+    pub busy_threshold_ms: u64,
     /// The largest `Compute-Limit` a process may ask for.
     #[arg(long, default_value = "9000000000000000", value_parser = parse_compute_limit)]
     pub max_compute: u64,
@@ -91,6 +95,8 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             unit,
             aorta_server::cu::Options {
                 address,
+                busy_threshold: (args.busy_threshold_ms > 0)
+                    .then(|| std::time::Duration::from_millis(args.busy_threshold_ms)),
                 ..aorta_server::cu::Options::default()
             },
         );

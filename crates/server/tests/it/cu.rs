@@ -18,6 +18,7 @@ use crate::http;
 struct Node {
     cu_addr: SocketAddr,
     tampered_addr: SocketAddr,
+    busy_addr: SocketAddr,
     su: Scheduler,
     store: Arc<Store>,
     aos: Id,
@@ -111,7 +112,7 @@ fn start_with(blocks: LocalBlocks) -> Node {
         )
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let serve = |unit: ComputeUnit| {
+    let serve = |unit: ComputeUnit, busy_threshold: Option<std::time::Duration>| {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind");
@@ -120,17 +121,20 @@ fn start_with(blocks: LocalBlocks) -> Node {
             unit,
             Options {
                 address: "cu-address".into(),
+                busy_threshold,
                 ..Options::default()
             },
         );
         runtime.spawn(aorta_server::serve(listener, app, std::future::pending()));
         addr
     };
-    let cu_addr = serve(cu(Arc::new(su.clone())));
-    let tampered_addr = serve(cu(Arc::new(Tampered(su.clone()))));
+    let cu_addr = serve(cu(Arc::new(su.clone())), None);
+    let tampered_addr = serve(cu(Arc::new(Tampered(su.clone()))), None);
+    let busy_addr = serve(cu(Arc::new(su.clone())), Some(std::time::Duration::ZERO));
     Node {
         cu_addr,
         tampered_addr,
+        busy_addr,
         su,
         store,
         aos,
@@ -359,6 +363,25 @@ fn errors_over_http() {
         assert_eq!(response.status, status, "{path}");
         assert!(response.json()["error"].is_string(), "{path}");
     }
+    // With a busy threshold, a long evaluation answers 202 and goes on; `no-busy` waits.
+    let busy = http(
+        node.busy_addr,
+        "GET",
+        &format!("/result/{second}?process-id={pid}"),
+        b"",
+    );
+    assert_eq!(busy.status, 202);
+    assert_eq!(
+        busy.json()["message"],
+        json!(format!("Evaluation of process {pid} is in progress."))
+    );
+    let waited = http(
+        node.busy_addr,
+        "GET",
+        &format!("/result/{second}?process-id={pid}&no-busy=1"),
+        b"",
+    );
+    assert_eq!(waited.status, 200);
     let not_json = http(
         node.cu_addr,
         "POST",
