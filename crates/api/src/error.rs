@@ -86,6 +86,19 @@ pub enum Error {
         /// What was asked for.
         id: Id,
     },
+    /// A message with the same content (a pushed message re-signed) is already scheduled for
+    /// the process (spec §3.5 step 5): delivered before, under another id.
+    #[error("process {process}: a message with the same content is already scheduled")]
+    DuplicateContent {
+        /// The process.
+        process: ProcessId,
+    },
+    /// A unit refused a request (bad input, a rule): retrying the same request cannot help.
+    #[error("refused: {reason}")]
+    Rejected {
+        /// The unit's reason.
+        reason: String,
+    },
     /// A remote unit answered with an error status (its reason as given).
     #[error("{unit} answered {status}: {reason}")]
     Remote {

@@ -20,6 +20,8 @@
 //!   chain, in the SU's JSON shapes, in-process or over HTTP.
 //! * [`ResultStore`]: a Compute Unit's [`EvaluationRecord`]s, read by message and by
 //!   [`EvalRange`].
+//! * [`SchedulerWrite`], [`SchedulerDirectory`], [`ComputeApi`], [`TaskQueue`]: what a Messenger
+//!   Unit uses to deliver messages and to owe nothing across a restart.
 //! * [`su`]: the Scheduler Unit's JSON shapes (spec §3.3), shared by its server and its clients.
 //!
 //! ```
@@ -36,6 +38,7 @@
 
 pub mod contract;
 mod error;
+mod mu;
 mod pending;
 mod results;
 mod schedule;
@@ -44,6 +47,7 @@ pub mod su;
 mod weave;
 
 pub use error::Error;
+pub use mu::{ComputeApi, SchedulerDirectory, SchedulerWrite, TaskQueue};
 pub use pending::{Pending, Resolver};
 pub use results::{EvalBound, EvalKey, EvalRange, EvaluationRecord, ResultStore};
 pub use schedule::{

@@ -592,3 +592,56 @@ impl ComputeUnit {
         Ok(MessageItem::of(&item, false))
     }
 }
+
+impl aorta_api::ComputeApi for ComputeUnit {
+    fn result(&self, message: Id, process: ProcessId) -> Result<Value, aorta_api::Error> {
+        ComputeUnit::result(self, message, process).map_err(into_api)
+    }
+
+    fn cron(
+        &self,
+        process: ProcessId,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Value)>, bool), aorta_api::Error> {
+        let from = match from {
+            Some(text) => {
+                Some(
+                    crate::cursor::decode(text).ok_or_else(|| aorta_api::Error::Rejected {
+                        reason: format!("{text:?} is not a cursor"),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let (records, more) = self
+            .results(
+                process,
+                &EvalRange {
+                    from,
+                    to: None,
+                    descending: false,
+                    limit,
+                    cron_only: true,
+                    skip_errors: false,
+                },
+            )
+            .map_err(into_api)?;
+        Ok((
+            records
+                .iter()
+                .map(|r| (crate::cursor::encode(&r.key, false), r.result_value()))
+                .collect(),
+            more,
+        ))
+    }
+}
+
+/// A CU failure as the `aorta-api` error other units see.
+fn into_api(e: Error) -> aorta_api::Error {
+    match e {
+        Error::NotFound { id } => aorta_api::Error::NotFound { id },
+        Error::Upstream(inner) => inner,
+        other => aorta_api::Error::storage(other),
+    }
+}

@@ -1,12 +1,15 @@
 //! The SU as a Compute Unit reads it in-process: [`SchedulerApi`] over [`Scheduler`], in the same
 //! JSON shapes its HTTP routes serve, and [`Chain`] over [`LocalBlocks`].
 
+use aorta_api::su::Posted;
 use aorta_api::su::{
     AssignmentItem, MessageItem, Owner, ProcessInner, SchedulePage, Scheduled, anchor_text,
     padded_height,
 };
-use aorta_api::{Block, Chain, Range, SchedulerApi};
-use aorta_types::{Id, ProcessId, b64};
+use std::sync::Arc;
+
+use aorta_api::{Block, Chain, Range, SchedulerApi, SchedulerDirectory, SchedulerWrite};
+use aorta_types::{Address, DataItem, Id, MessageId, ProcessId, b64};
 
 use crate::clock::BLOCK_TIME_MS;
 use crate::{Error, LocalBlocks, Node, ProcessRecord, Scheduler};
@@ -87,6 +90,92 @@ impl SchedulerApi for Scheduler {
 
     fn now(&self) -> Result<(u64, u64), aorta_api::Error> {
         Ok(Scheduler::now(self))
+    }
+}
+
+/// A write's failure as an MU sees it: duplicates are "already delivered", rule violations are
+/// refusals (retrying cannot help), the rest are failures to retry.
+fn write_error(scheduler: &Scheduler, e: Error) -> aorta_api::Error {
+    match e {
+        Error::DuplicateMessage { id, process } => aorta_api::Error::DuplicateMessage {
+            process,
+            message: id,
+            nonce: scheduler
+                .schedule_store()
+                .by_message(process, id)
+                .ok()
+                .flatten()
+                .map_or(0, |e| e.nonce),
+        },
+        Error::DuplicateProcess { id } => aorta_api::Error::DuplicateMessage {
+            process: id,
+            message: MessageId(id.id()),
+            nonce: 0,
+        },
+        Error::DuplicateContent { process } => aorta_api::Error::DuplicateContent { process },
+        Error::Store(inner) => inner,
+        e @ (Error::Signing(_) | Error::MissingItem { .. } | Error::Corrupt { .. }) => {
+            aorta_api::Error::storage(e)
+        }
+        other => aorta_api::Error::Rejected {
+            reason: other.to_string(),
+        },
+    }
+}
+
+impl SchedulerWrite for Scheduler {
+    fn submit(&self, item: &DataItem) -> Result<Posted, aorta_api::Error> {
+        let receipt = self
+            .schedule(item.clone())
+            .and_then(crate::Ticket::wait)
+            .map_err(|e| write_error(self, e))?;
+        Ok(Posted {
+            timestamp: receipt.timestamp,
+            id: receipt.id.to_string(),
+        })
+    }
+
+    fn assign(
+        &self,
+        process: ProcessId,
+        item: Id,
+        base_layer: bool,
+        exclude: &[String],
+    ) -> Result<Posted, aorta_api::Error> {
+        let receipt = Scheduler::assign(self, process, item, exclude.to_vec(), base_layer)
+            .and_then(crate::Ticket::wait)
+            .map_err(|e| write_error(self, e))?;
+        Ok(Posted {
+            timestamp: receipt.timestamp,
+            id: receipt.id.to_string(),
+        })
+    }
+}
+
+/// One SU as the whole directory (`aorta dev`): it schedules the processes it knows and the new
+/// processes that name it.
+impl SchedulerDirectory for Scheduler {
+    fn for_process(&self, process: ProcessId) -> Result<Arc<dyn SchedulerWrite>, aorta_api::Error> {
+        match self.schedule_store().entry(process, 0)? {
+            Some(_) => Ok(Arc::new(self.clone())),
+            None => Err(aorta_api::Error::NotFound { id: process.id() }),
+        }
+    }
+
+    fn for_scheduler(
+        &self,
+        scheduler: &Address,
+    ) -> Result<Arc<dyn SchedulerWrite>, aorta_api::Error> {
+        if scheduler == self.address() {
+            Ok(Arc::new(self.clone()))
+        } else {
+            Err(aorta_api::Error::Rejected {
+                reason: format!(
+                    "scheduler {scheduler} is not known here (this SU is {})",
+                    self.address()
+                ),
+            })
+        }
     }
 }
 

@@ -56,7 +56,11 @@ impl TagsExt for [Tag] {
     }
 }
 
-/// Checks the ANS-104 limits: count, and each name and value non-empty and within size.
+/// Checks the ANS-104 limits: count, each name non-empty, names and values within size.
+///
+/// Empty values are accepted: ANS-104's text asks for non-empty values, but arbundles (which
+/// every ao client and unit signs and verifies with) neither checks nor prevents them, and aos
+/// processes emit them (an empty forwarded tag), so the network carries such items.
 ///
 /// # Errors
 /// [`Error::TooManyTags`] or [`Error::TagSize`].
@@ -68,16 +72,16 @@ pub fn check_limits(tags: &[Tag]) -> Result<(), Error> {
         });
     }
     for (index, tag) in tags.iter().enumerate() {
-        for (field, len, max) in [
-            ("name", tag.name.len(), MAX_TAG_NAME),
-            ("value", tag.value.len(), MAX_TAG_VALUE),
+        for (field, len, min, max) in [
+            ("name", tag.name.len(), 1, MAX_TAG_NAME),
+            ("value", tag.value.len(), 0, MAX_TAG_VALUE),
         ] {
-            if len == 0 || len > max {
+            if len < min || len > max {
                 return Err(Error::TagSize {
                     index,
                     field,
                     len,
-                    min: 1,
+                    min,
                     max,
                 });
             }
@@ -280,7 +284,8 @@ mod tests {
     }
 
     #[test]
-    /// Limits: 129 tags, empty or oversized names and values are rejected.
+    /// Limits: 129 tags, empty names, oversized names and values are rejected; empty values are
+    /// not (arbundles signs and verifies them).
     fn limits() {
         let many: Vec<Tag> = (0..129).map(|i| Tag::new(format!("t{i}"), "v")).collect();
         assert!(matches!(
@@ -292,7 +297,7 @@ mod tests {
             Err(Error::TooManyTags { .. })
         ));
         assert!(check_limits(&[Tag::new("", "v")]).is_err());
-        assert!(check_limits(&[Tag::new("n", "")]).is_err());
+        assert!(check_limits(&[Tag::new("n", "")]).is_ok());
         assert!(check_limits(&[Tag::new("n".repeat(1025), "v")]).is_err());
         assert!(check_limits(&[Tag::new("n", "v".repeat(3073))]).is_err());
         assert!(check_limits(&[Tag::new("n".repeat(1024), "v".repeat(3072))]).is_ok());
