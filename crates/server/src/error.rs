@@ -111,6 +111,21 @@ impl From<aorta_cu::Error> for ApiError {
     }
 }
 
+impl From<aorta_mu::Error> for ApiError {
+    fn from(e: aorta_mu::Error) -> Self {
+        use aorta_mu::Error as E;
+        let status = match &e {
+            E::InvalidItem(_) | E::NotAo(_) | E::Outbox(_) => StatusCode::BAD_REQUEST,
+            E::Unit(aorta_api::Error::Rejected { .. }) => StatusCode::BAD_REQUEST,
+            E::Unit(aorta_api::Error::NotFound { .. }) => StatusCode::NOT_FOUND,
+            E::Unit(aorta_api::Error::Remote { .. }) => StatusCode::BAD_GATEWAY,
+            E::Unit(inner) => store_status(inner),
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, error_chain(&e))
+    }
+}
+
 /// The error and its sources, `outer: inner: …`, so a reason names the root cause.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();

@@ -1,4 +1,5 @@
-//! The gateway reads of a weave (spec §1.6, §2.9, §5.3): `GET /raw/{id}` (ranged, streamed),
+//! The gateway reads of a weave (spec §1.6, §2.9, §5.3): `GET /raw/{id}` and `GET /{id}`
+//! (the data, ranged, streamed),
 //! `POST /graphql` with the `transactions`, `transaction` and `blocks` queries ao units and
 //! aoconnect send, and `GET /info`. A CU or aoconnect pointed at this reads the weave as it
 //! reads an Arweave gateway.
@@ -38,6 +39,7 @@ pub fn router(weave: Arc<dyn Weave>, chain: Arc<dyn Chain>, network: &str) -> Ro
     Router::new()
         .route("/info", get(info))
         .route("/raw/{id}", get(raw))
+        .route("/{id}", get(raw))
         .route("/graphql", post(graphql_post))
         .layer(CorsLayer::permissive())
         .with_state(Gateway {

@@ -6,6 +6,7 @@
 //!   state, cron.
 //! * [`gateway::router`]: a weave's reads as an Arweave gateway serves them: `/raw/{id}`,
 //!   `/graphql` (the `transactions`, `transaction` and `blocks` queries ao clients send), `/info`.
+//! * [`mu::router`]: the Messenger Unit API of spec §4.1.
 //! * [`error`]: the one map from every unit's errors to an HTTP status and `{"error": reason}`.
 //! * [`serve`]: runs a router on a bound listener until a shutdown future resolves, draining
 //!   in-flight requests (tests bind `127.0.0.1:0`).
@@ -15,6 +16,7 @@ pub mod error;
 pub mod gateway;
 mod graphql;
 mod metrics;
+pub mod mu;
 pub mod su;
 
 use std::future::Future;

@@ -1,6 +1,18 @@
-//! `aorta dev`: the whole node in one process.
+//! `aorta dev`: the whole node in one process — MU, SU, CU and the embedded weave with its
+//! gateway — with zero configuration.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use aorta_api::Weave as _;
+use aorta_cu::{ComputeUnit, MemoryResults};
+use aorta_mu::Messenger;
+use aorta_su::Scheduler;
+use aorta_types::{DataItemBuilder, Id, Signer, Tag, WalletKind};
+
+use crate::commands::{su, wallet};
 
 /// Options of `aorta dev`.
 #[derive(clap::Args, Debug)]
@@ -8,19 +20,170 @@ pub struct Args {
     /// Where the node keeps its data.
     #[arg(long, env = "AORTA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The Messenger Unit's address (clients send here).
+    #[arg(long, env = "AORTA_MU_LISTEN", default_value = "127.0.0.1:3005")]
+    pub mu_listen: SocketAddr,
+    /// The Scheduler Unit's address.
+    #[arg(long, env = "AORTA_SU_LISTEN", default_value = "127.0.0.1:9000")]
+    pub su_listen: SocketAddr,
+    /// The Compute Unit's address.
+    #[arg(long, env = "AORTA_CU_LISTEN", default_value = "127.0.0.1:6363")]
+    pub cu_listen: SocketAddr,
+    /// The gateway's address (`/graphql`, `/raw/{id}`, `/{id}`, `/info`).
+    #[arg(long, env = "AORTA_GATEWAY_LISTEN", default_value = "127.0.0.1:4000")]
+    pub gateway_listen: SocketAddr,
+    /// Memory live process states may take together, e.g. `2-gb`.
+    #[arg(long, default_value = "1-gb", value_parser = aorta_types::ao::parse_memory_limit)]
+    pub memory_budget: u64,
+    /// Threads that push outboxes.
+    #[arg(long, default_value_t = 2)]
+    pub push_workers: usize,
 }
 
-/// Runs the node. Until the MU exists this says which parts run today and exits.
+/// The default module's item: the aos-compatible library as a `lua-5.3` module, signed by the
+/// node's wallet. Ed25519 signing is deterministic, so the same library gives the same id on
+/// every start and publishing it again changes nothing.
+fn default_module(wallet: &dyn Signer) -> anyhow::Result<aorta_types::DataItem> {
+    DataItemBuilder::new()
+        .tags([
+            Tag::new("Data-Protocol", "ao"),
+            Tag::new("Variant", "ao.TN.1"),
+            Tag::new("Type", "Module"),
+            Tag::new("Module-Format", aorta_vm_lua::FORMAT),
+            Tag::new("Input-Encoding", "JSON-1"),
+            Tag::new("Output-Encoding", "JSON-1"),
+            Tag::new("Memory-Limit", "1-gb"),
+            Tag::new("Compute-Limit", "9000000000000"),
+            Tag::new("Content-Type", "text/x-lua"),
+            Tag::new("Name", "aorta-aos"),
+            Tag::new("Version", env!("CARGO_PKG_VERSION")),
+        ])
+        .data(aorta_vm_lua::default_module().into_bytes())
+        .sign(wallet)
+        .context("signing the default module")
+}
+
+/// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    println!("aorta {}", env!("CARGO_PKG_VERSION"));
-    if let Some(dir) = &args.data_dir {
-        println!("data directory: {}", dir.display());
-    }
-    println!(
-        "`aorta dev` will run every unit (SU, CU, MU) in one process once the MU exists.\n\
-         Today: `aorta su serve` runs a Scheduler Unit with the embedded store,\n\
-         `aorta cu serve --su URL --gateway URL` a Compute Unit, and\n\
-         `aorta wallet new|address` manages wallets."
+    let data_dir = crate::data_dir(args.data_dir.as_deref())?;
+    let store = Arc::new(
+        aorta_store::Store::open(data_dir.join("store"))
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
-    Ok(())
+    let chain = su::local_chain(&data_dir)?;
+    let su_wallet: Arc<dyn Signer> = Arc::from(
+        wallet::load_or_create(&data_dir.join("wallets/su.json"), WalletKind::Ed25519)?
+            .into_signer(),
+    );
+    let mu_wallet: Arc<dyn Signer> = Arc::from(
+        wallet::load_or_create(&data_dir.join("wallets/mu.json"), WalletKind::Ed25519)?
+            .into_signer(),
+    );
+    let cu_address =
+        wallet::load_or_create(&data_dir.join("wallets/cu.json"), WalletKind::Ed25519)?
+            .address()
+            .to_string();
+    let scheduler = Scheduler::new(
+        su_wallet,
+        store.clone(),
+        store.clone(),
+        Arc::new(chain),
+        aorta_su::Config::default(),
+    );
+    let module = default_module(&*mu_wallet)?;
+    let module_id: Id = store
+        .put(&module)
+        .context("publishing the default module")?
+        .id;
+    let cu = ComputeUnit::new(
+        aorta_cu::Parts {
+            scheduler: Arc::new(scheduler.clone()),
+            weave: store.clone(),
+            chain: Arc::new(chain),
+            results: Arc::new(MemoryResults::new()),
+            runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+        },
+        aorta_cu::Config {
+            memory_budget: args.memory_budget,
+            ..aorta_cu::Config::default()
+        },
+    );
+    let queue = Arc::new(
+        aorta_store::Queue::open(data_dir.join("mu/queue.redb"))
+            .context("opening the push queue")?,
+    );
+    let messenger = Messenger::new(aorta_mu::Parts {
+        wallet: mu_wallet.clone(),
+        directory: Arc::new(scheduler.clone()),
+        compute: Arc::new(cu.clone()),
+        weave: store.clone(),
+        queue,
+    })?;
+    let workers = messenger.start(args.push_workers);
+    let su_url = format!("http://{}", args.su_listen);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let served = runtime.block_on(async {
+        let bind = |addr: SocketAddr| async move {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))
+        };
+        let (mu_l, su_l, cu_l, gw_l) = (
+            bind(args.mu_listen).await?,
+            bind(args.su_listen).await?,
+            bind(args.cu_listen).await?,
+            bind(args.gateway_listen).await?,
+        );
+        scheduler
+            .publish_location(&su_url, 86_400_000)
+            .context("publishing the Scheduler-Location record")?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let servers = [
+            (mu_l, aorta_server::mu::router(messenger.clone(), aorta_server::mu::Options::default())),
+            (su_l, aorta_server::su::router(scheduler.clone(), aorta_server::su::Options::default())),
+            (
+                cu_l,
+                aorta_server::cu::router(
+                    cu,
+                    aorta_server::cu::Options {
+                        address: cu_address,
+                        ..aorta_server::cu::Options::default()
+                    },
+                ),
+            ),
+            (gw_l, aorta_server::gateway::router(store.clone(), Arc::new(chain), "aorta.dev")),
+        ]
+        .map(|(listener, router)| tokio::spawn(aorta_server::serve(listener, router, until())));
+        println!("aorta {} — a complete ao node", env!("CARGO_PKG_VERSION"));
+        println!("  MU       http://{}", args.mu_listen);
+        println!("  SU       {su_url}   (scheduler {})", scheduler.address());
+        println!("  CU       http://{}", args.cu_listen);
+        println!("  gateway  http://{}", args.gateway_listen);
+        println!("  module   {module_id}   (aos-compatible, lua-5.3)");
+        println!("  MU wallet {} (add it as an Authority of your processes)", mu_wallet.address());
+        println!("  data     {}", data_dir.display());
+        println!();
+        println!("quickstart: connect({{ MODE: 'legacy', MU_URL: 'http://{}', CU_URL: 'http://{}', GATEWAY_URL: 'http://{}' }})", args.mu_listen, args.cu_listen, args.gateway_listen);
+        println!("            then spawn({{ module: '{module_id}', scheduler: '{}', signer }})", scheduler.address());
+        tracing::info!("node ready");
+        crate::shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+        for server in servers {
+            server.await.context("a server task failed")??;
+        }
+        anyhow::Ok(())
+    });
+    messenger.stop();
+    for worker in workers {
+        let _ = worker.join();
+    }
+    store.flush().context("flushing the store")?;
+    served
 }

@@ -102,7 +102,7 @@ struct Chain {
     start_height: u64,
 }
 
-fn local_chain(data_dir: &Path) -> anyhow::Result<LocalBlocks> {
+pub(crate) fn local_chain(data_dir: &Path) -> anyhow::Result<LocalBlocks> {
     let path = data_dir.join("chain.json");
     let chain = match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str::<Chain>(&text)
