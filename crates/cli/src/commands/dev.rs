@@ -63,6 +63,15 @@ fn default_module(wallet: &dyn Signer) -> anyhow::Result<aorta_types::DataItem> 
         .context("signing the default module")
 }
 
+/// Prints a line of the start-up banner; a closed stdout (a supervisor that stopped reading)
+/// must not stop the node.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let data_dir = crate::data_dir(args.data_dir.as_deref())?;
@@ -160,17 +169,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (gw_l, aorta_server::gateway::router(store.clone(), Arc::new(chain), "aorta.dev")),
         ]
         .map(|(listener, router)| tokio::spawn(aorta_server::serve(listener, router, until())));
-        println!("aorta {} — a complete ao node", env!("CARGO_PKG_VERSION"));
-        println!("  MU       http://{}", args.mu_listen);
-        println!("  SU       {su_url}   (scheduler {})", scheduler.address());
-        println!("  CU       http://{}", args.cu_listen);
-        println!("  gateway  http://{}", args.gateway_listen);
-        println!("  module   {module_id}   (aos-compatible, lua-5.3)");
-        println!("  MU wallet {} (add it as an Authority of your processes)", mu_wallet.address());
-        println!("  data     {}", data_dir.display());
-        println!();
-        println!("quickstart: connect({{ MODE: 'legacy', MU_URL: 'http://{}', CU_URL: 'http://{}', GATEWAY_URL: 'http://{}' }})", args.mu_listen, args.cu_listen, args.gateway_listen);
-        println!("            then spawn({{ module: '{module_id}', scheduler: '{}', signer }})", scheduler.address());
+        say!("aorta {} — a complete ao node", env!("CARGO_PKG_VERSION"));
+        say!("  MU       http://{}", args.mu_listen);
+        say!("  SU       {su_url}   (scheduler {})", scheduler.address());
+        say!("  CU       http://{}", args.cu_listen);
+        say!("  gateway  http://{}", args.gateway_listen);
+        say!("  module   {module_id}   (aos-compatible, lua-5.3)");
+        say!("  MU wallet {} (add it as an Authority of your processes)", mu_wallet.address());
+        say!("  data     {}", data_dir.display());
+        say!();
+        say!("quickstart: connect({{ MODE: 'legacy', MU_URL: 'http://{}', CU_URL: 'http://{}', GATEWAY_URL: 'http://{}' }})", args.mu_listen, args.cu_listen, args.gateway_listen);
+        say!("            then spawn({{ module: '{module_id}', scheduler: '{}', signer }})", scheduler.address());
         tracing::info!("node ready");
         crate::shutdown_signal().await;
         tracing::info!("shutting down");

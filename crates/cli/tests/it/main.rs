@@ -1,5 +1,6 @@
 //! The `aorta` binary as a user runs it.
 
+mod aoconnect;
 mod aos;
 mod cu;
 mod module;

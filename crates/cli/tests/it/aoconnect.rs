@@ -1,0 +1,149 @@
+//! The real `@permaweb/aoconnect` against `aorta dev`, as an ao developer uses it: spawn,
+//! message + result, results paging, dryrun, assign, spawning from a process, two processes
+//! talking through the MU, and a token Transfer between processes.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+}
+
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What `aorta dev` printed: module id, scheduler address, MU wallet address.
+struct Started {
+    module: String,
+    scheduler: String,
+    mu_wallet: String,
+}
+
+fn start_dev(data: &std::path::Path, ports: [SocketAddr; 4]) -> (Node, Started) {
+    let [mu, su, cu, gateway] = ports.map(|p| p.to_string());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aorta"))
+        .args([
+            "dev",
+            "--mu-listen",
+            &mu,
+            "--su-listen",
+            &su,
+            "--cu-listen",
+            &cu,
+            "--gateway-listen",
+            &gateway,
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(data.with_extension("log")).expect("log file"))
+        .spawn()
+        .expect("aorta dev starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let node = Node(child);
+    let (mut module, mut scheduler, mut mu_wallet) = (None, None, None);
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["module", id, ..] => module = Some(id.to_string()),
+            ["SU", _, "(scheduler", addr] => {
+                scheduler = Some(addr.trim_end_matches(')').to_owned())
+            }
+            ["MU", "wallet", addr, ..] => mu_wallet = Some(addr.to_string()),
+            ["quickstart:", ..] => break,
+            _ => {}
+        }
+    }
+    // Keep reading, so the node never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let started = Started {
+        module: module.expect("module printed"),
+        scheduler: scheduler.expect("scheduler printed"),
+        mu_wallet: mu_wallet.expect("MU wallet printed"),
+    };
+    (node, started)
+}
+
+#[test]
+/// Every flow of the issue, through aoconnect's own code paths (GraphQL scheduler lookup, MU
+/// posts, CU reads), against one `aorta dev`.
+fn aoconnect_against_aorta_dev() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = [free_port(), free_port(), free_port(), free_port()];
+    let (_node, started) = start_dev(&dir.path().join("node"), ports);
+    let wallet = dir.path().join("user.json");
+    let made = crate::aorta(&[
+        "wallet",
+        "new",
+        "--kind",
+        "arweave",
+        "--out",
+        &wallet.to_string_lossy(),
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        json!({
+            "mu": format!("http://{}", ports[0]),
+            "cu": format!("http://{}", ports[2]),
+            "gateway": format!("http://{}", ports[3]),
+            "module": started.module,
+            "scheduler": started.scheduler,
+            "muAddress": started.mu_wallet,
+            "wallet": wallet,
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let out = aorta_interop::run_node("aoconnect-flows.mjs", &[&config]).expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| {
+            panic!(
+                "no report ({e}): {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert_eq!(
+        report["error"],
+        Value::Null,
+        "{report:#}\nnode log:\n{}",
+        std::fs::read_to_string(dir.path().join("node.log")).unwrap_or_default()
+    );
+    assert_eq!(report["spawned"].as_str().map(str::len), Some(43));
+    assert_eq!(report["evalError"], Value::Null);
+    assert_eq!(report["pong"], "Pong");
+    // Three results so far (the process itself, Eval, Ping): pages of two, then one.
+    assert_eq!(
+        report["resultsPages"],
+        json!([2, 1]),
+        "paging newest first by cursor"
+    );
+    assert_eq!(report["dryrun"], "42");
+    assert_eq!(report["dryrunAgain"], "42", "a dry-run changes nothing");
+    assert_eq!(
+        report["assigned"], "Pong",
+        "the assigned Ping is handled by b"
+    );
+    assert_eq!(report["children"], "1", "the Spawned notice arrived");
+    assert_eq!(report["bouncesA"], "6");
+    assert_eq!(report["bouncesB"], "5");
+    assert_eq!(report["debits"], "1");
+    assert_eq!(report["credits"], "1");
+    assert_eq!(report["balance"], "250");
+}
