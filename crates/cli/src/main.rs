@@ -17,6 +17,14 @@ struct Cli {
 enum Command {
     /// Run a complete local ao node: all units and embedded storage, zero configuration.
     Dev(commands::dev::Args),
+    /// Spawn a process (on the node's default module unless --module); prints its id.
+    Spawn(commands::client::SpawnArgs),
+    /// Send a message to a process and print its result.
+    Send(commands::client::SendArgs),
+    /// Evaluate Lua in a process you own and print what it printed.
+    Eval(commands::client::EvalArgs),
+    /// Print the result of a message.
+    Result(commands::client::ResultArgs),
     /// Create wallets and show their addresses.
     #[command(subcommand)]
     Wallet(commands::wallet::Command),
@@ -43,6 +51,10 @@ fn main() -> std::process::ExitCode {
         .init();
     let outcome = match cli.command {
         Command::Dev(args) => commands::dev::run(&args),
+        Command::Spawn(args) => commands::client::spawn(&args),
+        Command::Send(args) => commands::client::send(&args),
+        Command::Eval(args) => commands::client::eval(&args),
+        Command::Result(args) => commands::client::result(&args),
         Command::Wallet(command) => commands::wallet::run(command),
         Command::Su(command) => commands::su::run(command),
         Command::Cu(command) => commands::cu::run(command),

@@ -70,6 +70,42 @@ impl Http {
         })
     }
 
+    /// `POST {base}{path}` with raw bytes (a data item), answered in JSON. Not retried on
+    /// 5xx: the caller decides whether a second post is harmless.
+    pub(crate) fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &[u8],
+        about: Id,
+    ) -> Result<T, aorta_api::Error> {
+        let url = format!("{}{path}", self.base);
+        let mut response = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .send(body)
+            .map_err(|e| self.transport(&url, e))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| self.transport(&url, e))?;
+        if status == 404 {
+            return Err(aorta_api::Error::NotFound { id: about });
+        }
+        if !(200..300).contains(&status) {
+            return Err(self.remote(status, reason(&bytes)));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| {
+            self.remote(
+                status,
+                format!("{url}: answer is not the expected JSON: {e}"),
+            )
+        })
+    }
+
     /// `GET {base}{path}` (with a `Range`) as bytes.
     pub(crate) fn get_bytes(
         &self,

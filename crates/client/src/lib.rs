@@ -2,6 +2,8 @@
 //!
 //! * [`SuClient`]: a Scheduler Unit's reads (spec §3.2) as an [`aorta_api::SchedulerApi`], so a
 //!   Compute Unit evaluates from a remote SU exactly as from one in its own process.
+//! * [`MuClient`] (send items) and [`CuClient`] (results, dry-runs; an
+//!   [`aorta_api::ComputeApi`]).
 //! * [`GatewayClient`]: an Arweave gateway's reads (`/graphql`, `/raw`) as an
 //!   [`aorta_api::Weave`] (read-only, every item verified) and an [`aorta_api::Chain`].
 //!
@@ -12,6 +14,8 @@
 mod gateway;
 mod http;
 mod su;
+mod units;
 
 pub use gateway::GatewayClient;
 pub use su::SuClient;
+pub use units::{CuClient, MuClient};

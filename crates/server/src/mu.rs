@@ -38,12 +38,13 @@ struct Mu {
     messenger: Messenger,
 }
 
-/// The MU router: `GET /` (or traces with `?debug=true&process=`), `POST /` (an item, or an
+/// The MU router: `GET /` (or traces with `?debug=true&process=`), `GET /info` (its address), `POST /` (an item, or an
 /// assignment with `?process-id=&assign=`), `POST|DELETE /monitor/{pid}`, `/health`, `/metrics`.
 pub fn router(messenger: Messenger, options: Options) -> Router {
     Router::new()
         .route("/", get(info).post(post_item))
         .route("/monitor/{pid}", post(monitor).delete(unmonitor))
+        .route("/info", get(address))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(options.max_body))
@@ -97,6 +98,12 @@ async fn info(State(mu): State<Mu>, Query(params): Params) -> Response {
         })
         .collect();
     Json(json!({ "pageInfo": { "hasNextPage": false }, "edges": edges })).into_response()
+}
+
+/// `GET /info`: the MU wallet's address, which processes list as an `Authority` to trust what
+/// it pushes.
+async fn address(State(mu): State<Mu>) -> Json<serde_json::Value> {
+    Json(json!({ "address": mu.messenger.address().to_string() }))
 }
 
 async fn post_item(

@@ -8,14 +8,16 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-fn free_port() -> SocketAddr {
+/// A free port on 127.0.0.1.
+pub fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr")
 }
 
-struct Node(Child);
+/// A running `aorta dev`, killed when dropped.
+pub struct Node(Child);
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -25,13 +27,17 @@ impl Drop for Node {
 }
 
 /// What `aorta dev` printed: module id, scheduler address, MU wallet address.
-struct Started {
-    module: String,
-    scheduler: String,
-    mu_wallet: String,
+pub struct Started {
+    /// The default module.
+    pub module: String,
+    /// The SU's address.
+    pub scheduler: String,
+    /// The MU's wallet address.
+    pub mu_wallet: String,
 }
 
-fn start_dev(data: &std::path::Path, ports: [SocketAddr; 4]) -> (Node, Started) {
+/// Starts `aorta dev` on the ports (MU, SU, CU, gateway) with its data in `data`.
+pub fn start_dev(data: &std::path::Path, ports: [SocketAddr; 4]) -> (Node, Started) {
     let [mu, su, cu, gateway] = ports.map(|p| p.to_string());
     let mut child = Command::new(env!("CARGO_BIN_EXE_aorta"))
         .args([

@@ -4,6 +4,7 @@ mod aoconnect;
 mod aos;
 mod cu;
 mod module;
+mod people;
 mod su;
 mod token;
 mod wallet;
