@@ -4,5 +4,6 @@ pub mod client;
 pub mod cu;
 pub mod dev;
 pub mod module;
+pub mod mu;
 pub mod su;
 pub mod wallet;

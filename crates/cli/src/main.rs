@@ -31,6 +31,9 @@ enum Command {
     /// Run a Scheduler Unit on its own.
     #[command(subcommand)]
     Su(commands::su::Command),
+    /// Run a Messenger Unit on its own, finding SUs through a gateway.
+    #[command(subcommand)]
+    Mu(commands::mu::Command),
     /// Run a Compute Unit on its own, reading an SU and a gateway.
     #[command(subcommand)]
     Cu(commands::cu::Command),
@@ -58,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Wallet(command) => commands::wallet::run(command),
         Command::Su(command) => commands::su::run(command),
         Command::Cu(command) => commands::cu::run(command),
+        Command::Mu(command) => commands::mu::run(command),
         Command::Module(command) => commands::module::run(command),
     };
     match outcome {

@@ -2,8 +2,8 @@
 //!
 //! Items are rebuilt from GraphQL metadata (owner key, signature, target, anchor, tags) and
 //! their data from `/raw/{id}`; a whole item is verified before it is handed out, so a gateway
-//! cannot pass off altered data or tags. Writes go through a bundler, not a gateway: `put` is
-//! refused.
+//! cannot pass off altered data or tags. Writes are uploads to `POST /tx/arweave`, the
+//! bundler endpoint aorta's gateway serves.
 
 use std::io::Read;
 use std::time::Duration;
@@ -26,8 +26,6 @@ pub struct GatewayClient {
 
 #[derive(Debug, thiserror::Error)]
 enum GatewayError {
-    #[error("a gateway is read-only: items are written through a bundler")]
-    ReadOnly,
     #[error("{0}")]
     Answer(String),
     #[error("item {id} from the gateway does not verify: {reason}")]
@@ -190,8 +188,17 @@ impl Parts {
 }
 
 impl Weave for GatewayClient {
-    fn put(&self, _item: &DataItem) -> Result<Put, aorta_api::Error> {
-        Err(aorta_api::Error::storage(GatewayError::ReadOnly))
+    /// Uploads through the gateway's `POST /tx/arweave` (a bundler's endpoint); the local
+    /// height is not known to a client, so the answer says 0.
+    fn put(&self, item: &DataItem) -> Result<Put, aorta_api::Error> {
+        let _: Value = self
+            .http
+            .post_bytes("/tx/arweave", item.as_bytes(), item.id())?;
+        Ok(Put {
+            id: item.id(),
+            height: 0,
+            created: true,
+        })
     }
 
     fn get(&self, id: Id) -> Result<Option<DataItem>, aorta_api::Error> {

@@ -52,6 +52,20 @@ impl SchedulerApi for SuClient {
     }
 
     fn message(&self, id: Id, process: ProcessId) -> Result<Scheduled, aorta_api::Error> {
+        if id == process.id() {
+            // `GET /{pid}?process-id={pid}` is the process's page, not one message: the process
+            // item is the page's first node (nonce 0).
+            let page: SchedulePage = self.http.get_json(
+                &format!("/{process}?process-id={process}&from-nonce=-1&to-nonce=0&limit=1"),
+                id,
+            )?;
+            return page
+                .edges
+                .into_iter()
+                .next()
+                .map(|edge| edge.node)
+                .ok_or(aorta_api::Error::NotFound { id });
+        }
         self.http
             .get_json(&format!("/{id}?process-id={process}"), id)
     }
@@ -69,5 +83,53 @@ impl SchedulerApi for SuClient {
             number(&t.timestamp, "timestamp")?,
             number(&t.block_height, "block_height")?,
         ))
+    }
+}
+
+/// A refusal as the MU must see it: 409 is "already scheduled" (delivered before), other 4xx
+/// are refusals that a retry cannot change.
+fn write_error(e: aorta_api::Error, process: ProcessId, item: Id) -> aorta_api::Error {
+    match e {
+        aorta_api::Error::Remote { status: 409, .. } => aorta_api::Error::DuplicateMessage {
+            process,
+            message: aorta_types::MessageId(item),
+            nonce: 0,
+        },
+        aorta_api::Error::Remote { status, reason, .. } if (400..500).contains(&status) => {
+            aorta_api::Error::Rejected { reason }
+        }
+        other => other,
+    }
+}
+
+impl aorta_api::SchedulerWrite for SuClient {
+    fn submit(
+        &self,
+        item: &aorta_types::DataItem,
+    ) -> Result<aorta_api::su::Posted, aorta_api::Error> {
+        let process = ProcessId(item.target().unwrap_or_else(|| item.id()));
+        self.http
+            .post_bytes("/", item.as_bytes(), item.id())
+            .map_err(|e| write_error(e, process, item.id()))
+    }
+
+    fn assign(
+        &self,
+        process: ProcessId,
+        item: Id,
+        base_layer: bool,
+        exclude: &[String],
+    ) -> Result<aorta_api::su::Posted, aorta_api::Error> {
+        let mut path = format!("/?process-id={process}&assign={item}");
+        if base_layer {
+            path.push_str("&base-layer");
+        }
+        if !exclude.is_empty() {
+            path.push_str("&exclude=");
+            path.push_str(&exclude.join(","));
+        }
+        self.http
+            .post_bytes(&path, &[], item)
+            .map_err(|e| write_error(e, process, item))
     }
 }

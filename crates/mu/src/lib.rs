@@ -111,6 +111,11 @@ pub struct Accepted {
 
 struct Work {
     ready: VecDeque<(u64, Task)>,
+    /// Tasks that failed, with when to try again and the backoff after that; they wait here
+    /// rather than in a worker, so one failing target holds up nothing else.
+    waiting: Vec<(std::time::Instant, Duration, u64, Task)>,
+    /// Backoffs of tasks that failed before, by task id.
+    backoff: HashMap<u64, Duration>,
     running: usize,
 }
 
@@ -135,7 +140,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The first backoff after a failure; it doubles up to [`MAX_BACKOFF`].
+/// The first wait after a failure; it doubles up to [`MAX_BACKOFF`].
 const BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Traces kept (newest).
@@ -167,7 +172,12 @@ impl Messenger {
             inner: Arc::new(Inner {
                 parts,
                 metrics: Metrics::default(),
-                work: Mutex::new(Work { ready, running: 0 }),
+                work: Mutex::new(Work {
+                    ready,
+                    waiting: Vec::new(),
+                    backoff: HashMap::new(),
+                    running: 0,
+                }),
                 changed: Condvar::new(),
                 stop: AtomicBool::new(false),
                 senders: Mutex::new(HashMap::new()),
@@ -225,7 +235,7 @@ impl Messenger {
         let deadline = std::time::Instant::now() + timeout;
         let mut work = lock(&self.inner.work);
         loop {
-            if work.ready.is_empty() && work.running == 0 {
+            if work.ready.is_empty() && work.waiting.is_empty() && work.running == 0 {
                 return true;
             }
             let now = std::time::Instant::now();
@@ -357,60 +367,82 @@ impl Messenger {
                     if self.inner.stop.load(Ordering::SeqCst) {
                         return;
                     }
+                    let now = std::time::Instant::now();
+                    let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut work.waiting)
+                        .into_iter()
+                        .partition(|w| w.0 <= now);
+                    work.waiting = later;
+                    for (_, backoff, id, task) in due {
+                        work.backoff.insert(id, backoff);
+                        work.ready.push_back((id, task));
+                    }
                     if let Some(next) = work.ready.pop_front() {
                         work.running += 1;
                         break next;
                     }
-                    work = self
-                        .inner
-                        .changed
-                        .wait(work)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let wake = work.waiting.iter().map(|w| w.0).min();
+                    work = match wake {
+                        Some(at) => {
+                            self.inner
+                                .changed
+                                .wait_timeout(work, at.saturating_duration_since(now))
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .0
+                        }
+                        None => self
+                            .inner
+                            .changed
+                            .wait(work)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    };
                 }
             };
-            self.run_until_done(id, &task);
-            lock(&self.inner.work).running -= 1;
+            let retry = !self.run_once(id, &task);
+            let mut work = lock(&self.inner.work);
+            work.running -= 1;
+            if retry {
+                let backoff = work.backoff.remove(&id).unwrap_or(BACKOFF);
+                let at = std::time::Instant::now() + backoff;
+                work.waiting
+                    .push((at, (backoff * 2).min(MAX_BACKOFF), id, task));
+            } else {
+                work.backoff.remove(&id);
+            }
+            drop(work);
             self.inner.changed.notify_all();
         }
     }
 
-    /// Runs a task, retrying failures with backoff until it completes, is refused, or the MU
-    /// stops (the task then stays queued for the next start).
-    fn run_until_done(&self, id: u64, task: &Task) {
-        let mut delay = BACKOFF;
-        loop {
-            match self.run(task) {
-                Ok(next) => match self
-                    .inner
-                    .parts
-                    .queue
-                    .complete(id, next.iter().map(Task::encode).collect())
-                {
-                    Ok(ids) => {
-                        let mut work = lock(&self.inner.work);
-                        work.ready.extend(ids.into_iter().zip(next));
-                        return;
-                    }
-                    Err(e) => tracing::error!(task = id, error = %e, "the queue failed; retrying"),
-                },
-                Err(Failure::Refused(reason)) => {
-                    tracing::warn!(task = id, ?task, %reason, "task refused; dropped");
-                    self.inner.metrics.dropped.fetch_add(1, Ordering::Relaxed);
-                    if self.inner.parts.queue.complete(id, Vec::new()).is_ok() {
-                        return;
-                    }
+    /// Runs a task once; whether it is done (completed or refused). A task that is not done
+    /// stays in the queue and is tried again later, for as long as it takes.
+    fn run_once(&self, id: u64, task: &Task) -> bool {
+        match self.run(task) {
+            Ok(next) => match self
+                .inner
+                .parts
+                .queue
+                .complete(id, next.iter().map(Task::encode).collect())
+            {
+                Ok(ids) => {
+                    let mut work = lock(&self.inner.work);
+                    work.ready.extend(ids.into_iter().zip(next));
+                    return true;
                 }
-                Err(Failure::Retry(reason)) => {
-                    tracing::info!(task = id, %reason, "task failed; retrying");
+                Err(e) => tracing::error!(task = id, error = %e, "the queue failed; retrying"),
+            },
+            Err(Failure::Refused(reason)) => {
+                tracing::warn!(task = id, ?task, %reason, "task refused; dropped");
+                self.inner.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                if self.inner.parts.queue.complete(id, Vec::new()).is_ok() {
+                    return true;
                 }
             }
-            self.inner.metrics.retries.fetch_add(1, Ordering::Relaxed);
-            if self.inner.stop.load(Ordering::SeqCst) {
-                return;
+            Err(Failure::Retry(reason)) => {
+                tracing::info!(task = id, %reason, "task failed; retrying later");
             }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(MAX_BACKOFF);
         }
+        self.inner.metrics.retries.fetch_add(1, Ordering::Relaxed);
+        false
     }
 
     fn trace(&self, trace: Trace) {

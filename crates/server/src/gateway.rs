@@ -34,19 +34,62 @@ struct Gateway {
     network: String,
 }
 
-/// The gateway router over a weave and its chain; `network` is what `/info` calls it.
-pub fn router(weave: Arc<dyn Weave>, chain: Arc<dyn Chain>, network: &str) -> Router {
-    Router::new()
+/// Settings of a gateway router.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What `/info` calls the network.
+    pub network: String,
+    /// Serve data at `/{id}` too (Arweave gateways do); off when the router shares a port with
+    /// an SU, whose `/{id}` is a schedule read.
+    pub data_at_root: bool,
+    /// Largest upload, bytes.
+    pub max_upload: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            network: "aorta".into(),
+            data_at_root: true,
+            max_upload: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The gateway router over a weave and its chain: reads, and `POST /tx/arweave` uploads of
+/// signed data items (what a bundler takes), verified before they are stored.
+pub fn router(weave: Arc<dyn Weave>, chain: Arc<dyn Chain>, options: Options) -> Router {
+    let mut router = Router::new()
         .route("/info", get(info))
         .route("/raw/{id}", get(raw))
-        .route("/{id}", get(raw))
         .route("/graphql", post(graphql_post))
+        .route("/tx/arweave", post(upload));
+    if options.data_at_root {
+        router = router.route("/{id}", get(raw));
+    }
+    router
+        .layer(axum::extract::DefaultBodyLimit::max(options.max_upload))
         .layer(CorsLayer::permissive())
         .with_state(Gateway {
             weave,
             chain,
-            network: network.to_owned(),
+            network: options.network,
         })
+}
+
+/// `POST /tx/arweave`: stores a signed data item (after verifying it), as a bundler would.
+async fn upload(
+    State(gw): State<Gateway>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let item = aorta_types::DataItem::parse(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a data item: {e}")))?;
+    item.verify()
+        .map_err(|e| ApiError::bad_request(format!("the data item does not verify: {e}")))?;
+    let weave = Arc::clone(&gw.weave);
+    let id = item.id();
+    blocking(move || Ok(weave.put(&item)?)).await?;
+    Ok(Json(json!({ "id": id.to_string(), "timestamp": now_ms() })))
 }
 
 fn now_ms() -> u64 {

@@ -158,6 +158,21 @@ impl Connection {
         builder.sign(signer).context("signing")
     }
 
+    /// Signs an item with these tags and data and uploads it through the gateway; its id.
+    pub fn publish(&self, tags: Vec<Tag>, data: Vec<u8>) -> anyhow::Result<Id> {
+        let signer = self.signer()?;
+        let item = DataItemBuilder::new()
+            .anchor(aorta_types::random_anchor().context("drawing an anchor")?)
+            .tags(tags)
+            .data(data)
+            .sign(&*signer)
+            .context("signing")?;
+        GatewayClient::new(&self.gateway)
+            .put(&item)
+            .with_context(|| format!("uploading to {}", self.gateway))?;
+        Ok(item.id())
+    }
+
     /// Sends a message and prints its result.
     fn message(&self, process: Id, mut tags: Vec<Tag>, data: &str) -> anyhow::Result<Value> {
         let signer = self.signer()?;

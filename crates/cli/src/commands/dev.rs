@@ -166,7 +166,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     },
                 ),
             ),
-            (gw_l, aorta_server::gateway::router(store.clone(), Arc::new(chain), "aorta.dev")),
+            (
+                gw_l,
+                aorta_server::gateway::router(
+                    store.clone(),
+                    Arc::new(chain),
+                    aorta_server::gateway::Options {
+                        network: "aorta.dev".into(),
+                        ..aorta_server::gateway::Options::default()
+                    },
+                ),
+            ),
         ]
         .map(|(listener, router)| tokio::spawn(aorta_server::serve(listener, router, until())));
         say!("aorta {} — a complete ao node", env!("CARGO_PKG_VERSION"));

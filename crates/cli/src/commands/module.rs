@@ -44,6 +44,26 @@ pub enum Command {
         #[arg(long, default_value_t = Limits::DEFAULT_COMPUTE)]
         compute_limit: u64,
     },
+    /// Publish a module to the weave through a gateway (its `POST /tx/arweave`); prints its id.
+    Publish {
+        /// The module file.
+        file: PathBuf,
+        /// Its `Module-Format`.
+        #[arg(long, default_value = aorta_vm_lua::FORMAT)]
+        format: String,
+        /// Its `Name`.
+        #[arg(long)]
+        name: Option<String>,
+        /// `Memory-Limit` of its processes.
+        #[arg(long, default_value = "1-gb")]
+        memory_limit: String,
+        /// `Compute-Limit` of its processes.
+        #[arg(long, default_value = "9000000000000")]
+        compute_limit: String,
+        /// Where the node is, and who signs.
+        #[command(flatten)]
+        connection: crate::commands::client::Connection,
+    },
 }
 
 pub fn run(command: Command) -> anyhow::Result<()> {
@@ -64,6 +84,37 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             };
             let stdout = std::io::stdout();
             run_messages(&module, &format, &messages, limits, &mut stdout.lock())
+        }
+        Command::Publish {
+            file,
+            format,
+            name,
+            memory_limit,
+            compute_limit,
+            connection,
+        } => {
+            let data =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            aorta_types::ao::parse_memory_limit(&memory_limit)
+                .with_context(|| format!("memory limit {memory_limit:?}"))?;
+            aorta_types::ao::parse_compute_limit(&compute_limit)
+                .with_context(|| format!("compute limit {compute_limit:?}"))?;
+            let mut tags = vec![
+                aorta_types::Tag::new("Data-Protocol", "ao"),
+                aorta_types::Tag::new("Variant", "ao.TN.1"),
+                aorta_types::Tag::new("Type", "Module"),
+                aorta_types::Tag::new("Module-Format", format),
+                aorta_types::Tag::new("Input-Encoding", "JSON-1"),
+                aorta_types::Tag::new("Output-Encoding", "JSON-1"),
+                aorta_types::Tag::new("Memory-Limit", memory_limit),
+                aorta_types::Tag::new("Compute-Limit", compute_limit),
+            ];
+            if let Some(name) = name {
+                tags.push(aorta_types::Tag::new("Name", name));
+            }
+            let id = connection.publish(tags, data)?;
+            println!("{id}");
+            Ok(())
         }
     }
 }

@@ -62,6 +62,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
     let clock = Arc::new(local_chain(&data_dir)?);
+    let chain: Arc<dyn aorta_api::Chain> = clock.clone();
     let signer: Arc<dyn aorta_types::Signer> = Arc::from(wallet.into_signer());
     let scheduler = Scheduler::new(
         signer,
@@ -86,7 +87,18 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             .context("publishing the Scheduler-Location record")?;
         tracing::info!(address = %scheduler.address(), %url, %location, "scheduler unit ready");
         println!("SU {} listening on {url}", scheduler.address());
-        let router = aorta_server::su::router(scheduler, aorta_server::su::Options::default());
+        // The SU's weave is served as a gateway on the same port (reads, GraphQL, uploads), so
+        // units apart on a network without Arweave find processes, modules and this SU.
+        let router = aorta_server::su::router(scheduler, aorta_server::su::Options::default())
+            .merge(aorta_server::gateway::router(
+                store.clone(),
+                chain,
+                aorta_server::gateway::Options {
+                    network: "aorta.su".into(),
+                    data_at_root: false,
+                    ..aorta_server::gateway::Options::default()
+                },
+            ));
         aorta_server::serve(listener, router, crate::shutdown_signal()).await?;
         anyhow::Ok(())
     })?;

@@ -114,7 +114,11 @@ fn su_and_cu_apart() {
     };
     runtime.spawn(aorta_server::serve(
         listener,
-        aorta_server::gateway::router(Arc::new(weave), Arc::new(chain), "test"),
+        aorta_server::gateway::router(
+            Arc::new(weave),
+            Arc::new(chain),
+            aorta_server::gateway::Options::default(),
+        ),
         std::future::pending(),
     ));
 

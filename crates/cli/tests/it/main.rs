@@ -2,6 +2,7 @@
 
 mod aoconnect;
 mod aos;
+mod apart;
 mod cu;
 mod module;
 mod people;

@@ -50,7 +50,7 @@ fn start() -> Node {
     let gateway = serve(aorta_server::gateway::router(
         Arc::new(store.clone()),
         Arc::new(blocks),
-        "aorta.test",
+        aorta_server::gateway::Options::default(),
     ));
     let su_url = serve(aorta_server::su::router(
         su.clone(),
@@ -155,7 +155,26 @@ fn gateway_client_reads_the_weave() {
         .query(&Query::new().recipients([Id::from_bytes([7; 32])]).limit(10))
         .expect("query");
     assert_eq!(targeted.edges.len(), 3);
-    assert!(gw.put(&big).is_err(), "read-only");
+    // Uploads go through the gateway's bundler endpoint, verified, and read back the same.
+    let uploaded = node.item(
+        None,
+        &[("App", "upload")],
+        "uploaded through the gateway".as_bytes(),
+    );
+    gw.put(&uploaded).expect("upload");
+    assert_eq!(
+        node.store
+            .get(uploaded.id())
+            .expect("read")
+            .expect("stored")
+            .as_bytes(),
+        uploaded.as_bytes()
+    );
+    let mut forged = uploaded.as_bytes().to_vec();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let forged = DataItem::parse(aorta_types::Bytes::from(forged)).expect("still parses");
+    assert!(gw.put(&forged).is_err(), "a forged upload is refused");
 
     // Blocks: one per two minutes since the local genesis, seconds converted back to ms.
     let blocks = gw

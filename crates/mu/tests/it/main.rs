@@ -383,3 +383,100 @@ fn restart_mid_chain_delivers_once() {
     assert_eq!(node.read(a, "Pings"), json!(101));
     assert_eq!(node.read(b, "Pings"), json!(100));
 }
+
+/// A CU that fails every read for one process while `broken` is set.
+struct Flaky {
+    inner: ComputeUnit,
+    process: ProcessId,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl aorta_api::ComputeApi for Flaky {
+    fn result(&self, message: Id, process: ProcessId) -> Result<Value, aorta_api::Error> {
+        if process == self.process && self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(aorta_api::Error::Remote {
+                unit: "flaky".into(),
+                status: 503,
+                reason: "down for the test".into(),
+            });
+        }
+        aorta_api::ComputeApi::result(&self.inner, message, process)
+    }
+
+    fn cron(
+        &self,
+        process: ProcessId,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Value)>, bool), aorta_api::Error> {
+        aorta_api::ComputeApi::cron(&self.inner, process, from, limit)
+    }
+}
+
+#[test]
+/// Work for a process whose results cannot be read waits and is retried in the background: one
+/// worker still carries every other chain to its end, and the waiting work is delivered once
+/// when the results come back.
+fn a_failing_process_holds_up_nothing_else() {
+    let node = Node::new();
+    let setup = node.mu(Arc::new(MemoryQueue::new()));
+    let _setup_workers = setup.start(1);
+    let (b, c) = ping_pong(&node, &setup);
+    let stuck = node.spawn(&setup, "stuck", PINGER);
+    node.send(&setup, stuck, &[("Action", "Peer")], &b.to_string());
+    assert!(setup.wait_idle(Duration::from_secs(60)));
+    setup.stop();
+
+    let flaky = Arc::new(Flaky {
+        inner: node.cu.clone(),
+        process: stuck,
+        broken: std::sync::atomic::AtomicBool::new(true),
+    });
+    let mu = Messenger::new(Parts {
+        wallet: Arc::new(node.mu_wallet.clone()),
+        directory: Arc::new(node.su.clone()),
+        compute: flaky.clone(),
+        weave: Arc::new(node.store.clone()),
+        queue: Arc::new(MemoryQueue::new()),
+    })
+    .expect("MU");
+    let _workers = mu.start(1);
+    // `stuck` will ping b once its result can be read; b and c ping-pong meanwhile.
+    node.send(
+        &mu,
+        stuck,
+        &[("Action", "Ping"), ("N", "100"), ("Until", "101")],
+        "",
+    );
+    node.send(
+        &mu,
+        b,
+        &[("Action", "Ping"), ("N", "0"), ("Until", "10")],
+        "",
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while node.scheduled(b, "Ping") < 6 || node.scheduled(c, "Ping") < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b and c settle while stuck waits"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        mu.metrics()
+            .retries
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+    assert!(
+        !mu.wait_idle(Duration::from_millis(100)),
+        "stuck's crank still waits"
+    );
+    flaky
+        .broken
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(mu.wait_idle(Duration::from_secs(60)), "everything settles");
+    // b got stuck's ping exactly once, on top of its own chain's six (N = 0, 2, …, 10).
+    assert_eq!(node.scheduled(b, "Ping"), 7);
+    assert_eq!(node.scheduled(c, "Ping"), 5);
+}

@@ -1,0 +1,191 @@
+//! The aoconnect flows with the units as three separate OS processes on three ports:
+//! `aorta su serve` (whose port also serves its weave as a gateway), `aorta cu serve` and
+//! `aorta mu serve`, found by URL and through the SU's `Scheduler-Location` record.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::aoconnect::free_port;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    reply
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+}
+
+fn unit(args: &[&str], addr: SocketAddr, log: &std::path::Path) -> Killed {
+    let child = Command::new(env!("CARGO_BIN_EXE_aorta"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log"))
+        .spawn()
+        .expect("aorta starts");
+    let child = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(addr, "/health").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "{args:?} did not come up on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+#[test]
+/// Spawn, message + result, paging, dryrun, assign, spawning, bouncing and a token Transfer,
+/// with every unit in its own process.
+fn aoconnect_against_units_apart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let (su, cu, mu) = (free_port(), free_port(), free_port());
+    let (su_url, cu_url, mu_url) = (
+        format!("http://{su}"),
+        format!("http://{cu}"),
+        format!("http://{mu}"),
+    );
+    let _su = unit(
+        &[
+            "su",
+            "serve",
+            "--wallet-kind",
+            "ed25519",
+            "--listen",
+            &su.to_string(),
+            "--data-dir",
+            &d("su"),
+        ],
+        su,
+        &dir.path().join("su.log"),
+    );
+    let _cu = unit(
+        &[
+            "cu",
+            "serve",
+            "--listen",
+            &cu.to_string(),
+            "--su",
+            &su_url,
+            "--gateway",
+            &su_url,
+            "--data-dir",
+            &d("cu"),
+        ],
+        cu,
+        &dir.path().join("cu.log"),
+    );
+    let _mu = unit(
+        &[
+            "mu",
+            "serve",
+            "--listen",
+            &mu.to_string(),
+            "--cu",
+            &cu_url,
+            "--gateway",
+            &su_url,
+            "--data-dir",
+            &d("mu"),
+        ],
+        mu,
+        &dir.path().join("mu.log"),
+    );
+    let module_file = dir.path().join("aos.lua");
+    std::fs::write(&module_file, aorta_vm_lua::default_module()).expect("module file");
+    let published = crate::aorta(&[
+        "module",
+        "publish",
+        &module_file.to_string_lossy(),
+        "--name",
+        "aorta-aos",
+        "--gateway",
+        &su_url,
+        "--data-dir",
+        &d("me"),
+    ]);
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    let module = crate::stdout(&published);
+    let scheduler =
+        serde_json::from_str::<Value>(&get(su, "/").expect("SU info")).expect("JSON")["address"]
+            .as_str()
+            .expect("address")
+            .to_owned();
+    let mu_address = serde_json::from_str::<Value>(&get(mu, "/info").expect("MU info"))
+        .expect("JSON")["address"]
+        .as_str()
+        .expect("address")
+        .to_owned();
+    let wallet = dir.path().join("user.json");
+    let made = crate::aorta(&[
+        "wallet",
+        "new",
+        "--kind",
+        "arweave",
+        "--out",
+        &wallet.to_string_lossy(),
+    ]);
+    assert!(made.status.success());
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        json!({
+            "mu": mu_url, "cu": cu_url, "gateway": su_url, "module": module,
+            "scheduler": scheduler, "muAddress": mu_address, "wallet": wallet,
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let out = aorta_interop::run_node("aoconnect-flows.mjs", &[&config]).expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| {
+            panic!(
+                "no report ({e}): {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let logs = || {
+        ["su", "cu", "mu"]
+            .map(|u| {
+                format!(
+                    "{u}: {}",
+                    std::fs::read_to_string(dir.path().join(format!("{u}.log")))
+                        .unwrap_or_default()
+                )
+            })
+            .join("\n")
+    };
+    assert_eq!(report["error"], Value::Null, "{report:#}\n{}", logs());
+    assert_eq!(report["pong"], "Pong");
+    assert_eq!(report["resultsPages"], json!([2, 1]));
+    assert_eq!(report["dryrun"], "42");
+    assert_eq!(report["assigned"], "Pong");
+    assert_eq!(report["children"], "1", "{report:#}\n{}", logs());
+    assert_eq!(report["bouncesA"], "6");
+    assert_eq!(report["bouncesB"], "5");
+    assert_eq!(report["debits"], "1");
+    assert_eq!(report["credits"], "1");
+    assert_eq!(report["balance"], "250");
+}
