@@ -6,7 +6,9 @@
 //! * `benches/su.rs`: the Scheduler Unit beside raw signing; `benches/lua.rs`: the Lua runtime on
 //!   token Transfers beside the cost of crossing into Lua; `benches/cu.rs`: the Compute Unit
 //!   evaluating token Transfers from an SU log beside the runtime alone, on one and two threads,
-//!   and the cold rebuild of a process of 100 000 messages.
+//!   and the cold rebuild of a process of 100 000 messages; `benches/node.rs`: a whole node in one
+//!   process, send → result latency (p50, p99) and messages/s for one and for 100 processes, with
+//!   an Ed25519 and an RSA scheduler wallet.
 //!
 //! This library holds what the benches share: the run [`Mode`] (full, or a tiny smoke run for
 //! CI: `AORTA_BENCH_SMOKE=1` or `--smoke`), the [`Machine`] description, the [`raw_fsync_rate`]

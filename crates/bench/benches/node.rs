@@ -1,0 +1,268 @@
+//! A whole node in one process — MU, SU and CU on the embedded store — as clients see it: the
+//! time from sending a message to reading its result, and messages/s, in one run.
+//!
+//! `cargo bench -p aorta-bench --bench node` (full) or with `AORTA_BENCH_SMOKE=1` (seconds).
+//!
+//! Each client signs a message (Ed25519 user), sends it through the MU (verified, scheduled
+//! durably by the SU, crank queued durably) and reads its result from the CU (evaluated on
+//! demand); the aos handler replies, so every message also makes the MU push one reply. Cases:
+//! one process with one client, and 100 processes with 16 clients; with an Ed25519 and with an
+//! RSA-4096 scheduler wallet (the SU signs every assignment).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aorta_api::Weave as _;
+use aorta_bench::{Machine, Mode, Row, Table};
+use aorta_cu::{ComputeUnit, MemoryResults};
+use aorta_mu::Messenger;
+use aorta_store::{Queue, Store};
+use aorta_su::{LocalBlocks, Scheduler};
+use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag, Wallet};
+
+struct Node {
+    mu: Messenger,
+    cu: ComputeUnit,
+    su: Scheduler,
+    module: Id,
+    _dir: tempfile::TempDir,
+}
+
+fn item(signer: &dyn Signer, target: Option<Id>, tags: &[(&str, &str)], data: &str) -> DataItem {
+    let mut builder = DataItemBuilder::new()
+        .anchor(aorta_types::random_anchor().expect("anchor"))
+        .tags(tags.iter().map(|(k, v)| Tag::new(*k, *v)))
+        .data(data.as_bytes().to_vec());
+    if let Some(target) = target {
+        builder = builder.target(target);
+    }
+    builder.sign(signer).expect("signs")
+}
+
+impl Node {
+    fn new(wallet: Arc<dyn Signer>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path().join("store")).expect("store"));
+        let chain = LocalBlocks {
+            genesis_ms: aorta_su::clock::system_now_ms(),
+            start_height: 1_500_000,
+        };
+        let su = Scheduler::new(
+            wallet,
+            store.clone(),
+            store.clone(),
+            Arc::new(chain),
+            aorta_su::Config::default(),
+        );
+        let cu = ComputeUnit::new(
+            aorta_cu::Parts {
+                scheduler: Arc::new(su.clone()),
+                weave: store.clone(),
+                chain: Arc::new(chain),
+                results: Arc::new(MemoryResults::new()),
+                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+            },
+            aorta_cu::Config::default(),
+        );
+        let mu_wallet = Ed25519Signer::from_seed([5; 32]);
+        let module = item(
+            &mu_wallet,
+            None,
+            &[
+                ("Data-Protocol", "ao"),
+                ("Variant", "ao.TN.1"),
+                ("Type", "Module"),
+                ("Module-Format", aorta_vm_lua::FORMAT),
+                ("Input-Encoding", "JSON-1"),
+                ("Output-Encoding", "JSON-1"),
+            ],
+            &aorta_vm_lua::default_module(),
+        );
+        let module = store.put(&module).expect("module").id;
+        let mu = Messenger::new(aorta_mu::Parts {
+            wallet: Arc::new(mu_wallet),
+            directory: Arc::new(su.clone()),
+            compute: Arc::new(cu.clone()),
+            weave: store.clone(),
+            queue: Arc::new(Queue::open(dir.path().join("queue.redb")).expect("queue")),
+        })
+        .expect("MU");
+        mu.start(2);
+        Self {
+            mu,
+            cu,
+            su,
+            module,
+            _dir: dir,
+        }
+    }
+
+    fn spawn(&self, user: &dyn Signer) -> ProcessId {
+        let scheduler = self.su.address().to_string();
+        let module = self.module.to_string();
+        let process = item(
+            user,
+            None,
+            &[
+                ("Data-Protocol", "ao"),
+                ("Variant", "ao.TN.1"),
+                ("Type", "Process"),
+                ("Module", &module),
+                ("Scheduler", &scheduler),
+            ],
+            "",
+        );
+        let pid = self.mu.ingest(&process).expect("spawned").process;
+        let eval = self.send(
+            user,
+            pid,
+            "Eval",
+            "Handlers.add('ping', 'Ping', function(msg) msg.reply({ Data = 'Pong' }) end)",
+        );
+        self.cu.result(eval, pid).expect("handler added");
+        pid
+    }
+
+    fn send(&self, user: &dyn Signer, pid: ProcessId, action: &str, data: &str) -> Id {
+        let message = item(
+            user,
+            Some(pid.id()),
+            &[
+                ("Data-Protocol", "ao"),
+                ("Variant", "ao.TN.1"),
+                ("Type", "Message"),
+                ("Action", action),
+            ],
+            data,
+        );
+        self.mu.ingest(&message).expect("accepted").id
+    }
+}
+
+/// Clients send and read results for `time`; the latencies of every round trip.
+fn run(
+    node: &Node,
+    processes: &[ProcessId],
+    clients: usize,
+    time: Duration,
+) -> (Vec<Duration>, f64) {
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    let latencies: Vec<Duration> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let stop = &stop;
+                scope.spawn(move || {
+                    let user = Ed25519Signer::from_seed([c as u8 + 10; 32]);
+                    let mut out = Vec::new();
+                    let mut k = c;
+                    while !stop.load(Ordering::Relaxed) {
+                        let pid = processes[k % processes.len()];
+                        k += clients;
+                        let t = Instant::now();
+                        let id = node.send(&user, pid, "Ping", "");
+                        let result = node.cu.result(id, pid).expect("result");
+                        assert_eq!(result["Messages"][0]["Data"], "Pong", "{result}");
+                        out.push(t.elapsed());
+                    }
+                    out
+                })
+            })
+            .collect();
+        std::thread::sleep(time);
+        stop.store(true, Ordering::Relaxed);
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("client"))
+            .collect()
+    });
+    (latencies, started.elapsed().as_secs_f64())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let mode = Mode::from_env();
+    println!(
+        "# aorta node bench: send → result{}",
+        if mode.smoke { " (smoke)" } else { "" }
+    );
+    println!("machine: {}", Machine::detect());
+    println!();
+    let time = if mode.smoke {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(8)
+    };
+    let many = if mode.smoke { 10 } else { 100 };
+    let rsa = match Wallet::from_jwk(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/ans104/wallet-arweave.json"
+        ))
+        .expect("test wallet"),
+    )
+    .expect("wallet")
+    {
+        Wallet::Arweave(signer) => *signer,
+        _ => unreachable!("the test wallet is RSA"),
+    };
+    let wallets: [(&str, Arc<dyn Signer>); 2] = [
+        ("Ed25519", Arc::new(Ed25519Signer::from_seed([77; 32]))),
+        ("RSA-4096", Arc::new(rsa)),
+    ];
+    let mut table = Table::default();
+    let mut latency_lines = Vec::new();
+    println!("{}", Table::header());
+    for (name, wallet) in wallets {
+        let node = Node::new(wallet);
+        let owner = Ed25519Signer::from_seed([1; 32]);
+        let processes: Vec<ProcessId> = (0..many).map(|_| node.spawn(&owner)).collect();
+        for (label, procs, clients) in [
+            (
+                format!("{name} SU, 1 process, 1 client"),
+                &processes[..1],
+                1usize,
+            ),
+            (
+                format!("{name} SU, {many} processes, 16 clients"),
+                &processes[..],
+                16,
+            ),
+        ] {
+            let (mut latencies, secs) = run(&node, procs, clients, time);
+            latencies.sort_unstable();
+            latency_lines.push(format!(
+                "{label}: p50 {:.1} ms, p99 {:.1} ms over {} round trips",
+                percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+                percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+                latencies.len()
+            ));
+            println!(
+                "{}",
+                table.push(Row {
+                    case: format!("{label}: send → result"),
+                    ops: latencies.len() as u64,
+                    secs,
+                    fsyncs: None,
+                    limit: None,
+                })
+            );
+        }
+        node.mu.wait_idle(Duration::from_secs(60));
+        node.mu.stop();
+    }
+    println!();
+    for line in latency_lines {
+        println!("{line}");
+    }
+    if mode.smoke {
+        println!("(smoke mode: figures are not measurements)");
+    }
+}
