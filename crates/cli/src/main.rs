@@ -25,6 +25,8 @@ enum Command {
     Eval(commands::client::EvalArgs),
     /// Print the result of a message.
     Result(commands::client::ResultArgs),
+    /// An aos-like prompt in a process you own: Lua in, output and new Inbox messages out.
+    Repl(commands::client::ReplArgs),
     /// Create wallets and show their addresses.
     #[command(subcommand)]
     Wallet(commands::wallet::Command),
@@ -58,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Command::Send(args) => commands::client::send(&args),
         Command::Eval(args) => commands::client::eval(&args),
         Command::Result(args) => commands::client::result(&args),
+        Command::Repl(args) => commands::client::repl(&args),
         Command::Wallet(command) => commands::wallet::run(command),
         Command::Su(command) => commands::su::run(command),
         Command::Cu(command) => commands::cu::run(command),

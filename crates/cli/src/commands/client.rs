@@ -312,3 +312,124 @@ pub fn result(args: &ResultArgs) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())
 }
+/// `aorta repl`.
+#[derive(clap::Args, Debug)]
+pub struct ReplArgs {
+    /// The process.
+    pub process: String,
+    /// Where the node is.
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// What a dry-run Eval prints (as the process's owner), or its error.
+fn peek(cu: &CuClient, process: ProcessId, owner: &str, code: &str) -> anyhow::Result<String> {
+    let result = cu.dry_run(
+        process,
+        &serde_json::json!({
+            "Target": process.to_string(),
+            "Owner": owner,
+            "Tags": [{ "name": "Action", "value": "Eval" }],
+            "Data": code,
+        }),
+    )?;
+    if let Some(error) = result.get("Error").filter(|e| !e.is_null()) {
+        bail!(
+            "{}",
+            error
+                .as_str()
+                .map_or_else(|| error.to_string(), str::to_owned)
+        );
+    }
+    Ok(output_text(&result["Output"]))
+}
+
+fn output_text(output: &Value) -> String {
+    match output.get("data").or(Some(output)) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// `aorta repl`: an aos-like prompt. Each line is evaluated in the process (`Eval`), what it
+/// prints is shown, and messages that arrived in its `Inbox` meanwhile are listed. `.load FILE`
+/// evaluates a file; `.exit` (or end of input) leaves.
+pub fn repl(args: &ReplArgs) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, Write as _};
+    let c = &args.connection;
+    let process = ProcessId(id(&args.process, "process")?);
+    let owner = c.signer()?.address().to_string();
+    let cu = CuClient::new(&c.cu);
+    let inbox = |cu: &CuClient| -> usize {
+        peek(cu, process, &owner, "return #Inbox")
+            .ok()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let mut seen = inbox(&cu);
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    let prompt = |out: &mut std::io::Stdout| {
+        let _ = write!(out, "aos> ");
+        let _ = out.flush();
+    };
+    prompt(&mut out);
+    for line in stdin.lock().lines() {
+        let line = line?;
+        let line = line.trim();
+        let code = if line == ".exit" {
+            break;
+        } else if let Some(file) = line.strip_prefix(".load ") {
+            match std::fs::read_to_string(file.trim()) {
+                Ok(code) => code,
+                Err(e) => {
+                    writeln!(out, "error: reading {}: {e}", file.trim())?;
+                    prompt(&mut out);
+                    continue;
+                }
+            }
+        } else if line.is_empty() {
+            prompt(&mut out);
+            continue;
+        } else {
+            line.to_owned()
+        };
+        match c.message(process.id(), vec![Tag::new("Action", "Eval")], &code) {
+            Ok(result) => {
+                if let Some(error) = result.get("Error").filter(|e| !e.is_null()) {
+                    writeln!(
+                        out,
+                        "error: {}",
+                        error
+                            .as_str()
+                            .map_or_else(|| error.to_string(), str::to_owned)
+                    )?;
+                } else {
+                    let text = output_text(&result["Output"]);
+                    if !text.is_empty() {
+                        writeln!(out, "{text}")?;
+                    }
+                }
+            }
+            Err(e) => writeln!(out, "error: {e:#}")?,
+        }
+        let now = inbox(&cu);
+        for n in seen + 1..=now {
+            let summary = peek(
+                &cu,
+                process,
+                &owner,
+                &format!(
+                    "local m = Inbox[{n}] return 'New message from ' .. tostring(m.From) .. ': Action = ' .. tostring(m.Action) .. ', Data = ' .. tostring(m.Data)"
+                ),
+            )
+            .unwrap_or_else(|e| format!("(message {n}: {e})"));
+            writeln!(out, "{summary}")?;
+        }
+        seen = seen.max(now);
+        prompt(&mut out);
+    }
+    writeln!(out)?;
+    Ok(())
+}

@@ -45,6 +45,70 @@ fn spawn_eval_send_result() {
     let result: Value = serde_json::from_str(&sent).expect("a result");
     assert_eq!(result["Messages"][0]["Data"], "Hello, ao", "{result}");
     assert_eq!(run(&["eval", &pid, "return Name"]), "hello");
+    // The repl: lines are evaluated, `.load` evaluates a file, and messages that land in the
+    // Inbox meanwhile are listed.
+    let file = dir.path().join("greet.lua");
+    std::fs::write(&file, "Greeting = 'hi there'\nprint(Greeting)").expect("file");
+    let script = format!(
+        "X = 20 + 22\nprint(X)\n.load {}\nprint('after')\n.exit\n",
+        file.display()
+    );
+    let mut repl = std::process::Command::new(env!("CARGO_BIN_EXE_aorta"))
+        .arg("repl")
+        .arg(&pid)
+        .args(&urls)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("repl starts");
+    // Once the repl shows its prompt (it has counted the Inbox), something for the Inbox: a
+    // message no handler takes.
+    let mut stdout = repl.stdout.take().expect("stdout");
+    let mut shown = Vec::new();
+    {
+        use std::io::Read as _;
+        let mut byte = [0u8; 1];
+        while !shown.ends_with(b"aos> ") {
+            assert_eq!(
+                stdout.read(&mut byte).expect("read"),
+                1,
+                "the repl ended early"
+            );
+            shown.push(byte[0]);
+        }
+    }
+    run(&[
+        "send",
+        &pid,
+        "--action",
+        "Unhandled",
+        "--data",
+        "for the inbox",
+    ]);
+    {
+        use std::io::Write as _;
+        repl.stdin
+            .take()
+            .expect("stdin")
+            .write_all(script.as_bytes())
+            .expect("script");
+    }
+    {
+        use std::io::Read as _;
+        stdout.read_to_end(&mut shown).expect("the rest");
+    }
+    assert!(repl.wait().expect("repl ends").success());
+    let shown = String::from_utf8(shown).expect("text");
+    assert!(shown.contains("aos> 42"), "{shown}");
+    assert!(shown.contains("hi there"), "{shown}");
+    assert!(shown.contains("after"), "{shown}");
+    assert!(
+        shown.contains("New message from")
+            && shown.contains("Action = Unhandled")
+            && shown.contains("for the inbox"),
+        "{shown}"
+    );
     // A failing eval reports its error and fails.
     let mut failing: Vec<&str> = vec!["eval", &pid, "error('nope')"];
     failing.extend(urls.iter().map(String::as_str));
