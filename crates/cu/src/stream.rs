@@ -249,8 +249,17 @@ pub(crate) struct RecordHead {
 pub(crate) fn result_json(evaluation: Evaluation) -> (Value, bool) {
     match evaluation.outcome {
         Outcome::Ok(response) => {
+            let problems = outbox_problems(&response);
             let mut value = response.into_value();
             value["GasUsed"] = json!(evaluation.gas_used);
+            if !problems.is_empty() {
+                // Reported, not hidden: the MU cannot push these entries (ANS-104 tags are
+                // strings), and the reference drops them without a word.
+                value["Error"] = json!(format!(
+                    "outbox entries that cannot be sent: {}",
+                    problems.join("; ")
+                ));
+            }
             (value, false)
         }
         Outcome::Error(error) => (
@@ -264,4 +273,34 @@ pub(crate) fn result_json(evaluation: Evaluation) -> (Value, bool) {
             true,
         ),
     }
+}
+
+/// Outbox entries whose tags are not `{name, value}` strings, described.
+fn outbox_problems(response: &aorta_vm::Response) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (list, entries) in [
+        ("Messages", &response.messages),
+        ("Spawns", &response.spawns),
+    ] {
+        for (i, entry) in entries.iter().enumerate() {
+            let Some(tags) = entry.get("Tags") else {
+                continue;
+            };
+            let Some(tags) = tags.as_array() else {
+                problems.push(format!("{list}[{i}].Tags is not a list"));
+                continue;
+            };
+            for tag in tags {
+                match (tag.get("name"), tag.get("value")) {
+                    (Some(Value::String(_)), Some(Value::String(_))) => {}
+                    (Some(Value::String(name)), value) => problems.push(format!(
+                        "{list}[{i}] tag {name:?}: value {} is not a string",
+                        value.unwrap_or(&Value::Null)
+                    )),
+                    _ => problems.push(format!("{list}[{i}]: tag {tag} has no string name")),
+                }
+            }
+        }
+    }
+    problems
 }

@@ -360,3 +360,22 @@ fn refusals() {
         Err(Error::UnsupportedModule { .. })
     ));
 }
+
+#[test]
+/// Outbox tag values that are not strings cannot be sent: the result says so in `Error`
+/// (naming the entry and tag), and keeps its messages and its state change.
+fn non_string_tag_values_are_reported() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[]);
+    let bad = net.send(pid, "BadTags", "");
+    let result = net.cu.result(bad, pid).expect("result");
+    let error = result["Error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no Error in {result}"));
+    assert!(
+        error.contains("Messages[0]") && error.contains("\"Count\""),
+        "{error}"
+    );
+    assert!(!error.contains("Messages[1]"), "{error}");
+    assert_eq!(result["Messages"].as_array().map(Vec::len), Some(2));
+}

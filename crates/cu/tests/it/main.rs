@@ -62,6 +62,12 @@ function handle(msg, env)
   for _, t in ipairs(msg.Tags) do if t.name == 'Action' then action = t.value end end
   if action == 'Fail' then count = count + 100; error('failed on purpose') end
   if action == 'Echo' then return { Output = json.encode({ msg = msg, env = env }) } end
+  if action == 'BadTags' then
+    return { Messages = {
+      { Target = msg.From, Tags = { { name = 'Count', value = 5 } } },
+      { Target = msg.From, Tags = { { name = 'Fine', value = 'yes' } } },
+    } }
+  end
   count = count + 1
   return {
     Output = tostring(count),
