@@ -6,6 +6,7 @@ mod apart;
 mod cu;
 mod module;
 mod people;
+mod restart;
 mod su;
 mod token;
 mod wallet;

@@ -1,0 +1,122 @@
+//! `aorta dev` killed (SIGKILL) in the middle of a chain of pushes and started again on the same
+//! data: every message of the chain is delivered exactly once.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::aoconnect::{free_port, start_dev};
+
+fn get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    reply
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+}
+
+/// How many messages with `Action: Ping` the SU has scheduled for a process.
+fn pings(su: SocketAddr, pid: &str) -> usize {
+    let Some(body) = get(su, &format!("/{pid}?limit=5000")) else {
+        return 0;
+    };
+    let page: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    page["edges"]
+        .as_array()
+        .map(|edges| {
+            edges
+                .iter()
+                .filter(|e| {
+                    e["node"]["message"]["tags"].as_array().is_some_and(|tags| {
+                        tags.iter()
+                            .any(|t| t["name"] == "Action" && t["value"] == "Ping")
+                    })
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+const PINGER: &str = "Handlers.add('ping', 'Ping', function(msg) \
+  local n = tonumber(msg.N) \
+  if n < tonumber(msg.Until) then Send({ Target = Peer, Action = 'Ping', N = tostring(n + 1), Until = msg.Until }) end \
+end) \
+Handlers.add('peer', 'Peer', function(msg) Peer = msg.Data end)";
+
+#[test]
+/// 301 pings bounce between two processes; the node is killed with SIGKILL partway and started
+/// again: the chain completes with each ping scheduled exactly once.
+fn kill_9_mid_chain_delivers_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("node");
+    let ports = [free_port(), free_port(), free_port(), free_port()];
+    let urls = [
+        "--mu".to_owned(),
+        format!("http://{}", ports[0]),
+        "--cu".to_owned(),
+        format!("http://{}", ports[2]),
+        "--gateway".to_owned(),
+        format!("http://{}", ports[3]),
+        "--data-dir".to_owned(),
+        dir.path().join("me").to_string_lossy().into_owned(),
+    ];
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(urls.iter().map(String::as_str));
+        let out = crate::aorta(&all);
+        assert!(
+            out.status.success(),
+            "aorta {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        crate::stdout(&out)
+    };
+    let (node, _) = start_dev(&data, ports);
+    let a = run(&["spawn", "--name", "a"]);
+    let b = run(&["spawn", "--name", "b"]);
+    run(&["eval", &a, PINGER]);
+    run(&["eval", &b, PINGER]);
+    run(&["send", &a, "--action", "Peer", "--data", &b]);
+    run(&["send", &b, "--action", "Peer", "--data", &a]);
+    run(&[
+        "send",
+        &a,
+        "--action",
+        "Ping",
+        "--tag",
+        "N=0",
+        "--tag",
+        "Until=300",
+    ]);
+    // Let part of the chain happen, then kill the node outright.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pings(ports[1], &a) + pings(ports[1], &b) < 20 {
+        assert!(Instant::now() < deadline, "the chain started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(node); // SIGKILL
+    let before = {
+        let (again, _) = start_dev(&data, ports);
+        let count = pings(ports[1], &a) + pings(ports[1], &b);
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while pings(ports[1], &a) + pings(ports[1], &b) < 301 {
+            assert!(
+                Instant::now() < deadline,
+                "the chain completes after the restart"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Nothing more arrives: each ping once.
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(pings(ports[1], &a), 151, "N = 0, 2, …, 300");
+        assert_eq!(pings(ports[1], &b), 150, "N = 1, 3, …, 299");
+        drop(again);
+        count
+    };
+    assert!(before < 301, "the kill came mid-chain ({before} of 301)");
+}
