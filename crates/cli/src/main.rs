@@ -2,13 +2,19 @@
 //! and calls them; each subcommand lives in `commands/<name>.rs`.
 
 mod commands;
+mod config;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// aorta: a fast, complete ao node (Messenger, Scheduler and Compute Units) in one binary.
 #[derive(Parser, Debug)]
 #[command(name = "aorta", version, about, propagate_version = true)]
 struct Cli {
+    /// A config file (flat TOML: the options' environment names without `AORTA_`, lower case,
+    /// e.g. `mu_url = "http://…"`); default `$XDG_CONFIG_HOME/aorta/config.toml` if present.
+    /// Flags and `AORTA_*` variables override it.
+    #[arg(long, global = true, env = "AORTA_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,7 +51,18 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match config::load(&args)
+        .and_then(|config| config.apply(Cli::command()))
+        .map(|command| command.get_matches_from(args))
+        .and_then(|matches| Ok(Cli::from_arg_matches(&matches)?))
+    {
+        Ok(cli) => cli,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AORTA_LOG")
@@ -131,4 +148,32 @@ async fn shutdown_signal() {
         () = term => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    #[test]
+    /// Ids may begin with `-` (base64url): they parse as values, not as flags.
+    fn ids_and_data_may_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from([
+            "aorta",
+            "send",
+            "-hpXqD398RWCVh5i6r4uTKo-1t0A8oOHBZRez3BWqkE",
+            "--action",
+            "Peer",
+            "--data",
+            "-mDECK9hmiXWvlg0aVaLIKS_OUUKGvWCPqLtWZNVst",
+        ])
+        .expect("parses");
+        let Command::Send(args) = cli.command else {
+            panic!("send")
+        };
+        assert_eq!(args.process, "-hpXqD398RWCVh5i6r4uTKo-1t0A8oOHBZRez3BWqkE");
+        assert_eq!(args.data, "-mDECK9hmiXWvlg0aVaLIKS_OUUKGvWCPqLtWZNVst");
+        assert!(Cli::try_parse_from(["aorta", "result", "-x", "--process", "-y"]).is_ok());
+    }
 }

@@ -52,19 +52,19 @@ pub struct Connection {
 #[derive(clap::Args, Debug)]
 pub struct SpawnArgs {
     /// The module; the node's default (aos-compatible) module when not given.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub module: Option<String>,
     /// The process's `Name`.
     #[arg(long)]
     pub name: Option<String>,
     /// More tags, `Name=Value`, repeatable.
-    #[arg(long = "tag", value_parser = parse_tag)]
+    #[arg(long = "tag", value_parser = parse_tag, allow_hyphen_values = true)]
     pub tags: Vec<Tag>,
     /// The process's data (with `On-Boot: Data`, Lua run at boot).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub data: Option<String>,
     /// The scheduler; the newest one on the gateway when not given.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub scheduler: Option<String>,
     /// Where the node is.
     #[command(flatten)]
@@ -75,15 +75,16 @@ pub struct SpawnArgs {
 #[derive(clap::Args, Debug)]
 pub struct SendArgs {
     /// The process.
+    #[arg(allow_hyphen_values = true)]
     pub process: String,
     /// The `Action` tag.
     #[arg(long)]
     pub action: Option<String>,
     /// The data.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub data: String,
     /// More tags, `Name=Value`, repeatable.
-    #[arg(long = "tag", value_parser = parse_tag)]
+    #[arg(long = "tag", value_parser = parse_tag, allow_hyphen_values = true)]
     pub tags: Vec<Tag>,
     /// Where the node is.
     #[command(flatten)]
@@ -94,8 +95,10 @@ pub struct SendArgs {
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
     /// The process.
+    #[arg(allow_hyphen_values = true)]
     pub process: String,
     /// Lua code, evaluated by the process (its owner's `Eval`).
+    #[arg(allow_hyphen_values = true)]
     pub code: String,
     /// Where the node is.
     #[command(flatten)]
@@ -106,9 +109,10 @@ pub struct EvalArgs {
 #[derive(clap::Args, Debug)]
 pub struct ResultArgs {
     /// The message.
+    #[arg(allow_hyphen_values = true)]
     pub message: String,
     /// Its process.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub process: String,
     /// Where the node is.
     #[command(flatten)]
@@ -316,6 +320,7 @@ pub fn result(args: &ResultArgs) -> anyhow::Result<()> {
 #[derive(clap::Args, Debug)]
 pub struct ReplArgs {
     /// The process.
+    #[arg(allow_hyphen_values = true)]
     pub process: String,
     /// Where the node is.
     #[command(flatten)]

@@ -109,6 +109,49 @@ fn spawn_eval_send_result() {
             && shown.contains("for the inbox"),
         "{shown}"
     );
+    // One config file instead of flags: the same node, and flags still win over it.
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# where the node is\nmu_url = \"http://{}\"\ncu_url = \"http://{}\"\ngateway_url = 'http://{}'\ndata_dir = \"{}\"\n",
+            ports[0],
+            ports[2],
+            ports[3],
+            dir.path().join("me").display()
+        ),
+    )
+    .expect("config");
+    let configured = crate::aorta(&[
+        "--config",
+        &config.to_string_lossy(),
+        "eval",
+        &pid,
+        "return Name",
+    ]);
+    assert!(
+        configured.status.success(),
+        "{}",
+        String::from_utf8_lossy(&configured.stderr)
+    );
+    assert_eq!(crate::stdout(&configured), "hello");
+    let overridden = crate::aorta(&[
+        "--config",
+        &config.to_string_lossy(),
+        "eval",
+        &pid,
+        "return Name",
+        "--cu",
+        "http://127.0.0.1:9",
+    ]);
+    assert!(
+        !overridden.status.success(),
+        "the flag's (dead) CU was used"
+    );
+    std::fs::write(&config, "mu_ulr = \"typo\"\n").expect("config");
+    let typo = crate::aorta(&["--config", &config.to_string_lossy(), "eval", &pid, "1"]);
+    assert!(!typo.status.success());
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("unknown key \"mu_ulr\""));
     // A failing eval reports its error and fails.
     let mut failing: Vec<&str> = vec!["eval", &pid, "error('nope')"];
     failing.extend(urls.iter().map(String::as_str));
