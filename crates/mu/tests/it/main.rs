@@ -100,21 +100,30 @@ impl Node {
 
     /// Spawns an aos process through the MU that trusts the MU, and loads `code` into it.
     fn spawn(&self, mu: &Messenger, name: &str, code: &str) -> ProcessId {
+        self.spawn_with(mu, name, code, &[])
+    }
+
+    fn spawn_with(
+        &self,
+        mu: &Messenger,
+        name: &str,
+        code: &str,
+        extra: &[(&str, &str)],
+    ) -> ProcessId {
         let scheduler = self.su.address().to_string();
         let authority = self.mu_wallet.address().to_string();
-        let process = self.item(
-            None,
-            &[
-                ("Data-Protocol", "ao"),
-                ("Variant", "ao.TN.1"),
-                ("Type", "Process"),
-                ("Module", &self.module.to_string()),
-                ("Scheduler", &scheduler),
-                ("Authority", &authority),
-                ("Name", name),
-            ],
-            "",
-        );
+        let module = self.module.to_string();
+        let mut tags = vec![
+            ("Data-Protocol", "ao"),
+            ("Variant", "ao.TN.1"),
+            ("Type", "Process"),
+            ("Module", module.as_str()),
+            ("Scheduler", scheduler.as_str()),
+            ("Authority", authority.as_str()),
+            ("Name", name),
+        ];
+        tags.extend_from_slice(extra);
+        let process = self.item(None, &tags, "");
         let pid = mu.ingest(&process).expect("spawned").process;
         self.send(mu, pid, &[("Action", "Eval")], code);
         pid
@@ -479,4 +488,38 @@ fn a_failing_process_holds_up_nothing_else() {
     // b got stuck's ping exactly once, on top of its own chain's six (N = 0, 2, …, 10).
     assert_eq!(node.scheduled(b, "Ping"), 7);
     assert_eq!(node.scheduled(c, "Ping"), 5);
+}
+
+#[test]
+/// A monitored cron process's cron results are cranked: what its cron handler sends arrives.
+fn monitored_crons_are_pushed() {
+    let node = Node::new();
+    let mu = node.mu(Arc::new(MemoryQueue::new()));
+    let _workers = mu.start(2);
+    let peer = node.spawn(
+        &mu,
+        "peer",
+        "Handlers.add('tock', 'Tock', function(msg) Tocks = (Tocks or 0) + 1 end)",
+    );
+    let ticker = node.spawn_with(
+        &mu,
+        "ticker",
+        &format!(
+            "Handlers.add('tick', 'Tick', function(msg) Send({{ Target = '{peer}', Action = 'Tock' }}) end)"
+        ),
+        &[("Cron-Interval", "1-second"), ("Cron-Tag-Action", "Tick")],
+    );
+    assert!(mu.wait_idle(Duration::from_secs(60)));
+    mu.monitor(ticker);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while node.scheduled(peer, "Tock") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a cron's message arrived"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(mu.unmonitor(ticker));
+    assert!(!mu.unmonitor(ticker), "no longer monitored");
+    assert!(node.read(peer, "Tocks").as_u64().is_some_and(|n| n >= 1));
 }
