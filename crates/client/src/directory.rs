@@ -47,12 +47,13 @@ impl GatewayDirectory {
                 .sort(Sort::HeightDesc)
                 .limit(1),
         )?;
-        let record = page
-            .edges
-            .first()
-            .ok_or_else(|| aorta_api::Error::Rejected {
-                reason: format!("scheduler {scheduler} has no Scheduler-Location record"),
-            })?;
+        // Not found may mean not indexed yet (a gateway lags): a failure to retry, not a
+        // refusal that would drop the work.
+        let record = page.edges.first().ok_or_else(|| aorta_api::Error::Remote {
+            unit: self.gateway.url().to_owned(),
+            status: 503,
+            reason: format!("scheduler {scheduler} has no Scheduler-Location record (yet)"),
+        })?;
         let url = record
             .header
             .tag("Url")

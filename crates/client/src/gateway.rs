@@ -354,8 +354,8 @@ impl Chain for GatewayClient {
                 // Arweave block timestamps are seconds.
                 let timestamp = edge["node"]["timestamp"]
                     .as_u64()
-                    .ok_or_else(|| answer("block without timestamp"))?
-                    * 1000;
+                    .and_then(|s| s.checked_mul(1000))
+                    .ok_or_else(|| answer("block without a readable timestamp"))?;
                 if timestamp > max_timestamp {
                     return Ok(out);
                 }

@@ -56,6 +56,9 @@ pub enum Error {
         /// This CU's maximum.
         max: u64,
     },
+    /// Too much of this kind of work is running; ask again shortly.
+    #[error("busy: too many {0} running")]
+    Busy(&'static str),
     /// A request that cannot be served as asked (a bad cursor, a bad dry-run body).
     #[error("{0}")]
     BadRequest(String),

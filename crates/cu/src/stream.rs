@@ -27,6 +27,9 @@ pub(crate) struct Meta {
     pub module: Arc<dyn Module>,
 }
 
+/// An assignment's id and its `Hash-Chain` (absent on logs older than hash chains).
+pub(crate) type Link = (Id, Option<HashChain>);
+
 /// How far a stream has evaluated.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Position {
@@ -38,7 +41,7 @@ pub(crate) struct Position {
     /// skipped when generating again).
     pub crons_done: usize,
     /// The last assignment's id and `Hash-Chain`, to check the next link.
-    pub link: Option<(Id, Option<HashChain>)>,
+    pub link: Option<Link>,
     /// The last evaluation: its key and block height.
     pub last: Option<(EvalKey, u64)>,
 }
@@ -72,8 +75,10 @@ impl Stream {
         self.instance.as_ref().map_or(0, |i| i.memory_used())
     }
 
-    /// Checks a scheduled message's place (nonce and hash chain) and advances the link.
-    pub fn check(&mut self, assignment_id: &str, slot: &Slot) -> Result<(), Error> {
+    /// Checks a scheduled message's place (nonce and hash chain); answers the link it makes,
+    /// which [`Stream::scheduled`] records once the message is evaluated (a failure in between
+    /// must leave the stream where it was).
+    pub fn check(&self, assignment_id: &str, slot: &Slot) -> Result<Link, Error> {
         let process = self.process;
         if slot.nonce != self.pos.next_nonce {
             return Err(Error::ScheduleGap {
@@ -109,8 +114,7 @@ impl Stream {
         let id: Id = assignment_id
             .parse()
             .map_err(|_| Error::schedule(process, format!("assignment id {assignment_id:?}")))?;
-        self.pos.link = Some((id, chain));
-        Ok(())
+        Ok((id, chain))
     }
 
     /// Evaluates one message and records the result in `out`.
@@ -195,6 +199,7 @@ impl Stream {
         node: &Scheduled,
         message: &MessageItem,
         slot: &Slot,
+        link: Link,
         out: &mut Vec<EvaluationRecord>,
     ) -> Result<bool, Error> {
         let mut msg = message::scheduled(message, slot);
@@ -227,6 +232,7 @@ impl Stream {
             out,
         )?;
         self.pos.next_nonce = slot.nonce + 1;
+        self.pos.link = Some(link);
         self.pos.left = Some(Left {
             timestamp: slot.timestamp,
             block_height: slot.block_height,

@@ -1,7 +1,7 @@
 //! [`ComputeUnit`]: streams of many processes, evaluated in parallel within a memory budget.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aorta_api::su::{MessageItem, Scheduled};
@@ -94,6 +94,31 @@ struct Inner {
     metrics: Metrics,
     streams: Mutex<Streams>,
     modules: Mutex<HashMap<ModuleKey, Arc<dyn Module>>>,
+    /// Dry-runs on private streams now running.
+    private_dry_runs: AtomicUsize,
+}
+
+/// Private dry-run streams that may run at once.
+const PRIVATE_DRY_RUNS: usize = 2;
+
+/// A place among the private dry-runs, given back when dropped.
+struct PrivateSlot<'a>(&'a AtomicUsize);
+
+impl<'a> PrivateSlot<'a> {
+    fn take(count: &'a AtomicUsize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < PRIVATE_DRY_RUNS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(count))
+    }
+}
+
+impl Drop for PrivateSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The Compute Unit: evaluates processes from their SU log on demand and answers with results.
@@ -123,6 +148,7 @@ impl ComputeUnit {
                 metrics: Metrics::default(),
                 streams: Mutex::new(Streams::default()),
                 modules: Mutex::new(HashMap::new()),
+                private_dry_runs: AtomicUsize::new(0),
             }),
         }
     }
@@ -267,6 +293,9 @@ impl ComputeUnit {
                 if let Some(result) = shared {
                     return Ok(result);
                 }
+                // A private stream is a whole process rebuilt: few at a time.
+                let _slot = PrivateSlot::take(&self.inner.private_dry_runs)
+                    .ok_or(Error::Busy("dry-runs at an earlier message"))?;
                 let mut private = Stream::new(process);
                 self.advance(&mut private, target, false)?;
                 run(&mut private, body.unwrap_or_default())
@@ -317,13 +346,23 @@ impl ComputeUnit {
         let mut guard = lock(&stream);
         let result = work(&mut guard);
         let memory = guard.memory();
-        self.account(process, memory);
+        let known = guard.meta.is_some();
+        drop(guard);
+        self.account(process, memory, known);
         result
     }
 
-    fn account(&self, process: ProcessId, memory: u64) {
+    fn account(&self, process: ProcessId, memory: u64, known: bool) {
         let mut streams = lock(&self.inner.streams);
         let streams = &mut *streams;
+        if !known {
+            // A process that could not be loaded (unknown, refused) leaves nothing behind:
+            // requests for made-up ids must not grow the map.
+            if let Some(entry) = streams.map.remove(&process.id()) {
+                streams.memory -= entry.memory;
+            }
+            return;
+        }
         if let Some(entry) = streams.map.get_mut(&process.id()) {
             streams.memory = streams.memory - entry.memory + memory;
             entry.memory = memory;
@@ -510,13 +549,13 @@ impl ComputeUnit {
                     continue;
                 }
                 progressed = true;
-                stream.check(&node.assignment.id, &slot)?;
+                let link = stream.check(&node.assignment.id, &slot)?;
                 if !meta.crons.is_empty() {
                     let blocks = self.blocks(meta, stream, slot.timestamp)?;
                     self.count_crons(stream.crons_until(meta, slot.timestamp, &blocks, records)?);
                 }
                 let message = self.message_of(process, node, &slot)?;
-                let errored = stream.scheduled(meta, node, &message, &slot, records)?;
+                let errored = stream.scheduled(meta, node, &message, &slot, link, records)?;
                 self.count(1, errored);
                 if save && records.len() >= config.save_batch {
                     parts.results.save(std::mem::take(records))?;
@@ -533,7 +572,12 @@ impl ComputeUnit {
         }
         if matches!(target, Target::Latest) && !meta.crons.is_empty() {
             let (now, _) = parts.scheduler.now().map_err(Error::upstream)?;
+            // On a whole second: a block made later in the same second as a tick already
+            // evaluated would otherwise be consumed at that tick when crons are generated again
+            // (the reference consumes a block at the first tick in its second), breaking the
+            // prefix that resumption counts on.
             let right = now.saturating_sub(config.cron_settle_ms);
+            let right = right - right % 1000;
             let blocks = self.blocks(meta, stream, right)?;
             self.count_crons(stream.crons_until(meta, right, &blocks, records)?);
         }

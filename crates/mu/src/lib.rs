@@ -145,6 +145,10 @@ const BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Traces kept (newest).
 const TRACES: usize = 10_000;
+/// Processes whose crons one MU follows at most.
+pub const MAX_MONITORS: usize = 10_000;
+/// How often monitored processes' new cron results are read.
+const CRON_POLL: Duration = Duration::from_secs(2);
 
 impl Messenger {
     /// An MU over `parts`, with the tasks its queue still holds ready to resume.
@@ -334,11 +338,21 @@ impl Messenger {
         Ok(Accepted { id, process })
     }
 
-    /// `POST /monitor/{pid}`: cranks the process's cron results as they appear.
-    pub fn monitor(&self, process: ProcessId) {
-        lock(&self.inner.monitors)
+    /// `POST /monitor/{pid}`: cranks the process's cron results from now on, as they appear
+    /// (crons from before are not pushed, as with the reference, which starts at the latest
+    /// result). Answers false when [`MAX_MONITORS`] processes are monitored already.
+    pub fn monitor(&self, process: ProcessId) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let mut monitors = lock(&self.inner.monitors);
+        if monitors.len() >= MAX_MONITORS && !monitors.contains_key(&process.id()) {
+            return false;
+        }
+        monitors
             .entry(process.id())
-            .or_insert(None);
+            .or_insert(Some(now.to_string()));
+        true
     }
 
     /// `DELETE /monitor/{pid}`: stops that; whether it was monitored.
@@ -785,11 +799,22 @@ impl Messenger {
                     Err(e) => tracing::info!(%process, error = %e, "cron results not read"),
                 }
             }
-            let work = lock(&self.inner.work);
-            let _ = self
-                .inner
-                .changed
-                .wait_timeout(work, Duration::from_secs(2));
+            // Sleep until the next poll (the condvar also wakes for every task; only `stop`
+            // cuts the wait short).
+            let deadline = std::time::Instant::now() + CRON_POLL;
+            let mut work = lock(&self.inner.work);
+            loop {
+                let now = std::time::Instant::now();
+                if now >= deadline || self.inner.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                work = self
+                    .inner
+                    .changed
+                    .wait_timeout(work, deadline - now)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+            }
         }
     }
 }

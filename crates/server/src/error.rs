@@ -52,7 +52,10 @@ fn store_status(e: &aorta_api::Error) -> StatusCode {
         | E::TimestampRegressed { .. }
         | E::DuplicateMessage { .. }
         | E::DuplicateAssignment { .. }
+        | E::DuplicateContent { .. }
         | E::Conflict { .. } => StatusCode::CONFLICT,
+        E::NotFound { .. } => StatusCode::NOT_FOUND,
+        E::Rejected { .. } => StatusCode::BAD_REQUEST,
         E::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         E::InvalidQuery { .. } | E::EmptyAppend => StatusCode::BAD_REQUEST,
         E::Closed => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,6 +105,7 @@ impl From<aorta_cu::Error> for ApiError {
             | E::InvalidSchedule { .. }
             | E::UnsupportedModule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             E::LimitTooHigh { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            E::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             E::BadRequest(_) => StatusCode::BAD_REQUEST,
             E::Upstream(aorta_api::Error::Remote { .. }) => StatusCode::BAD_GATEWAY,
             E::Upstream(inner) => store_status(inner),

@@ -222,7 +222,7 @@ fn parse_range(text: &str) -> Result<ByteRange, ApiError> {
             if end < start {
                 return Err(bad());
             }
-            Ok(ByteRange::new(start, end + 1))
+            Ok(ByteRange::new(start, end.checked_add(1).ok_or_else(bad)?))
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn parse(query: &str, variables: &Value) -> Result<Vec<Field>, String> {
         at: 0,
         variables,
         defaults: Vec::new(),
+        depth: 0,
     };
     let fields = parser.document()?;
     Ok(fields)
@@ -147,7 +148,13 @@ struct Parser<'a> {
     variables: &'a Value,
     /// Defaults of variables the request did not give.
     defaults: Vec<(String, Value)>,
+    /// How deeply selections and values nest here (bounded: a request must not exhaust the
+    /// stack).
+    depth: usize,
 }
+
+/// The deepest nesting of selections or values accepted.
+const MAX_DEPTH: usize = 32;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Token> {
@@ -229,7 +236,29 @@ impl Parser<'_> {
         self.expect(')')
     }
 
+    fn deeper(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("the query nests deeper than {MAX_DEPTH} levels"));
+        }
+        Ok(())
+    }
+
     fn selection(&mut self) -> Result<Vec<Field>, String> {
+        self.deeper()?;
+        let fields = self.selection_inner();
+        self.depth -= 1;
+        fields
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        self.deeper()?;
+        let value = self.value_inner();
+        self.depth -= 1;
+        value
+    }
+
+    fn selection_inner(&mut self) -> Result<Vec<Field>, String> {
         self.expect('{')?;
         let mut fields = Vec::new();
         while !self.is('}') {
@@ -272,7 +301,7 @@ impl Parser<'_> {
         Ok(fields)
     }
 
-    fn value(&mut self) -> Result<Value, String> {
+    fn value_inner(&mut self) -> Result<Value, String> {
         match self.next() {
             Some(Token::Punct('$')) => {
                 let name = self.name()?;
@@ -361,6 +390,15 @@ mod tests {
         assert!(parse("{ a { ...F } }", &Value::Null).is_err());
         assert!(parse("mutation { a }", &Value::Null).is_err());
         assert!(parse("{ a(x: \"unterminated) }", &Value::Null).is_err());
+        // Deep nesting is refused, not a stack overflow.
+        let deep = format!(
+            "{{ a(x: {}1{}) }}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(parse(&deep, &Value::Null).is_err_and(|e| e.contains("deeper")));
+        let nested = format!("{}{}", "{ a ".repeat(100_000), "}".repeat(100_000));
+        assert!(parse(&nested, &Value::Null).is_err());
         assert_eq!(
             parse(r#"{ t(ids: ["a\"b\u0041"]) { id } }"#, &Value::Null).expect("escapes")[0]
                 .arg("ids"),

@@ -172,7 +172,15 @@ async fn monitor(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<&'static str, ApiError> {
     let process = monitor_request(&pid, body)?;
-    mu.messenger.monitor(process);
+    if !mu.messenger.monitor(process) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "this MU follows {} processes already",
+                aorta_mu::MAX_MONITORS
+            ),
+        ));
+    }
     Ok("Monitoring process")
 }
 

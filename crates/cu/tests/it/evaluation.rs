@@ -341,6 +341,7 @@ fn refusals() {
         net.cu.evaluate(unknown),
         Err(Error::NotFound { .. })
     ));
+    assert_eq!(net.cu.memory().1, 0, "a made-up id leaves no stream behind");
     let pid = net.spawn(net.probe, &[]);
     assert!(matches!(
         net.cu.result(aorta_types::Id::from_bytes([8; 32]), pid),

@@ -510,7 +510,7 @@ fn monitored_crons_are_pushed() {
         &[("Cron-Interval", "1-second"), ("Cron-Tag-Action", "Tick")],
     );
     assert!(mu.wait_idle(Duration::from_secs(60)));
-    mu.monitor(ticker);
+    assert!(mu.monitor(ticker));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while node.scheduled(peer, "Tock") == 0 {
         assert!(
