@@ -279,7 +279,6 @@ impl Messenger {
                 .parse()
                 .map_err(|_| Error::NotAo("the Scheduler tag is not an address".into()))?;
             let su = self.inner.parts.directory.for_scheduler(&scheduler)?;
-            delivered(su.submit(item))?;
             let process = ProcessId(id);
             let mut tasks = vec![Task::Crank {
                 process: id.to_string(),
@@ -295,7 +294,7 @@ impl Messenger {
                     pushed_for: None,
                 });
             }
-            self.enqueue(tasks)?;
+            self.submit_then(&*su, item, tasks)?;
             self.inner.metrics.accepted.fetch_add(1, Ordering::Relaxed);
             return Ok(Accepted { id, process });
         }
@@ -304,14 +303,56 @@ impl Messenger {
             .ok_or_else(|| Error::NotAo("a message needs a target process".into()))?;
         let process = ProcessId(target);
         let su = self.inner.parts.directory.for_process(process)?;
-        delivered(su.submit(item))?;
-        self.enqueue(vec![Task::Crank {
-            process: target.to_string(),
-            message: id.to_string(),
-            pushed_for: None,
-        }])?;
+        self.submit_then(
+            &*su,
+            item,
+            vec![Task::Crank {
+                process: target.to_string(),
+                message: id.to_string(),
+                pushed_for: None,
+            }],
+        )?;
         self.inner.metrics.accepted.fetch_add(1, Ordering::Relaxed);
         Ok(Accepted { id, process })
+    }
+
+    /// Submits a client's item and makes its follow-up tasks owed exactly once: the tasks are
+    /// written to the queue *before* the submission (so a crash after the SU accepted cannot
+    /// lose them) and handed to the workers only after it (so a crank never runs ahead of its
+    /// message). A re-sent item that is already scheduled owes nothing more: its tasks were
+    /// queued by the first send.
+    fn submit_then(
+        &self,
+        su: &dyn aorta_api::SchedulerWrite,
+        item: &DataItem,
+        tasks: Vec<Task>,
+    ) -> Result<(), Error> {
+        let queue = &self.inner.parts.queue;
+        let ids = queue.add(tasks.iter().map(Task::encode).collect())?;
+        let withdraw = |ids: &[u64]| {
+            for id in ids {
+                if let Err(e) = queue.complete(*id, Vec::new()) {
+                    tracing::error!(task = id, error = %e, "a withdrawn task stays queued");
+                }
+            }
+        };
+        match su.submit(item) {
+            Ok(_) => {
+                let mut work = lock(&self.inner.work);
+                work.ready.extend(ids.into_iter().zip(tasks));
+                drop(work);
+                self.inner.changed.notify_all();
+                Ok(())
+            }
+            Err(aorta_api::Error::DuplicateMessage { .. }) => {
+                withdraw(&ids);
+                Ok(())
+            }
+            Err(e) => {
+                withdraw(&ids);
+                Err(e.into())
+            }
+        }
     }
 
     /// `POST /?process-id=&assign=`: assigns an item to a process and queues the crank of the
@@ -838,14 +879,6 @@ impl Failure {
             aorta_api::Error::NotFound { id } => Self::Refused(format!("{id} was not found")),
             other => Self::Retry(other.to_string()),
         }
-    }
-}
-
-/// A submission by a client: already scheduled counts as accepted.
-fn delivered(outcome: Result<Posted, aorta_api::Error>) -> Result<(), Error> {
-    match outcome {
-        Ok(_) | Err(aorta_api::Error::DuplicateMessage { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
     }
 }
 

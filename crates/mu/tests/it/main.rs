@@ -17,7 +17,7 @@ struct Node {
     su: Scheduler,
     cu: ComputeUnit,
     module: Id,
-    mu_wallet: Ed25519Signer,
+    mu_wallet: Arc<dyn Signer>,
     next: std::cell::Cell<u64>,
 }
 
@@ -67,14 +67,14 @@ impl Node {
             su,
             cu,
             module,
-            mu_wallet: Ed25519Signer::from_seed([77; 32]),
+            mu_wallet: Arc::new(Ed25519Signer::from_seed([77; 32])),
             next: std::cell::Cell::new(0),
         }
     }
 
     fn mu(&self, queue: Arc<dyn TaskQueue>) -> Messenger {
         Messenger::new(Parts {
-            wallet: Arc::new(self.mu_wallet.clone()),
+            wallet: self.mu_wallet.clone(),
             directory: Arc::new(self.su.clone()),
             compute: Arc::new(self.cu.clone()),
             weave: Arc::new(self.store.clone()),
@@ -442,7 +442,7 @@ fn a_failing_process_holds_up_nothing_else() {
         broken: std::sync::atomic::AtomicBool::new(true),
     });
     let mu = Messenger::new(Parts {
-        wallet: Arc::new(node.mu_wallet.clone()),
+        wallet: node.mu_wallet.clone(),
         directory: Arc::new(node.su.clone()),
         compute: flaky.clone(),
         weave: Arc::new(node.store.clone()),
@@ -522,4 +522,55 @@ fn monitored_crons_are_pushed() {
     assert!(mu.unmonitor(ticker));
     assert!(!mu.unmonitor(ticker), "no longer monitored");
     assert!(node.read(peer, "Tocks").as_u64().is_some_and(|n| n >= 1));
+}
+
+#[test]
+/// Re-sending an item that is already scheduled is accepted and owes nothing more: with an RSA
+/// MU wallet (randomised signatures, so a second crank would sign a spawn under a new id) the
+/// child is still spawned once.
+fn a_resent_item_is_not_cranked_twice() {
+    let mut node = Node::new();
+    let rsa = match aorta_types::Wallet::from_jwk(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/ans104/wallet-arweave.json"
+        ))
+        .expect("test wallet"),
+    )
+    .expect("wallet")
+    {
+        aorta_types::Wallet::Arweave(signer) => *signer,
+        _ => unreachable!("the test wallet is RSA"),
+    };
+    node.mu_wallet = Arc::new(rsa);
+    let mu = node.mu(Arc::new(MemoryQueue::new()));
+    let _workers = mu.start(2);
+    let parent = node.spawn(
+        &mu,
+        "parent",
+        "Handlers.add('make', 'Make', function(msg) Spawn(ao._module, { Tags = { Name = 'child' } }) end) \
+         Handlers.add('spawned', 'Spawned', function(msg) Children = (Children or 0) + 1 end)",
+    );
+    let make = node.item(
+        Some(parent.id()),
+        &[
+            ("Data-Protocol", "ao"),
+            ("Variant", "ao.TN.1"),
+            ("Type", "Message"),
+            ("Action", "Make"),
+        ],
+        "",
+    );
+    mu.ingest(&make).expect("accepted");
+    assert!(mu.wait_idle(Duration::from_secs(60)));
+    assert_eq!(node.read(parent, "Children"), json!(1));
+    assert_eq!(mu.ingest(&make).expect("accepted again").id, make.id());
+    assert!(mu.wait_idle(Duration::from_secs(60)));
+    assert_eq!(node.read(parent, "Children"), json!(1), "spawned once");
+    assert_eq!(
+        mu.metrics()
+            .spawned
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
 }
