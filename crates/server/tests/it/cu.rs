@@ -363,11 +363,17 @@ fn errors_over_http() {
         assert_eq!(response.status, status, "{path}");
         assert!(response.json()["error"].is_string(), "{path}");
     }
-    // With a busy threshold, a long evaluation answers 202 and goes on; `no-busy` waits.
+    // With a busy threshold, a long evaluation answers 202 and goes on; `no-busy` waits. The
+    // message spins for millions of VM instructions, far past the threshold.
+    let slow = node.send(
+        pid,
+        "Eval",
+        "local x = 0 for i = 1, 5000000 do x = x + i end",
+    );
     let busy = http(
         node.busy_addr,
         "GET",
-        &format!("/result/{second}?process-id={pid}"),
+        &format!("/result/{slow}?process-id={pid}"),
         b"",
     );
     assert_eq!(busy.status, 202);
@@ -378,7 +384,7 @@ fn errors_over_http() {
     let waited = http(
         node.busy_addr,
         "GET",
-        &format!("/result/{second}?process-id={pid}&no-busy=1"),
+        &format!("/result/{slow}?process-id={pid}&no-busy=1"),
         b"",
     );
     assert_eq!(waited.status, 200);
