@@ -361,7 +361,11 @@ fn restart_mid_chain_delivers_once() {
             "",
         );
         // Let part of the chain happen, then stop.
-        std::thread::sleep(Duration::from_millis(300));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while node.scheduled(peers.0, "Ping") + node.scheduled(peers.1, "Ping") < 3 {
+            assert!(std::time::Instant::now() < deadline, "the chain started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         mu.stop();
         for w in workers {
             w.join().expect("worker stops");
