@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use aorta_api::{EvalRange, EvaluationRecord};
 use aorta_cu::{ComputeUnit, cursor};
-use aorta_types::{Bytes, Id, ProcessId};
+use aorta_types::{Bytes, ProcessId};
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
@@ -21,6 +21,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::error::ApiError;
 use crate::metrics::{Counter, openmetrics};
+use crate::params::{Params, blocking, param, parse_id};
 
 /// Settings of the CU's HTTP face.
 #[derive(Clone, Debug)]
@@ -72,33 +73,10 @@ pub fn router(unit: ComputeUnit, options: Options) -> Router {
         .with_state(Cu { unit, options })
 }
 
-type Params = Query<HashMap<String, String>>;
-
-fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    params
-        .get(name)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
-}
-
-fn parse_id(text: &str, what: &str) -> Result<Id, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::bad_request(format!("{what} {text:?} is not a 43-character id")))
-}
-
 fn process_param(params: &HashMap<String, String>) -> Result<ProcessId, ApiError> {
     let pid = param(params, "process-id")
         .ok_or_else(|| ApiError::bad_request("process-id is required"))?;
     Ok(ProcessId(parse_id(pid, "process-id")?))
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, aorta_cu::Error> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(ApiError::from)
 }
 
 async fn info(State(cu): State<Cu>) -> Result<Json<Value>, ApiError> {

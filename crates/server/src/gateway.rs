@@ -21,6 +21,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::error::ApiError;
 use crate::graphql::{self, Field};
+use crate::params::blocking;
 
 /// The most results one GraphQL page returns (Arweave's limit).
 const MAX_FIRST: usize = 100;
@@ -88,7 +89,7 @@ async fn upload(
         .map_err(|e| ApiError::bad_request(format!("the data item does not verify: {e}")))?;
     let weave = Arc::clone(&gw.weave);
     let id = item.id();
-    blocking(move || Ok(weave.put(&item)?)).await?;
+    blocking(move || weave.put(&item).map_err(ApiError::from)).await?;
     Ok(Json(json!({ "id": id.to_string(), "timestamp": now_ms() })))
 }
 
@@ -96,14 +97,6 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
 fn latest_block(chain: &dyn Chain) -> Result<Option<Block>, ApiError> {
@@ -145,7 +138,7 @@ async fn raw(
         Some(value) => Some(parse_range(value.to_str().unwrap_or_default())?),
     };
     let weave = Arc::clone(&gw.weave);
-    let found = blocking(move || {
+    let found = blocking(move || -> Result<_, ApiError> {
         let Some(head) = weave.header(id)? else {
             return Ok(None);
         };
@@ -238,7 +231,7 @@ async fn graphql_post(
         .ok_or_else(|| ApiError::bad_request("the body has no query"))?
         .to_owned();
     let variables = request.get("variables").cloned().unwrap_or(Value::Null);
-    let answer = blocking(move || Ok(execute(&gw, &query, &variables))).await?;
+    let answer = blocking(move || Ok::<_, ApiError>(execute(&gw, &query, &variables))).await?;
     Ok(Json(answer))
 }
 

@@ -17,6 +17,7 @@ pub mod gateway;
 mod graphql;
 mod metrics;
 pub mod mu;
+mod params;
 pub mod su;
 
 use std::future::Future;

@@ -1,10 +1,9 @@
 //! The Messenger Unit's HTTP API (spec §4.1), over [`aorta_mu::Messenger`].
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use aorta_mu::Messenger;
-use aorta_types::{Bytes, DataItem, Id, ProcessId};
+use aorta_types::{Bytes, DataItem, ProcessId};
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
@@ -17,6 +16,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::error::ApiError;
 use crate::metrics::{Counter, openmetrics};
+use crate::params::{Params, blocking, param, parse_id};
 
 /// Settings of the MU's HTTP face.
 #[derive(Clone, Debug)]
@@ -50,29 +50,6 @@ pub fn router(messenger: Messenger, options: Options) -> Router {
         .layer(DefaultBodyLimit::max(options.max_body))
         .layer(CorsLayer::permissive())
         .with_state(Mu { messenger })
-}
-
-type Params = Query<HashMap<String, String>>;
-
-fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    params
-        .get(name)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
-}
-
-fn parse_id(text: &str, what: &str) -> Result<Id, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::bad_request(format!("{what} {text:?} is not a 43-character id")))
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, aorta_mu::Error> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(ApiError::from)
 }
 
 /// `GET /`: the banner, or with `debug=true&process=` the traces of that process.

@@ -11,7 +11,7 @@ use aorta_api::su::{
 };
 use aorta_api::{Range, RangeBy};
 use aorta_su::Scheduler;
-use aorta_types::{Bytes, DataItem, Id, ProcessId};
+use aorta_types::{Bytes, DataItem, ProcessId};
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
@@ -23,6 +23,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::error::ApiError;
 use crate::metrics::{Counter, openmetrics};
+use crate::params::{Params, blocking, param, parse_id};
 
 /// Settings of the SU's HTTP face.
 #[derive(Clone, Debug)]
@@ -65,8 +66,6 @@ pub fn router(scheduler: Scheduler, options: Options) -> Router {
         .with_state(Su { scheduler, options })
 }
 
-type Params = Query<HashMap<String, String>>;
-
 async fn info(State(su): State<Su>) -> Json<Info> {
     let (now, _) = su.scheduler.now();
     Json(Info {
@@ -104,18 +103,6 @@ async fn metrics(State(su): State<Su>) -> Response {
         ),
         Counter::total("aorta_su_rejected", "Items refused.", load(&m.rejected)),
     ])
-}
-
-fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    params
-        .get(name)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
-}
-
-fn parse_id(text: &str, what: &str) -> Result<Id, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::bad_request(format!("{what} {text:?} is not a 43-character id")))
 }
 
 async fn post(
@@ -162,16 +149,6 @@ async fn post(
         timestamp: receipt.timestamp,
         id: receipt.id.to_string(),
     }))
-}
-
-/// Runs CPU-heavy work (signature checks, RSA signing) off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, aorta_su::Error> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(ApiError::from)
 }
 
 async fn process(
@@ -226,8 +203,10 @@ async fn read(
             }
             // Bad paging parameters are an error only when the id is a process.
             Err(e) => {
-                let is_process =
-                    blocking(move || Ok(lookup.schedule_store().entry(pid, 0)?.is_some())).await?;
+                let is_process = blocking(move || {
+                    Ok::<_, aorta_su::Error>(lookup.schedule_store().entry(pid, 0)?.is_some())
+                })
+                .await?;
                 if is_process {
                     return Err(e);
                 }

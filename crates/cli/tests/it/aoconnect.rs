@@ -3,28 +3,15 @@
 //! talking through the MU, and a token Transfer between processes.
 
 use std::io::{BufRead as _, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-/// A free port on 127.0.0.1.
-pub fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-}
+use crate::free_port;
 
 /// A running `aorta dev`, killed when dropped.
-pub struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub type Node = crate::Killed;
 
 /// What `aorta dev` printed: module id, scheduler address, MU wallet address.
 pub struct Started {
@@ -58,7 +45,7 @@ pub fn start_dev(data: &std::path::Path, ports: [SocketAddr; 4]) -> (Node, Start
         .spawn()
         .expect("aorta dev starts");
     let stdout = child.stdout.take().expect("stdout");
-    let node = Node(child);
+    let node = crate::Killed(child);
     let (mut module, mut scheduler, mut mu_wallet) = (None, None, None);
     let mut lines = BufReader::new(stdout).lines();
     for line in lines.by_ref() {

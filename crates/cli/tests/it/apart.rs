@@ -2,34 +2,13 @@
 //! `aorta su serve` (whose port also serves its weave as a gateway), `aorta cu serve` and
 //! `aorta mu serve`, found by URL and through the SU's `Scheduler-Location` record.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::aoconnect::free_port;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    reply
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-}
+use crate::{Killed, free_port, get};
 
 fn unit(args: &[&str], addr: SocketAddr, log: &std::path::Path) -> Killed {
     let child = Command::new(env!("CARGO_BIN_EXE_aorta"))

@@ -2,21 +2,15 @@
 //! processes, the CU reading the SU and a gateway over HTTP.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::{Killed, free_port};
 use aorta_api::Weave as _;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Tag};
 use serde_json::Value;
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-}
 
 fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
@@ -38,15 +32,6 @@ fn json(addr: SocketAddr, path: &str) -> Value {
     let (status, body) = request(addr, "GET", path, b"").expect("answer");
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).expect("JSON")
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn spawn(args: &[&str], addr: SocketAddr) -> Killed {

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use crate::aoconnect::{free_port, start_dev};
+use crate::aoconnect::start_dev;
+use crate::free_port;
 
 #[test]
 /// Spawn on the default module (the MU trusted as an Authority), add a handler with `eval`,

@@ -1,24 +1,13 @@
 //! `aorta dev` killed (SIGKILL) in the middle of a chain of pushes and started again on the same
 //! data: every message of the chain is delivered exactly once.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::aoconnect::{free_port, start_dev};
-
-fn get(addr: SocketAddr, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    reply
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-}
+use crate::aoconnect::start_dev;
+use crate::{free_port, get};
 
 /// How many messages with `Action: Ping` the SU has scheduled for a process.
 fn pings(su: SocketAddr, pid: &str) -> usize {

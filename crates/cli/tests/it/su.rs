@@ -1,28 +1,12 @@
 //! `aorta su serve` as an operator runs it: first start creates the wallet and local chain and
 //! publishes the Scheduler-Location record; SIGTERM stops it cleanly; a restart keeps them.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::{free_port, get};
 use aorta_types::Wallet;
-
-fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
-fn get(addr: SocketAddr, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    reply
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-}
 
 fn start(data: &std::path::Path, addr: SocketAddr) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_aorta"))
