@@ -71,14 +71,20 @@ pub fn start_dev(data: &std::path::Path, ports: [SocketAddr; 4]) -> (Node, Start
     (node, started)
 }
 
-#[test]
-/// Every flow of the issue, through aoconnect's own code paths (GraphQL scheduler lookup, MU
-/// posts, CU reads), against one `aorta dev`.
-fn aoconnect_against_aorta_dev() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ports = [free_port(), free_port(), free_port(), free_port()];
-    let (_node, started) = start_dev(&dir.path().join("node"), ports);
-    let wallet = dir.path().join("user.json");
+/// Where a node's units are, for [`flows`].
+pub struct Urls<'a> {
+    /// The MU.
+    pub mu: &'a str,
+    /// The CU.
+    pub cu: &'a str,
+    /// The gateway.
+    pub gateway: &'a str,
+}
+
+/// Runs every aoconnect flow of `aoconnect-flows.mjs` against a node and checks each one;
+/// `logs` tells what the node logged, for a failure.
+pub fn flows(dir: &std::path::Path, urls: &Urls<'_>, started: &Started, logs: impl Fn() -> String) {
+    let wallet = dir.join("user.json");
     let made = crate::aorta(&[
         "wallet",
         "new",
@@ -88,17 +94,13 @@ fn aoconnect_against_aorta_dev() {
         &wallet.to_string_lossy(),
     ]);
     assert!(made.status.success(), "{made:?}");
-    let config = dir.path().join("config.json");
+    let config = dir.join("config.json");
     std::fs::write(
         &config,
         json!({
-            "mu": format!("http://{}", ports[0]),
-            "cu": format!("http://{}", ports[2]),
-            "gateway": format!("http://{}", ports[3]),
-            "module": started.module,
-            "scheduler": started.scheduler,
-            "muAddress": started.mu_wallet,
-            "wallet": wallet,
+            "mu": urls.mu, "cu": urls.cu, "gateway": urls.gateway,
+            "module": started.module, "scheduler": started.scheduler,
+            "muAddress": started.mu_wallet, "wallet": wallet,
         })
         .to_string(),
     )
@@ -112,12 +114,7 @@ fn aoconnect_against_aorta_dev() {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
-    assert_eq!(
-        report["error"],
-        Value::Null,
-        "{report:#}\nnode log:\n{}",
-        std::fs::read_to_string(dir.path().join("node.log")).unwrap_or_default()
-    );
+    assert_eq!(report["error"], Value::Null, "{report:#}\n{}", logs());
     assert_eq!(report["spawned"].as_str().map(str::len), Some(43));
     assert_eq!(report["evalError"], Value::Null);
     assert_eq!(report["pong"], "Pong");
@@ -133,10 +130,76 @@ fn aoconnect_against_aorta_dev() {
         report["assigned"], "Pong",
         "the assigned Ping is handled by b"
     );
-    assert_eq!(report["children"], "1", "the Spawned notice arrived");
+    assert_eq!(
+        report["children"],
+        "1",
+        "the Spawned notice arrived: {report:#}\n{}",
+        logs()
+    );
     assert_eq!(report["bouncesA"], "6");
     assert_eq!(report["bouncesB"], "5");
     assert_eq!(report["debits"], "1");
     assert_eq!(report["credits"], "1");
     assert_eq!(report["balance"], "250");
+}
+
+/// The CLI pointed at a node (its URLs and a data directory for the user's wallet).
+pub struct Cli(Vec<String>);
+
+impl Cli {
+    /// The CLI for the node on `ports` (MU, SU, CU, gateway), keeping its wallet under `data`.
+    pub fn new(ports: [SocketAddr; 4], data: &std::path::Path) -> Self {
+        Self(vec![
+            "--mu".to_owned(),
+            format!("http://{}", ports[0]),
+            "--cu".to_owned(),
+            format!("http://{}", ports[2]),
+            "--gateway".to_owned(),
+            format!("http://{}", ports[3]),
+            "--data-dir".to_owned(),
+            data.to_string_lossy().into_owned(),
+        ])
+    }
+
+    /// The connection flags.
+    pub fn flags(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Runs `aorta ARGS…` with the connection flags; its stdout, or a failure with its stderr.
+    pub fn run(&self, args: &[&str]) -> String {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(self.0.iter().map(String::as_str));
+        let out = crate::aorta(&all);
+        assert!(
+            out.status.success(),
+            "aorta {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        crate::stdout(&out)
+    }
+}
+
+#[test]
+/// Every flow of the issue, through aoconnect's own code paths (GraphQL scheduler lookup, MU
+/// posts, CU reads), against one `aorta dev`.
+fn aoconnect_against_aorta_dev() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = [free_port(), free_port(), free_port(), free_port()];
+    let (_node, started) = start_dev(&dir.path().join("node"), ports);
+    let (mu, cu, gateway) = (
+        format!("http://{}", ports[0]),
+        format!("http://{}", ports[2]),
+        format!("http://{}", ports[3]),
+    );
+    flows(
+        dir.path(),
+        &Urls {
+            mu: &mu,
+            cu: &cu,
+            gateway: &gateway,
+        },
+        &started,
+        || std::fs::read_to_string(dir.path().join("node.log")).unwrap_or_default(),
+    );
 }

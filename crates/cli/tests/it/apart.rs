@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::aoconnect::{Started, Urls, flows};
 use crate::{Killed, free_port, get};
 
 fn unit(args: &[&str], addr: SocketAddr, log: &std::path::Path) -> Killed {
@@ -116,35 +117,6 @@ fn aoconnect_against_units_apart() {
         .as_str()
         .expect("address")
         .to_owned();
-    let wallet = dir.path().join("user.json");
-    let made = crate::aorta(&[
-        "wallet",
-        "new",
-        "--kind",
-        "arweave",
-        "--out",
-        &wallet.to_string_lossy(),
-    ]);
-    assert!(made.status.success());
-    let config = dir.path().join("config.json");
-    std::fs::write(
-        &config,
-        json!({
-            "mu": mu_url, "cu": cu_url, "gateway": su_url, "module": module,
-            "scheduler": scheduler, "muAddress": mu_address, "wallet": wallet,
-        })
-        .to_string(),
-    )
-    .expect("config");
-    let out = aorta_interop::run_node("aoconnect-flows.mjs", &[&config]).expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| {
-            panic!(
-                "no report ({e}): {stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
     let logs = || {
         ["su", "cu", "mu"]
             .map(|u| {
@@ -156,15 +128,18 @@ fn aoconnect_against_units_apart() {
             })
             .join("\n")
     };
-    assert_eq!(report["error"], Value::Null, "{report:#}\n{}", logs());
-    assert_eq!(report["pong"], "Pong");
-    assert_eq!(report["resultsPages"], json!([2, 1]));
-    assert_eq!(report["dryrun"], "42");
-    assert_eq!(report["assigned"], "Pong");
-    assert_eq!(report["children"], "1", "{report:#}\n{}", logs());
-    assert_eq!(report["bouncesA"], "6");
-    assert_eq!(report["bouncesB"], "5");
-    assert_eq!(report["debits"], "1");
-    assert_eq!(report["credits"], "1");
-    assert_eq!(report["balance"], "250");
+    flows(
+        dir.path(),
+        &Urls {
+            mu: &mu_url,
+            cu: &cu_url,
+            gateway: &su_url,
+        },
+        &Started {
+            module,
+            scheduler,
+            mu_wallet: mu_address,
+        },
+        logs,
+    );
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::aoconnect::start_dev;
+use crate::aoconnect::{Cli, start_dev};
 use crate::free_port;
 
 #[test]
@@ -13,27 +13,9 @@ fn spawn_eval_send_result() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ports = [free_port(), free_port(), free_port(), free_port()];
     let (_node, _started) = start_dev(&dir.path().join("node"), ports);
-    let urls = [
-        "--mu".to_owned(),
-        format!("http://{}", ports[0]),
-        "--cu".to_owned(),
-        format!("http://{}", ports[2]),
-        "--gateway".to_owned(),
-        format!("http://{}", ports[3]),
-        "--data-dir".to_owned(),
-        dir.path().join("me").to_string_lossy().into_owned(),
-    ];
-    let run = |args: &[&str]| {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(urls.iter().map(String::as_str));
-        let out = crate::aorta(&all);
-        assert!(
-            out.status.success(),
-            "aorta {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        crate::stdout(&out)
-    };
+    let cli = Cli::new(ports, &dir.path().join("me"));
+    let run = |args: &[&str]| cli.run(args);
+    let urls = cli.flags();
     let pid = run(&["spawn", "--name", "hello"]);
     assert_eq!(pid.len(), 43, "{pid}");
     let printed = run(&[
@@ -57,7 +39,7 @@ fn spawn_eval_send_result() {
     let mut repl = std::process::Command::new(env!("CARGO_BIN_EXE_aorta"))
         .arg("repl")
         .arg(&pid)
-        .args(&urls)
+        .args(urls)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

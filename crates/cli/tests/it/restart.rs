@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::aoconnect::start_dev;
+use crate::aoconnect::{Cli, start_dev};
 use crate::{free_port, get};
 
 /// How many messages with `Action: Ping` the SU has scheduled for a process.
@@ -44,27 +44,8 @@ fn kill_9_mid_chain_delivers_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("node");
     let ports = [free_port(), free_port(), free_port(), free_port()];
-    let urls = [
-        "--mu".to_owned(),
-        format!("http://{}", ports[0]),
-        "--cu".to_owned(),
-        format!("http://{}", ports[2]),
-        "--gateway".to_owned(),
-        format!("http://{}", ports[3]),
-        "--data-dir".to_owned(),
-        dir.path().join("me").to_string_lossy().into_owned(),
-    ];
-    let run = |args: &[&str]| {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(urls.iter().map(String::as_str));
-        let out = crate::aorta(&all);
-        assert!(
-            out.status.success(),
-            "aorta {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        crate::stdout(&out)
-    };
+    let cli = Cli::new(ports, &dir.path().join("me"));
+    let run = |args: &[&str]| cli.run(args);
     let (node, _) = start_dev(&data, ports);
     let a = run(&["spawn", "--name", "a"]);
     let b = run(&["spawn", "--name", "b"]);
