@@ -17,6 +17,7 @@ use aorta_cu::message::{self, Slot};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_store::MemoryStore;
 use aorta_su::{LocalBlocks, Scheduler};
+use aorta_types::ao::ModuleBuilder;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
 use aorta_vm::{Limits, Outcome, Runtime};
 use aorta_vm_lua::{FORMAT, LuaRuntime, default_module};
@@ -46,16 +47,7 @@ impl Setup {
             aorta_su::Config::default(),
         );
         let alice = Ed25519Signer::from_seed([1; 32]);
-        let module = DataItemBuilder::new()
-            .tags([
-                Tag::new("Data-Protocol", "ao"),
-                Tag::new("Variant", "ao.TN.1"),
-                Tag::new("Type", "Module"),
-                Tag::new("Module-Format", FORMAT),
-                Tag::new("Input-Encoding", "JSON-1"),
-                Tag::new("Output-Encoding", "JSON-1"),
-            ])
-            .data(default_module().into_bytes())
+        let module = ModuleBuilder::new(FORMAT, default_module())
             .sign(&alice)
             .expect("signs");
         let module = aorta_api::Weave::put(&store, &module).expect("stored").id;

@@ -19,6 +19,7 @@ use aorta_cu::{ComputeUnit, MemoryResults};
 use aorta_mu::Messenger;
 use aorta_store::{Queue, Store};
 use aorta_su::{LocalBlocks, Scheduler};
+use aorta_types::ao::ModuleBuilder;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag, Wallet};
 
 struct Node {
@@ -66,19 +67,9 @@ impl Node {
             aorta_cu::Config::default(),
         );
         let mu_wallet = Ed25519Signer::from_seed([5; 32]);
-        let module = item(
-            &mu_wallet,
-            None,
-            &[
-                ("Data-Protocol", "ao"),
-                ("Variant", "ao.TN.1"),
-                ("Type", "Module"),
-                ("Module-Format", aorta_vm_lua::FORMAT),
-                ("Input-Encoding", "JSON-1"),
-                ("Output-Encoding", "JSON-1"),
-            ],
-            &aorta_vm_lua::default_module(),
-        );
+        let module = ModuleBuilder::new(aorta_vm_lua::FORMAT, aorta_vm_lua::default_module())
+            .sign(&mu_wallet)
+            .expect("signs");
         let module = store.put(&module).expect("module").id;
         let mu = Messenger::new(aorta_mu::Parts {
             wallet: Arc::new(mu_wallet),

@@ -6,6 +6,7 @@
 mod assignment;
 mod cron;
 mod limits;
+mod module_builder;
 mod views;
 
 pub use assignment::{
@@ -13,6 +14,7 @@ pub use assignment::{
 };
 pub use cron::{Cron, CronInterval};
 pub use limits::{parse_compute_limit, parse_memory_limit};
+pub use module_builder::ModuleBuilder;
 pub use views::{Message, Module, OnBoot, Process};
 
 use crate::Tag;

@@ -162,15 +162,10 @@ impl Connection {
         builder.sign(signer).context("signing")
     }
 
-    /// Signs an item with these tags and data and uploads it through the gateway; its id.
-    pub fn publish(&self, tags: Vec<Tag>, data: Vec<u8>) -> anyhow::Result<Id> {
+    /// Signs a module and uploads it through the gateway; its id.
+    pub fn publish(&self, module: aorta_types::ao::ModuleBuilder) -> anyhow::Result<Id> {
         let signer = self.signer()?;
-        let item = DataItemBuilder::new()
-            .anchor(aorta_types::random_anchor().context("drawing an anchor")?)
-            .tags(tags)
-            .data(data)
-            .sign(&*signer)
-            .context("signing")?;
+        let item = module.sign(&*signer).context("signing")?;
         GatewayClient::new(&self.gateway)
             .put(&item)
             .with_context(|| format!("uploading to {}", self.gateway))?;

@@ -10,7 +10,8 @@ use aorta_api::Weave as _;
 use aorta_cu::{ComputeUnit, MemoryResults};
 use aorta_mu::Messenger;
 use aorta_su::Scheduler;
-use aorta_types::{DataItemBuilder, Id, Signer, Tag, WalletKind};
+use aorta_types::ao::ModuleBuilder;
+use aorta_types::{Id, Signer, WalletKind};
 
 use crate::commands::{su, wallet};
 
@@ -44,21 +45,12 @@ pub struct Args {
 /// node's wallet. Ed25519 signing is deterministic, so the same library gives the same id on
 /// every start and publishing it again changes nothing.
 fn default_module(wallet: &dyn Signer) -> anyhow::Result<aorta_types::DataItem> {
-    DataItemBuilder::new()
-        .tags([
-            Tag::new("Data-Protocol", "ao"),
-            Tag::new("Variant", "ao.TN.1"),
-            Tag::new("Type", "Module"),
-            Tag::new("Module-Format", aorta_vm_lua::FORMAT),
-            Tag::new("Input-Encoding", "JSON-1"),
-            Tag::new("Output-Encoding", "JSON-1"),
-            Tag::new("Memory-Limit", "1-gb"),
-            Tag::new("Compute-Limit", "9000000000000"),
-            Tag::new("Content-Type", "text/x-lua"),
-            Tag::new("Name", "aorta-aos"),
-            Tag::new("Version", env!("CARGO_PKG_VERSION")),
-        ])
-        .data(aorta_vm_lua::default_module().into_bytes())
+    ModuleBuilder::new(aorta_vm_lua::FORMAT, aorta_vm_lua::default_module())
+        .tag("Memory-Limit", "1-gb")
+        .tag("Compute-Limit", "9000000000000")
+        .tag("Content-Type", "text/x-lua")
+        .tag("Name", "aorta-aos")
+        .tag("Version", env!("CARGO_PKG_VERSION"))
         .sign(wallet)
         .context("signing the default module")
 }

@@ -99,20 +99,13 @@ pub fn run(command: Command) -> anyhow::Result<()> {
                 .with_context(|| format!("memory limit {memory_limit:?}"))?;
             aorta_types::ao::parse_compute_limit(&compute_limit)
                 .with_context(|| format!("compute limit {compute_limit:?}"))?;
-            let mut tags = vec![
-                aorta_types::Tag::new("Data-Protocol", "ao"),
-                aorta_types::Tag::new("Variant", "ao.TN.1"),
-                aorta_types::Tag::new("Type", "Module"),
-                aorta_types::Tag::new("Module-Format", format),
-                aorta_types::Tag::new("Input-Encoding", "JSON-1"),
-                aorta_types::Tag::new("Output-Encoding", "JSON-1"),
-                aorta_types::Tag::new("Memory-Limit", memory_limit),
-                aorta_types::Tag::new("Compute-Limit", compute_limit),
-            ];
+            let mut module = aorta_types::ao::ModuleBuilder::new(format, data)
+                .tag("Memory-Limit", memory_limit)
+                .tag("Compute-Limit", compute_limit);
             if let Some(name) = name {
-                tags.push(aorta_types::Tag::new("Name", name));
+                module = module.tag("Name", name);
             }
-            let id = connection.publish(tags, data)?;
+            let id = connection.publish(module)?;
             println!("{id}");
             Ok(())
         }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::{Killed, free_port};
 use aorta_api::Weave as _;
+use aorta_types::ao::ModuleBuilder;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Tag};
 use serde_json::Value;
 
@@ -74,19 +75,9 @@ fn signed(tags: &[(&str, &str)], target: Option<aorta_types::Id>, data: &str, n:
 fn su_and_cu_apart() {
     // A gateway holding the default module, in this test process.
     let weave = aorta_store::MemoryStore::new();
-    let module = signed(
-        &[
-            ("Data-Protocol", "ao"),
-            ("Variant", "ao.TN.1"),
-            ("Type", "Module"),
-            ("Module-Format", "lua-5.3"),
-            ("Input-Encoding", "JSON-1"),
-            ("Output-Encoding", "JSON-1"),
-        ],
-        None,
-        &aorta_vm_lua::default_module(),
-        0,
-    );
+    let module = ModuleBuilder::new("lua-5.3", aorta_vm_lua::default_module())
+        .sign(&Ed25519Signer::from_seed([1; 32]))
+        .expect("signs");
     let module = weave.put(&module).expect("module").id;
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime

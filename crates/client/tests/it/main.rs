@@ -9,6 +9,7 @@ use aorta_client::{GatewayClient, SuClient};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_store::MemoryStore;
 use aorta_su::{LocalBlocks, Scheduler};
+use aorta_types::ao::ModuleBuilder;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
 
 struct Node {
@@ -199,18 +200,9 @@ fn gateway_client_reads_the_weave() {
 /// them in-process; unknown ids are "not found" through the client as well.
 fn cu_over_http_equals_cu_in_process() {
     let node = start();
-    let module = node.item(
-        None,
-        &[
-            ("Data-Protocol", "ao"),
-            ("Variant", "ao.TN.1"),
-            ("Type", "Module"),
-            ("Module-Format", aorta_vm_lua::FORMAT),
-            ("Input-Encoding", "JSON-1"),
-            ("Output-Encoding", "JSON-1"),
-        ],
-        aorta_vm_lua::default_module().as_bytes(),
-    );
+    let module = ModuleBuilder::new(aorta_vm_lua::FORMAT, aorta_vm_lua::default_module())
+        .sign(&user())
+        .expect("signs");
     let module = node.store.put(&module).expect("module").id;
     let scheduler = node.su.address().to_string();
     let pid = ProcessId(node.schedule(node.item(

@@ -12,6 +12,7 @@ use aorta_api::{Block, Chain, SchedulerApi, Weave};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_store::MemoryStore;
 use aorta_su::{Clock, Scheduler};
+use aorta_types::ao::ModuleBuilder;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
 use aorta_vm_lua::LuaRuntime;
 
@@ -113,19 +114,11 @@ fn su_wallet() -> Ed25519Signer {
 
 /// Publishes a `lua-5.3` module.
 pub fn publish(weave: &dyn Weave, source: &str, extra: &[(&str, &str)]) -> Id {
-    let item = DataItemBuilder::new()
-        .tags([
-            Tag::new("Data-Protocol", "ao"),
-            Tag::new("Variant", "ao.TN.1"),
-            Tag::new("Type", "Module"),
-            Tag::new("Module-Format", aorta_vm_lua::FORMAT),
-            Tag::new("Input-Encoding", "JSON-1"),
-            Tag::new("Output-Encoding", "JSON-1"),
-        ])
-        .tags(extra.iter().map(|(k, v)| Tag::new(*k, *v)))
-        .data(source.as_bytes().to_vec())
-        .sign(&user())
-        .expect("signs");
+    let mut module = ModuleBuilder::new(aorta_vm_lua::FORMAT, source);
+    for (k, v) in extra {
+        module = module.tag(*k, *v);
+    }
+    let item = module.sign(&user()).expect("signs");
     weave.put(&item).expect("stored").id
 }
 

@@ -9,6 +9,7 @@ use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts as CuParts};
 use aorta_mu::{Messenger, Parts};
 use aorta_store::{MemoryQueue, MemoryStore, Queue};
 use aorta_su::{LocalBlocks, Scheduler};
+use aorta_types::ao::ModuleBuilder;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
 use serde_json::{Value, json};
 
@@ -49,16 +50,7 @@ impl Node {
             },
             Config::default(),
         );
-        let module = DataItemBuilder::new()
-            .tags([
-                Tag::new("Data-Protocol", "ao"),
-                Tag::new("Variant", "ao.TN.1"),
-                Tag::new("Type", "Module"),
-                Tag::new("Module-Format", aorta_vm_lua::FORMAT),
-                Tag::new("Input-Encoding", "JSON-1"),
-                Tag::new("Output-Encoding", "JSON-1"),
-            ])
-            .data(aorta_vm_lua::default_module().into_bytes())
+        let module = ModuleBuilder::new(aorta_vm_lua::FORMAT, aorta_vm_lua::default_module())
             .sign(&user())
             .expect("signs");
         let module = store.put(&module).expect("module").id;
