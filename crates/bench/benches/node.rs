@@ -20,7 +20,7 @@ use aorta_mu::Messenger;
 use aorta_store::{Queue, Store};
 use aorta_su::{LocalBlocks, Scheduler};
 use aorta_types::ao::ModuleBuilder;
-use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag, Wallet};
+use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
 
 struct Node {
     mu: Messenger,
@@ -192,18 +192,7 @@ fn main() {
         Duration::from_secs(8)
     };
     let many = if mode.smoke { 10 } else { 100 };
-    let rsa = match Wallet::from_jwk(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../testdata/ans104/wallet-arweave.json"
-        ))
-        .expect("test wallet"),
-    )
-    .expect("wallet")
-    {
-        Wallet::Arweave(signer) => *signer,
-        _ => unreachable!("the test wallet is RSA"),
-    };
+    let rsa = aorta_bench::test_rsa_wallet();
     let wallets: [(&str, Arc<dyn Signer>); 2] = [
         ("Ed25519", Arc::new(Ed25519Signer::from_seed([77; 32]))),
         ("RSA-4096", Arc::new(rsa)),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use aorta_bench::{Machine, Mode, Row, Table};
 use aorta_store::Store;
 use aorta_su::{Config, LocalBlocks, Scheduler};
-use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, ProcessId, Signer, Tag, Wallet};
+use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, ProcessId, Signer, Tag};
 
 const PROCESSES: usize = 16;
 
@@ -31,18 +31,7 @@ fn main() {
     } else {
         Duration::from_secs(4)
     };
-    let rsa = match Wallet::from_jwk(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../testdata/ans104/wallet-arweave.json"
-        ))
-        .expect("test wallet"),
-    )
-    .expect("wallet")
-    {
-        Wallet::Arweave(signer) => *signer,
-        _ => unreachable!("the test wallet is RSA"),
-    };
+    let rsa = aorta_bench::test_rsa_wallet();
     let wallets: [(&str, Arc<dyn Signer>); 2] = [
         ("RSA-4096", Arc::new(rsa) as Arc<dyn Signer>),
         ("Ed25519", Arc::new(Ed25519Signer::from_seed([77; 32]))),

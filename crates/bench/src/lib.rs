@@ -251,3 +251,20 @@ impl fmt::Display for Table {
         Ok(())
     }
 }
+
+/// The RSA-4096 wallet of the test vectors (`testdata/ans104/wallet-arweave.json`): an Arweave
+/// signer without the cost of generating a key.
+///
+/// # Panics
+/// When the vector file is missing or not an RSA JWK (a broken checkout).
+pub fn test_rsa_wallet() -> aorta_types::ArweaveSigner {
+    let jwk = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/ans104/wallet-arweave.json"
+    ))
+    .expect("the test wallet");
+    match aorta_types::Wallet::from_jwk(&jwk).expect("a wallet") {
+        aorta_types::Wallet::Arweave(signer) => *signer,
+        _ => panic!("the test wallet is RSA"),
+    }
+}

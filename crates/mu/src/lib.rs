@@ -280,11 +280,7 @@ impl Messenger {
                 .map_err(|_| Error::NotAo("the Scheduler tag is not an address".into()))?;
             let su = self.inner.parts.directory.for_scheduler(&scheduler)?;
             let process = ProcessId(id);
-            let mut tasks = vec![Task::Crank {
-                process: id.to_string(),
-                message: id.to_string(),
-                pushed_for: None,
-            }];
+            let mut tasks = vec![Task::crank(id, id, None)];
             if let Some(target) = item.target() {
                 tasks.push(Task::Assign {
                     process: target.to_string(),
@@ -303,15 +299,7 @@ impl Messenger {
             .ok_or_else(|| Error::NotAo("a message needs a target process".into()))?;
         let process = ProcessId(target);
         let su = self.inner.parts.directory.for_process(process)?;
-        self.submit_then(
-            &*su,
-            item,
-            vec![Task::Crank {
-                process: target.to_string(),
-                message: id.to_string(),
-                pushed_for: None,
-            }],
-        )?;
+        self.submit_then(&*su, item, vec![Task::crank(target, id, None)])?;
         self.inner.metrics.accepted.fetch_add(1, Ordering::Relaxed);
         Ok(Accepted { id, process })
     }
@@ -370,11 +358,7 @@ impl Messenger {
         let su = self.inner.parts.directory.for_process(process)?;
         let posted = su.assign(process, item, base_layer, exclude)?;
         let id = parse_id(&posted.id)?;
-        self.enqueue(vec![Task::Crank {
-            process: process.to_string(),
-            message: id.to_string(),
-            pushed_for: None,
-        }])?;
+        self.enqueue(vec![Task::crank(process, id, None)])?;
         self.inner.metrics.assigned.fetch_add(1, Ordering::Relaxed);
         Ok(Accepted { id, process })
     }
@@ -582,11 +566,7 @@ impl Messenger {
                     pushed_for: pushed_for.clone(),
                     error: None,
                 });
-                Ok(vec![Task::Crank {
-                    process: target.to_string(),
-                    message: id.to_string(),
-                    pushed_for: pushed_for.clone(),
-                }])
+                Ok(vec![Task::crank(target, id, pushed_for.clone())])
             }
             Task::Spawn {
                 process,
@@ -628,16 +608,8 @@ impl Messenger {
                     error: None,
                 });
                 let mut next = vec![
-                    Task::Crank {
-                        process: process.id().to_string(),
-                        message: process.id().to_string(),
-                        pushed_for: pushed_for.clone(),
-                    },
-                    Task::Crank {
-                        process: parent.to_string(),
-                        message: notice.id().to_string(),
-                        pushed_for: pushed_for.clone(),
-                    },
+                    Task::crank(process.id(), process.id(), pushed_for.clone()),
+                    Task::crank(parent, notice.id(), pushed_for.clone()),
                 ];
                 if let Some(target) = process.target() {
                     next.push(Task::Assign {
@@ -684,11 +656,7 @@ impl Messenger {
                     pushed_for: pushed_for.clone(),
                     error: None,
                 });
-                Ok(vec![Task::Crank {
-                    process: process.to_string(),
-                    message: posted.id,
-                    pushed_for: pushed_for.clone(),
-                }])
+                Ok(vec![Task::crank(process, posted.id, pushed_for.clone())])
             }
         }
     }

@@ -53,6 +53,19 @@ pub enum Task {
 }
 
 impl Task {
+    /// Read the result of `message` in `process` and push its outbox.
+    pub fn crank(
+        process: impl std::fmt::Display,
+        message: impl std::fmt::Display,
+        pushed_for: Option<String>,
+    ) -> Self {
+        Self::Crank {
+            process: process.to_string(),
+            message: message.to_string(),
+            pushed_for,
+        }
+    }
+
     /// The task as queue bytes.
     pub fn encode(&self) -> Vec<u8> {
         // A derived Serialize of strings and lists cannot fail.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use aorta_api::{ComputeApi as _, Query, Sort, Weave as _};
 use aorta_client::{CuClient, GatewayClient, MuClient};
 use aorta_types::{DataItem, DataItemBuilder, Id, ProcessId, Signer, Tag, WalletKind};
@@ -282,19 +282,8 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         vec![Tag::new("Action", "Eval")],
         &args.code,
     )?;
-    if let Some(error) = result.get("Error").filter(|e| !e.is_null()) {
-        bail!(
-            "{}",
-            error
-                .as_str()
-                .map_or_else(|| error.to_string(), str::to_owned)
-        );
-    }
-    let output = &result["Output"];
-    match output.get("data").or(Some(output)) {
-        Some(Value::String(text)) => println!("{text}"),
-        Some(Value::Null) | None => {}
-        Some(other) => println!("{other}"),
+    if let Some(text) = printed(&result).map_err(|e| anyhow::anyhow!(e))? {
+        println!("{text}");
     }
     Ok(())
 }
@@ -333,23 +322,25 @@ fn peek(cu: &CuClient, process: ProcessId, owner: &str, code: &str) -> anyhow::R
             "Data": code,
         }),
     )?;
-    if let Some(error) = result.get("Error").filter(|e| !e.is_null()) {
-        bail!(
-            "{}",
-            error
-                .as_str()
-                .map_or_else(|| error.to_string(), str::to_owned)
-        );
-    }
-    Ok(output_text(&result["Output"]))
+    Ok(printed(&result)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .unwrap_or_default())
 }
 
-fn output_text(output: &Value) -> String {
-    match output.get("data").or(Some(output)) {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+/// What an evaluation printed (its `Output`, or `Output.data`), `None` when it printed nothing;
+/// or its `Error` as text.
+fn printed(result: &Value) -> Result<Option<String>, String> {
+    if let Some(error) = result.get("Error").filter(|e| !e.is_null()) {
+        return Err(error
+            .as_str()
+            .map_or_else(|| error.to_string(), str::to_owned));
     }
+    let output = &result["Output"];
+    Ok(match output.get("data").or(Some(output)) {
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    })
 }
 
 /// `aorta repl`: an aos-like prompt. Each line is evaluated in the process (`Eval`), what it
@@ -396,22 +387,11 @@ pub fn repl(args: &ReplArgs) -> anyhow::Result<()> {
             line.to_owned()
         };
         match c.message(process.id(), vec![Tag::new("Action", "Eval")], &code) {
-            Ok(result) => {
-                if let Some(error) = result.get("Error").filter(|e| !e.is_null()) {
-                    writeln!(
-                        out,
-                        "error: {}",
-                        error
-                            .as_str()
-                            .map_or_else(|| error.to_string(), str::to_owned)
-                    )?;
-                } else {
-                    let text = output_text(&result["Output"]);
-                    if !text.is_empty() {
-                        writeln!(out, "{text}")?;
-                    }
-                }
-            }
+            Ok(result) => match printed(&result) {
+                Err(error) => writeln!(out, "error: {error}")?,
+                Ok(Some(text)) if !text.is_empty() => writeln!(out, "{text}")?,
+                Ok(_) => {}
+            },
             Err(e) => writeln!(out, "error: {e:#}")?,
         }
         let now = inbox(&cu);

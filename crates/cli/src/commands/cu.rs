@@ -61,13 +61,14 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let data_dir = crate::data_dir(args.data_dir.as_deref())?;
-    let wallet_path = args
-        .wallet
-        .clone()
-        .unwrap_or_else(|| data_dir.join("wallets/cu.json"));
-    let address = wallet::load_or_create(&wallet_path, wallet::Kind::Ed25519.into())?
-        .address()
-        .to_string();
+    let address = wallet::for_unit(
+        args.wallet.as_deref(),
+        &data_dir,
+        "cu",
+        wallet::Kind::Ed25519.into(),
+    )?
+    .address()
+    .to_string();
     let gateway = Arc::new(GatewayClient::new(&args.gateway));
     let unit = ComputeUnit::new(
         Parts {

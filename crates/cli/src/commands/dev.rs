@@ -72,18 +72,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
     let chain = su::local_chain(&data_dir)?;
-    let su_wallet: Arc<dyn Signer> = Arc::from(
-        wallet::load_or_create(&data_dir.join("wallets/su.json"), WalletKind::Ed25519)?
-            .into_signer(),
-    );
-    let mu_wallet: Arc<dyn Signer> = Arc::from(
-        wallet::load_or_create(&data_dir.join("wallets/mu.json"), WalletKind::Ed25519)?
-            .into_signer(),
-    );
-    let cu_address =
-        wallet::load_or_create(&data_dir.join("wallets/cu.json"), WalletKind::Ed25519)?
-            .address()
-            .to_string();
+    let su_wallet: Arc<dyn Signer> =
+        Arc::from(wallet::for_unit(None, &data_dir, "su", WalletKind::Ed25519)?.into_signer());
+    let mu_wallet: Arc<dyn Signer> =
+        Arc::from(wallet::for_unit(None, &data_dir, "mu", WalletKind::Ed25519)?.into_signer());
+    let cu_address = wallet::for_unit(None, &data_dir, "cu", WalletKind::Ed25519)?
+        .address()
+        .to_string();
     let scheduler = Scheduler::new(
         su_wallet,
         store.clone(),

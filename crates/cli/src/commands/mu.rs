@@ -53,12 +53,15 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let data_dir = crate::data_dir(args.data_dir.as_deref())?;
-    let wallet_path = args
-        .wallet
-        .clone()
-        .unwrap_or_else(|| data_dir.join("wallets/mu.json"));
-    let signer: Arc<dyn aorta_types::Signer> =
-        Arc::from(wallet::load_or_create(&wallet_path, args.wallet_kind.into())?.into_signer());
+    let signer: Arc<dyn aorta_types::Signer> = Arc::from(
+        wallet::for_unit(
+            args.wallet.as_deref(),
+            &data_dir,
+            "mu",
+            args.wallet_kind.into(),
+        )?
+        .into_signer(),
+    );
     let queue = Arc::new(
         aorta_store::Queue::open(data_dir.join("mu/queue.redb"))
             .context("opening the push queue")?,

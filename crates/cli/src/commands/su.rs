@@ -52,11 +52,12 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let data_dir = crate::data_dir(args.data_dir.as_deref())?;
-    let wallet_path = args
-        .wallet
-        .clone()
-        .unwrap_or_else(|| data_dir.join("wallets/su.json"));
-    let wallet = wallet::load_or_create(&wallet_path, args.wallet_kind.into())?;
+    let wallet = wallet::for_unit(
+        args.wallet.as_deref(),
+        &data_dir,
+        "su",
+        args.wallet_kind.into(),
+    )?;
     let store = Arc::new(
         aorta_store::Store::open(data_dir.join("store"))
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,

@@ -69,6 +69,20 @@ pub fn load(path: &Path) -> anyhow::Result<Wallet> {
     Wallet::from_jwk(&text).with_context(|| format!("wallet {}", path.display()))
 }
 
+/// A unit's wallet: the file given, else `<data dir>/wallets/<unit>.json`, created on first use.
+pub fn for_unit(
+    given: Option<&Path>,
+    data_dir: &Path,
+    unit: &str,
+    kind: WalletKind,
+) -> anyhow::Result<Wallet> {
+    let path = given.map_or_else(
+        || data_dir.join(format!("wallets/{unit}.json")),
+        Path::to_owned,
+    );
+    load_or_create(&path, kind)
+}
+
 /// Reads the wallet at `path`, or creates one of `kind` there (and its folder) on first use.
 pub fn load_or_create(path: &Path, kind: WalletKind) -> anyhow::Result<Wallet> {
     if path.exists() {
