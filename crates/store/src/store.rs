@@ -3,7 +3,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::thread::JoinHandle;
 
@@ -28,7 +27,7 @@ use crate::journal::Journal;
 use crate::options::{self, IoOp, Options, Recovery};
 use crate::query;
 use crate::tail::Tail;
-use crate::writer::{self, PreparedPut, Request, Setup, Shared, Tables, tail_read};
+use crate::writer::{self, PreparedPut, Request, Requests, Setup, Shared, Tables, tail_read};
 
 /// Counters of the writer, for benchmarks and monitoring.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,7 +60,7 @@ pub struct Store {
     /// Appends journaled but not yet in the index (format doc §4).
     tail: Arc<RwLock<Tail>>,
     inline_limit: usize,
-    requests: Option<Sender<Request>>,
+    requests: Option<Requests>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -246,7 +245,7 @@ impl Store {
         match &self.requests {
             // A send fails only if the writer is gone; the request, dropped with the error,
             // resolves its Pending with Closed.
-            Some(requests) => drop(requests.send(request)),
+            Some(requests) => requests.send(request),
             None => drop(request),
         }
     }

@@ -11,11 +11,15 @@
 //! to), the writer freezes them, switches journal files and hands them to the flusher thread,
 //! which folds them into the index in one transaction while the writer goes on journaling.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{
+    Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard,
+    RwLockWriteGuard,
+};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aorta_api::{ContentKey, Logs, Put, Resolver, ScheduleEntry, check_append};
 use aorta_types::{AssignmentId, DataItem, MessageId, ProcessId};
@@ -104,6 +108,113 @@ impl Request {
     }
 }
 
+/// The writer's queue of requests.
+///
+/// A channel would wake the writer on every send. This queue wakes it only once as many
+/// requests wait as it asked for: one when it is idle, a whole group while it gathers the writers
+/// it just answered. On a small machine those wake-ups, not the CPU, bounded the group commit.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    state: Mutex<InboxState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct InboxState {
+    queue: VecDeque<Request>,
+    /// Queued requests that wake the writer; 0 while it is not waiting.
+    want: usize,
+    /// The store handle is gone: drain the queue and stop.
+    closed: bool,
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, InboxState> {
+        // Pushes and drains only: a panic cannot leave the queue torn.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until `want` requests are queued, the store closes, or `timeout` passes.
+    fn wait<'a>(
+        &self,
+        mut state: MutexGuard<'a, InboxState>,
+        want: usize,
+        timeout: Duration,
+    ) -> MutexGuard<'a, InboxState> {
+        let deadline = Instant::now() + timeout;
+        while state.queue.len() < want && !state.closed {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state.want = want;
+            state = self
+                .ready
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.want = 0;
+        state
+    }
+
+    /// The next group: what is queued, after waiting for the writers of the last group (which
+    /// may not have run yet on few cores) so they share one fsync rather than split it. Empty
+    /// after `IDLE_FLUSH` without requests; `None` once the store closed and all is drained.
+    fn next_group(&self, last_group: usize) -> Option<Vec<Request>> {
+        let mut state = self.lock();
+        if last_group > 1 {
+            state = self.wait(state, last_group, STRAGGLER_WAIT);
+        }
+        if state.queue.is_empty() {
+            state = self.wait(state, 1, IDLE_FLUSH);
+        }
+        if state.queue.is_empty() {
+            return (!state.closed).then(Vec::new);
+        }
+        let mut weight = 0;
+        let mut batch = Vec::new();
+        while batch.len() < MAX_BATCH && weight < MAX_BATCH_BYTES {
+            let Some(next) = state.queue.pop_front() else {
+                break;
+            };
+            weight += next.weight();
+            batch.push(next);
+        }
+        Some(batch)
+    }
+}
+
+/// The store's end of the writer's [`Inbox`]; dropping it lets the writer drain and stop.
+pub(crate) struct Requests(Arc<Inbox>);
+
+impl Requests {
+    /// Queues a request; one the stopped writer cannot take is dropped, which resolves it with
+    /// `Closed`.
+    pub(crate) fn send(&self, request: Request) {
+        let mut state = self.0.lock();
+        if state.closed {
+            return;
+        }
+        state.queue.push_back(request);
+        let wake = state.want > 0 && state.queue.len() >= state.want;
+        if wake {
+            state.want = 0;
+        }
+        drop(state);
+        if wake {
+            self.0.ready.notify_one();
+        }
+    }
+}
+
+impl Drop for Requests {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_one();
+    }
+}
+
 /// State the store handles and the writer share.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
@@ -159,7 +270,7 @@ pub(crate) fn spawn(
     db: Arc<Database>,
     shared: Arc<Shared>,
     setup: Setup,
-) -> Result<(Sender<Request>, JoinHandle<()>), std::io::Error> {
+) -> Result<(Requests, JoinHandle<()>), std::io::Error> {
     let (jobs, job_rx) = mpsc::channel::<Arc<LogMap>>();
     let (done_tx, done) = mpsc::channel::<bool>();
     let flusher = {
@@ -189,7 +300,8 @@ pub(crate) fn spawn(
                 }
             })?
     };
-    let (tx, rx) = mpsc::channel();
+    let inbox = Arc::new(Inbox::default());
+    let requests = Requests(Arc::clone(&inbox));
     let handle = std::thread::Builder::new()
         .name("aorta-store-writer".into())
         .spawn(move || {
@@ -204,11 +316,12 @@ pub(crate) fn spawn(
                 jobs: Some(jobs),
                 done,
                 flushing: false,
+                snapshot: None,
                 flusher: Some(flusher),
             }
-            .run(rx)
+            .run(inbox)
         })?;
-    Ok((tx, handle))
+    Ok((requests, handle))
 }
 
 /// Folds a frozen tail into the index in one transaction that also records the last journal
@@ -249,6 +362,10 @@ struct Writer {
     done: Receiver<bool>,
     /// Whether a flush is in flight.
     flushing: bool,
+    /// The index's logs as of the last commit to the index, reused by the checks of later
+    /// groups; dropped once anything commits (a long-held snapshot would also keep redb from
+    /// reusing freed pages).
+    snapshot: Option<IndexLogs>,
     flusher: Option<JoinHandle<()>>,
 }
 
@@ -260,44 +377,19 @@ enum Outcome {
 }
 
 impl Writer {
-    fn run(mut self, rx: Receiver<Request>) {
-        loop {
-            let first = match rx.recv_timeout(IDLE_FLUSH) {
-                Ok(first) => first,
-                Err(RecvTimeoutError::Timeout) => {
-                    // Its own statement: the read guard must be gone before a flush locks.
-                    let waiting = tail_read(&self.tail).live.len() > 0;
-                    if waiting
-                        && !self.shared.is_poisoned()
-                        && let Err(error) = self.start_flush()
-                    {
-                        self.shared.poison(error);
-                    }
-                    continue;
+    fn run(mut self, inbox: Arc<Inbox>) {
+        while let Some(batch) = inbox.next_group(self.last_group) {
+            if batch.is_empty() {
+                // Idle: fold what the journal holds into the index. Its own statement: the read
+                // guard must be gone before a flush locks.
+                let waiting = tail_read(&self.tail).live.len() > 0;
+                if waiting
+                    && !self.shared.is_poisoned()
+                    && let Err(error) = self.start_flush()
+                {
+                    self.shared.poison(error);
                 }
-                // Every store handle is gone and the queue is drained.
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            let mut weight = first.weight();
-            let mut batch = vec![first];
-            let deadline = std::time::Instant::now() + STRAGGLER_WAIT;
-            while batch.len() < MAX_BATCH && weight < MAX_BATCH_BYTES {
-                let next = match rx.try_recv() {
-                    Ok(next) => next,
-                    // The writers this thread just answered may not have run yet (few cores):
-                    // when the last group was bigger, wait a moment for them so they join this
-                    // group instead of splitting the next fsync between two.
-                    Err(_) if batch.len() < self.last_group => {
-                        let now = std::time::Instant::now();
-                        match rx.recv_timeout(deadline.saturating_duration_since(now)) {
-                            Ok(next) => next,
-                            Err(_) => break,
-                        }
-                    }
-                    Err(_) => break,
-                };
-                weight += next.weight();
-                batch.push(next);
+                continue;
             }
             self.last_group = batch.len();
             self.commit(batch);
@@ -318,6 +410,7 @@ impl Writer {
     fn wait_flush(&mut self) -> Result<(), Error> {
         if self.flushing {
             self.flushing = false;
+            self.snapshot = None;
             // A closed channel means the flusher died: the store cannot go on.
             if !self.done.recv().unwrap_or(false) {
                 return self.shared.check().and(Err(Error::WriterGone));
@@ -330,6 +423,7 @@ impl Writer {
     fn poll_flush(&mut self) {
         if self.flushing && self.done.try_recv().is_ok() {
             self.flushing = false;
+            self.snapshot = None;
         }
     }
 
@@ -503,6 +597,7 @@ impl Writer {
             self.next_height = height_before;
             return Err(Error::db("commit", e));
         }
+        self.snapshot = None;
         self.shared.commits.fetch_add(1, Ordering::Relaxed);
         for (i, result) in results {
             outcomes[i] = Some(Outcome::Put(result));
@@ -512,7 +607,7 @@ impl Writer {
 
     /// Checks every append of the batch against the index, the tail and the appends accepted
     /// before it in this batch.
-    fn check_appends(&self, batch: &[Request]) -> Result<Checked, Error> {
+    fn check_appends(&mut self, batch: &[Request]) -> Result<Checked, Error> {
         let mut staged = LogMap::default();
         let mut accepted = Vec::new();
         // Answers wait here until the journal write: an accepted append is only Ok once durable.
@@ -520,22 +615,24 @@ impl Writer {
         {
             // The tail first, then the snapshot, as readers do: the flusher may finish meanwhile.
             let tail = tail_read(&self.tail);
-            let txn = self
-                .db
-                .begin_read()
-                .map_err(|e| Error::db("begin read", e))?;
-            let open = |e| Error::db("open table", e);
-            let index = IndexLogs {
-                schedule: txn.open_table(format::SCHEDULE).map_err(open)?,
-                messages: txn.open_table(format::SCHEDULE_MESSAGE).map_err(open)?,
-                assignments: txn.open_table(format::SCHEDULE_ASSIGNMENT).map_err(open)?,
+            // While a flush runs, its commit can land at any moment and take entries out of the
+            // tail: only a snapshot taken after the tail was read is sure to hold them.
+            let fresh;
+            let index = if self.flushing {
+                fresh = IndexLogs::open(&self.db)?;
+                &fresh
+            } else {
+                match &mut self.snapshot {
+                    Some(snapshot) => &*snapshot,
+                    empty => empty.insert(IndexLogs::open(&self.db)?),
+                }
             };
             for (i, request) in batch.iter().enumerate() {
                 if let Some(entries) = request.entries() {
                     let mut view = View {
                         staged: &staged,
                         tail: &tail,
-                        index: &index,
+                        index,
                     };
                     let result = check_append(entries, &mut view)?;
                     if result.is_ok() {
@@ -756,6 +853,18 @@ struct IndexLogs {
     schedule: ReadOnlyTable<&'static [u8; 40], &'static [u8; 104]>,
     messages: ReadOnlyTable<&'static [u8; 64], &'static [u8; 8]>,
     assignments: ReadOnlyTable<&'static [u8; 32], &'static [u8; 40]>,
+}
+
+impl IndexLogs {
+    fn open(db: &Database) -> Result<Self, Error> {
+        let txn = db.begin_read().map_err(|e| Error::db("begin read", e))?;
+        let open = |e| Error::db("open table", e);
+        Ok(Self {
+            schedule: txn.open_table(format::SCHEDULE).map_err(open)?,
+            messages: txn.open_table(format::SCHEDULE_MESSAGE).map_err(open)?,
+            assignments: txn.open_table(format::SCHEDULE_ASSIGNMENT).map_err(open)?,
+        })
+    }
 }
 
 /// The logs as an append must see them: appends accepted earlier in this batch, then the tail,
