@@ -6,4 +6,5 @@ pub mod dev;
 pub mod module;
 pub mod mu;
 pub mod su;
+pub mod verify;
 pub mod wallet;

@@ -33,6 +33,8 @@ enum Command {
     Result(commands::client::ResultArgs),
     /// An aos-like prompt in a process you own: Lua in, output and new Inbox messages out.
     Repl(commands::client::ReplArgs),
+    /// Recompute a process from its log on a fresh CU and check a CU's results and digest.
+    Verify(commands::verify::Args),
     /// Create wallets and show their addresses.
     #[command(subcommand)]
     Wallet(commands::wallet::Command),
@@ -78,6 +80,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => commands::client::eval(&args),
         Command::Result(args) => commands::client::result(&args),
         Command::Repl(args) => commands::client::repl(&args),
+        Command::Verify(args) => commands::verify::run(&args),
         Command::Wallet(command) => commands::wallet::run(command),
         Command::Su(command) => commands::su::run(command),
         Command::Cu(command) => commands::cu::run(command),

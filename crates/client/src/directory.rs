@@ -79,6 +79,23 @@ impl GatewayDirectory {
 
 impl SchedulerDirectory for GatewayDirectory {
     fn for_process(&self, process: ProcessId) -> Result<Arc<dyn SchedulerWrite>, aorta_api::Error> {
+        Ok(Arc::new(self.su_of(process)?))
+    }
+
+    fn for_scheduler(
+        &self,
+        scheduler: &Address,
+    ) -> Result<Arc<dyn SchedulerWrite>, aorta_api::Error> {
+        Ok(Arc::new(self.su(scheduler)?))
+    }
+}
+
+impl GatewayDirectory {
+    /// A client of the SU that schedules `process` (reads as well as writes).
+    ///
+    /// # Errors
+    /// [`aorta_api::Error::NotFound`] when the gateway does not know the process or its SU.
+    pub fn su_of(&self, process: ProcessId) -> Result<SuClient, aorta_api::Error> {
         let known = self
             .processes
             .lock()
@@ -107,13 +124,6 @@ impl SchedulerDirectory for GatewayDirectory {
                 scheduler
             }
         };
-        Ok(Arc::new(self.su(&scheduler)?))
-    }
-
-    fn for_scheduler(
-        &self,
-        scheduler: &Address,
-    ) -> Result<Arc<dyn SchedulerWrite>, aorta_api::Error> {
-        Ok(Arc::new(self.su(scheduler)?))
+        self.su(&scheduler)
     }
 }

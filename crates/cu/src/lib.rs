@@ -13,10 +13,13 @@
 //!   different processes evaluate in parallel, requests for one process share its evaluation,
 //!   and states beyond [`Config::memory_budget`] are dropped least recently used first, to be
 //!   rebuilt from the log when asked for again.
+//! * [`digest`]: the state digest, a running hash over a process's evaluations, which two CUs
+//!   compare ([`ComputeUnit::digest`]).
 //! * [`MemoryResults`]: the in-memory result store.
 
 pub mod cron;
 pub mod cursor;
+pub mod digest;
 mod error;
 pub mod message;
 mod results;
@@ -25,7 +28,7 @@ mod unit;
 
 pub use error::Error;
 pub use results::MemoryResults;
-pub use unit::{ComputeUnit, Metrics, Parts, State};
+pub use unit::{ComputeUnit, Metrics, Parts, State, StateDigest};
 
 /// A Compute Unit's settings.
 #[derive(Clone, Debug)]

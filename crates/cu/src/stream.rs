@@ -9,9 +9,9 @@ use aorta_types::{AssignmentId, Id, ProcessId, TagsExt};
 use aorta_vm::{Evaluation, Instance, Module, Outcome};
 use serde_json::{Value, json};
 
-use crate::Error;
 use crate::cron::{Crons, Left, Tick};
 use crate::message::{self, Slot};
+use crate::{Error, digest};
 
 /// What a process needs besides its state: loaded once per stream.
 pub(crate) struct Meta {
@@ -44,6 +44,17 @@ pub(crate) struct Position {
     pub link: Option<Link>,
     /// The last evaluation: its key and block height.
     pub last: Option<(EvalKey, u64)>,
+    /// Evaluations so far (scheduled and cron).
+    pub evaluations: u64,
+    /// The running digest of those evaluations (`None`: the process's seed).
+    pub digest: Option<[u8; 32]>,
+}
+
+impl Position {
+    /// The state digest here.
+    pub fn digest(&self, process: ProcessId) -> [u8; 32] {
+        self.digest.unwrap_or_else(|| digest::seed(process))
+    }
 }
 
 /// A process's stream.
@@ -137,6 +148,12 @@ impl Stream {
             }
         };
         let (result, errored) = result_json(evaluation);
+        self.pos.digest = Some(digest::next(
+            &self.pos.digest(self.process),
+            &record.key,
+            &result,
+        ));
+        self.pos.evaluations += 1;
         self.pos.last = Some((record.key.clone(), record.block_height));
         out.push(EvaluationRecord {
             process: self.process,

@@ -52,12 +52,35 @@ pub struct Metrics {
 }
 
 /// How far to evaluate.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Target {
     /// Up to and including this scheduled nonce (at this timestamp).
     Nonce(u64, u64),
     /// Everything scheduled, and crons up to the SU's time.
     Latest,
+    /// Exactly up to and including this evaluation (one another CU reached).
+    Until(EvalKey),
+}
+
+/// Where a process's evaluation stands, with its state digest (`GET /state/{pid}/digest`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateDigest {
+    /// The last evaluation's key and block height (`None` before the first).
+    pub last: Option<(EvalKey, u64)>,
+    /// Evaluations so far, scheduled and cron.
+    pub evaluations: u64,
+    /// The running digest of those evaluations ([`crate::digest`]).
+    pub digest: [u8; 32],
+}
+
+impl StateDigest {
+    fn of(stream: &Stream) -> Self {
+        Self {
+            last: stream.pos.last.clone(),
+            evaluations: stream.pos.evaluations,
+            digest: stream.pos.digest(stream.process),
+        }
+    }
 }
 
 /// A process's state at the end of its evaluated history (`GET /state`).
@@ -202,7 +225,7 @@ impl ComputeUnit {
                     // The record is gone from the store: rebuild, which writes it again.
                     stream.reset();
                 }
-                self.advance(stream, target, true)
+                self.advance(stream, target.clone(), true)
             })?;
             if let Some(record) = self.inner.parts.results.by_message(process, message_id)? {
                 return Ok(record.result_value());
@@ -301,6 +324,33 @@ impl ComputeUnit {
                 run(&mut private, body.unwrap_or_default())
             }
         }
+    }
+
+    /// The state digest of a process after its latest message (and crons up to now).
+    ///
+    /// # Errors
+    /// Evaluation failures.
+    pub fn digest(&self, process: ProcessId) -> Result<StateDigest, Error> {
+        self.with_stream(process, |stream| {
+            self.advance(stream, Target::Latest, true)?;
+            Ok(StateDigest::of(stream))
+        })
+    }
+
+    /// Evaluates a process exactly up to the evaluation at `key` (where another CU's
+    /// [`ComputeUnit::digest`] stood) and answers the digest there. A stream already past `key`
+    /// is rebuilt from the start of the log.
+    ///
+    /// # Errors
+    /// Evaluation failures.
+    pub fn digest_at(&self, process: ProcessId, key: &EvalKey) -> Result<StateDigest, Error> {
+        self.with_stream(process, |stream| {
+            if stream.pos.last.as_ref().is_some_and(|(k, _)| k > key) {
+                stream.reset();
+            }
+            self.advance(stream, Target::Until(key.clone()), true)?;
+            Ok(StateDigest::of(stream))
+        })
     }
 
     /// The state of a process after its latest message (`GET /state`).
@@ -467,6 +517,9 @@ impl ComputeUnit {
                 Limits::DEFAULT_COMPUTE,
                 config.max_compute,
             )?,
+            // Not the CU's to choose: a different cap would give different results for the
+            // same log.
+            outbox: Limits::DEFAULT_OUTBOX,
         };
         let key = (module_id, limits.memory, limits.compute);
         let cached = lock(&self.inner.modules).get(&key).cloned();
@@ -530,9 +583,13 @@ impl ComputeUnit {
         let parts = &self.inner.parts;
         let config = &self.inner.config;
         let process = stream.process;
-        let to = match target {
-            Target::Nonce(nonce, _) if stream.pos.next_nonce > nonce => return Ok(()),
-            Target::Nonce(_, timestamp) => Some(timestamp),
+        let to = match &target {
+            Target::Nonce(nonce, _) if stream.pos.next_nonce > *nonce => return Ok(()),
+            Target::Nonce(_, timestamp) => Some(*timestamp),
+            Target::Until(key) if stream.pos.last.as_ref().is_some_and(|(k, _)| k >= key) => {
+                return Ok(());
+            }
+            Target::Until(key) => Some(key.timestamp),
             Target::Latest => None,
         };
         'pages: loop {
@@ -548,6 +605,9 @@ impl ComputeUnit {
                 if slot.nonce < stream.pos.next_nonce {
                     continue;
                 }
+                if matches!(&target, Target::Until(k) if slot.nonce > k.ordinate) {
+                    break 'pages;
+                }
                 progressed = true;
                 let link = stream.check(&node.assignment.id, &slot)?;
                 if !meta.crons.is_empty() {
@@ -562,7 +622,12 @@ impl ComputeUnit {
                 } else if !save {
                     records.clear();
                 }
-                if matches!(target, Target::Nonce(n, _) if slot.nonce >= n) {
+                let reached = match &target {
+                    Target::Nonce(n, _) => slot.nonce >= *n,
+                    Target::Until(k) => slot.nonce >= k.ordinate,
+                    Target::Latest => false,
+                };
+                if reached {
                     break 'pages;
                 }
             }
@@ -570,17 +635,27 @@ impl ComputeUnit {
                 break;
             }
         }
-        if matches!(target, Target::Latest) && !meta.crons.is_empty() {
-            let (now, _) = parts.scheduler.now().map_err(Error::upstream)?;
-            // On a whole second: a block made later in the same second as a tick already
-            // evaluated would otherwise be consumed at that tick when crons are generated again
-            // (the reference consumes a block at the first tick in its second), breaking the
-            // prefix that resumption counts on.
-            let right = now.saturating_sub(config.cron_settle_ms);
-            let right = right - right % 1000;
-            let blocks = self.blocks(meta, stream, right)?;
-            self.count_crons(stream.crons_until(meta, right, &blocks, records)?);
+        if meta.crons.is_empty() {
+            return Ok(());
         }
+        let right = match &target {
+            Target::Latest => {
+                let (now, _) = parts.scheduler.now().map_err(Error::upstream)?;
+                // On a whole second: a block made later in the same second as a tick already
+                // evaluated would otherwise be consumed at that tick when crons are generated
+                // again (the reference consumes a block at the first tick in its second),
+                // breaking the prefix that resumption counts on.
+                let right = now.saturating_sub(config.cron_settle_ms);
+                right - right % 1000
+            }
+            // Every tick at the key's millisecond: a CU stops only between whole seconds.
+            Target::Until(key) if key.cron.is_some() && stream.pos.next_nonce > key.ordinate => {
+                key.timestamp + 1
+            }
+            _ => return Ok(()),
+        };
+        let blocks = self.blocks(meta, stream, right)?;
+        self.count_crons(stream.crons_until(meta, right, &blocks, records)?);
         Ok(())
     }
 

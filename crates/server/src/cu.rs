@@ -67,6 +67,8 @@ pub fn router(unit: ComputeUnit, options: Options) -> Router {
         .route("/results/{pid}", get(results))
         .route("/cron/{pid}", get(cron))
         .route("/state/{pid}", get(state))
+        .route("/state/{pid}/digest", get(digest))
+        .route("/evaluations/{pid}", get(evaluations))
         .route("/dry-run", post(dry_run))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CorsLayer::permissive())
@@ -288,6 +290,73 @@ async fn state(State(cu): State<Cu>, Path(pid): Path<String>) -> Result<Response
         state.bytes,
     )
         .into_response())
+}
+
+/// aorta's own: where the process's evaluation stands and its state digest, after catching up.
+async fn digest(State(cu): State<Cu>, Path(pid): Path<String>) -> Result<Json<Value>, ApiError> {
+    let process = ProcessId(parse_id(&pid, "process id")?);
+    let unit = cu.unit.clone();
+    let d = blocking(move || unit.digest(process)).await?;
+    Ok(Json(json!({
+        "process": process.to_string(),
+        "evaluations": d.evaluations,
+        "digest": aorta_cu::digest::hex(&d.digest),
+        "last": d.last.map(|(key, height)| json!({
+            "timestamp": key.timestamp,
+            "ordinate": key.ordinate,
+            "cron": key.cron,
+            "blockHeight": height,
+            "cursor": cursor::encode(&key, false),
+        })),
+    })))
+}
+
+/// aorta's own: every evaluation in key order, crons and errors included, with its place in the
+/// log — what `aorta verify` compares.
+async fn evaluations(
+    State(cu): State<Cu>,
+    Path(pid): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let process = ProcessId(parse_id(&pid, "process id")?);
+    let range = EvalRange {
+        from: bound(&params, "from")?,
+        to: bound(&params, "to")?,
+        descending: false,
+        limit: limit(&params, 500, cu.options.max_page)?,
+        cron_only: false,
+        skip_errors: false,
+    };
+    let unit = cu.unit.clone();
+    let (records, more) = blocking(move || unit.results(process, &range)).await?;
+    let mut body =
+        String::with_capacity(64 + records.iter().map(|r| r.result.len() + 300).sum::<usize>());
+    body.push_str(&format!(
+        "{{\"pageInfo\":{{\"hasNextPage\":{more}}},\"edges\":["
+    ));
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        let head = json!({
+            "cursor": cursor::encode(&r.key, false),
+            "timestamp": r.key.timestamp,
+            "ordinate": r.key.ordinate,
+            "cron": r.key.cron,
+            "message": r.message.map(|m| m.to_string()),
+            "nonce": r.nonce,
+            "blockHeight": r.block_height,
+            "errored": r.errored,
+        })
+        .to_string();
+        // The head without its closing brace, then the result text as it is.
+        body.push_str(&head[..head.len() - 1]);
+        body.push_str(",\"node\":");
+        body.push_str(&r.result);
+        body.push('}');
+    }
+    body.push_str("]}");
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn dry_run(

@@ -356,7 +356,21 @@ impl LuaInstance {
                 {
                     Err(fields.remove("Error").unwrap_or_default())
                 }
-                Ok(value) => Ok(Response::from_value(value)),
+                Ok(value) => {
+                    let response = Response::from_value(value);
+                    let entries = response.messages.len()
+                        + response.spawns.len()
+                        + response.assignments.len();
+                    if entries as u64 > self.limits.outbox {
+                        Err(Value::String(format!(
+                            "outbox limit exceeded: {entries} messages, spawns and assignments \
+                             in one response, at most {}",
+                            self.limits.outbox
+                        )))
+                    } else {
+                        Ok(response)
+                    }
+                }
                 Err(e) => Err(Value::String(format!("the response is not JSON: {e}"))),
             }
         };

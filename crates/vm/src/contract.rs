@@ -11,6 +11,7 @@
 //! | `loop` | loops forever |
 //! | `bomb` | keeps allocating into its state without bound |
 //! | `recurse` | recurses without end (not a tail call) |
+//! | `flood:N` | adds 1 to the counter, then returns `N` messages to `msg.From` |
 //!
 //! Then [`run_all`] runs every check (or call them one by one).
 
@@ -71,6 +72,7 @@ pub fn test_limits() -> Limits {
     Limits {
         memory: 64 << 20,
         compute: 50_000_000,
+        outbox: 100,
     }
 }
 
@@ -167,6 +169,15 @@ pub fn contains_runaways(runtime: &dyn Runtime, probe: &dyn Probe) {
     );
     assert_error(&send(&mut *p, 4, "recurse"), "recursion");
     assert_eq!(*output(&send(&mut *p, 5, "count")), json!("2"));
+    // The outbox cap: exactly the limit goes out, one more is an error that changes nothing.
+    let cap = test_limits().outbox;
+    let full = send(&mut *p, 6, &format!("flood:{cap}"));
+    let Outcome::Ok(response) = &full.outcome else {
+        panic!("an outbox at the limit is fine: {:?}", full.outcome);
+    };
+    assert_eq!(response.messages.len() as u64, cap);
+    assert_error(&send(&mut *p, 7, &format!("flood:{}", cap + 1)), "flood");
+    assert_eq!(*output(&send(&mut *p, 8, "count")), json!("4"));
 }
 
 /// A dry-run sees the current state, and leaves it as it was, whatever its outcome.
@@ -194,7 +205,16 @@ pub fn dry_run_changes_nothing(runtime: &dyn Runtime, probe: &dyn Probe) {
 /// Two fresh instances fed the same messages agree on every evaluation, gas included.
 pub fn is_deterministic(runtime: &dyn Runtime, probe: &dyn Probe) {
     let script = [
-        "count", "echo:a", "fail", "count", "loop", "count", "echo:b", "bomb", "count",
+        "count",
+        "echo:a",
+        "fail",
+        "count",
+        "loop",
+        "count",
+        "echo:b",
+        "bomb",
+        "count",
+        "flood:101",
     ];
     let run = || {
         let mut p = instance(runtime, probe, test_limits());

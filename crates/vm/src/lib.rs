@@ -30,6 +30,9 @@ pub struct Limits {
     pub memory: u64,
     /// Compute per message, in the runtime's unit of gas (Lua: VM instructions).
     pub compute: u64,
+    /// Entries (`Messages`, `Spawns` and `Assignments` together) one message's response may
+    /// hold: more is an evaluation error, so a process cannot flood the network in one step.
+    pub outbox: u64,
 }
 
 impl Limits {
@@ -37,6 +40,8 @@ impl Limits {
     pub const DEFAULT_MEMORY: u64 = 1 << 30;
     /// Compute when neither module nor process says (ao's loader default: 9e15).
     pub const DEFAULT_COMPUTE: u64 = 9_000_000_000_000_000;
+    /// Outbox entries per message when the CU does not say otherwise.
+    pub const DEFAULT_OUTBOX: u64 = 10_000;
 }
 
 impl Default for Limits {
@@ -44,6 +49,7 @@ impl Default for Limits {
         Self {
             memory: Self::DEFAULT_MEMORY,
             compute: Self::DEFAULT_COMPUTE,
+            outbox: Self::DEFAULT_OUTBOX,
         }
     }
 }

@@ -47,7 +47,9 @@ pub struct Args {
 fn default_module(wallet: &dyn Signer) -> anyhow::Result<aorta_types::DataItem> {
     ModuleBuilder::new(aorta_vm_lua::FORMAT, aorta_vm_lua::default_module())
         .tag("Memory-Limit", "1-gb")
-        .tag("Compute-Limit", "9000000000000")
+        // Lua VM instructions per message: a few seconds of a plain loop, so a runaway handler
+        // ends in an error soon (a process asks for more with its own Compute-Limit tag).
+        .tag("Compute-Limit", "4000000000")
         .tag("Content-Type", "text/x-lua")
         .tag("Name", "aorta-aos")
         .tag("Version", env!("CARGO_PKG_VERSION"))

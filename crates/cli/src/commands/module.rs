@@ -81,6 +81,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             let limits = Limits {
                 memory,
                 compute: compute_limit,
+                ..Limits::default()
             };
             let stdout = std::io::stdout();
             run_messages(&module, &format, &messages, limits, &mut stdout.lock())

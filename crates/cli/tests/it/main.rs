@@ -7,6 +7,7 @@ mod cu;
 mod module;
 mod people;
 mod restart;
+mod runaway;
 mod su;
 mod token;
 mod wallet;

@@ -31,6 +31,11 @@ function handle(msg, env)
     while true do end
   elseif data == "bomb" then
     while true do hoard[#hoard + 1] = string.rep("x", 4096) .. #hoard end
+  elseif data:sub(1, 6) == "flood:" then
+    count = count + 1
+    local out = {}
+    for i = 1, tonumber(data:sub(7)) do out[i] = { Target = msg.From, Data = tostring(i) } end
+    return { Messages = out }
   elseif data == "recurse" then
     local function down(n) return down(n + 1) + 1 end
     return { Output = down(1) }

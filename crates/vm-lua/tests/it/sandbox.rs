@@ -15,6 +15,7 @@ fn process(body: &str) -> Box<dyn Instance> {
         Limits {
             memory: 256 << 20,
             compute: 100_000_000,
+            ..Limits::default()
         },
     )
 }
@@ -124,6 +125,7 @@ fn compute_limit_holds_against_pcall_loops_and_coroutines() {
     let small = Limits {
         memory: 64 << 20,
         compute: 5_000_000,
+        ..Limits::default()
     };
     let mut p = process_with(
         "while true do pcall(function() while true do end end) end",
@@ -228,6 +230,7 @@ fn memory_limit_is_enforced_and_reported() {
     let limits = Limits {
         memory: 8 << 20,
         compute: Limits::DEFAULT_COMPUTE,
+        ..Limits::default()
     };
     let source = "big = {} function handle(msg) \
                   if msg.Data == 'grow' then for i = 1, 1e9 do big[i] = string.rep('y', 1000) .. i end end \
@@ -272,6 +275,7 @@ fn gas_counts_work_in_short_coroutines() {
     let small = Limits {
         memory: 64 << 20,
         compute: 2_000_000,
+        ..Limits::default()
     };
     let mut p = process_with(
         "while true do coroutine.wrap(function() for i = 1, 50 do end end)() end",
