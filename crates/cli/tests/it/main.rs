@@ -3,12 +3,14 @@
 mod aoconnect;
 mod aos;
 mod apart;
+mod crash;
 mod cu;
 mod module;
 mod people;
 mod restart;
 mod runaway;
 mod su;
+mod verify;
 mod token;
 mod wallet;
 
