@@ -47,7 +47,8 @@ pub trait SchedulerDirectory: Send + Sync {
     fn for_scheduler(&self, scheduler: &Address) -> Result<Arc<dyn SchedulerWrite>, Error>;
 }
 
-/// A Compute Unit's results, as an MU reads them to crank outboxes.
+/// A Compute Unit's results, as an MU reads them to crank outboxes (and `aorta verify` reads
+/// them to check them).
 pub trait ComputeApi: Send + Sync {
     /// `GET /result/{message}?process-id=`: the result of a message, evaluating up to it.
     ///
@@ -66,6 +67,36 @@ pub trait ComputeApi: Send + Sync {
         from: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<(String, Value)>, bool), Error>;
+
+    /// `GET /state/{pid}/digest` (aorta's own): `{process, evaluations, digest, last}`, where the
+    /// process's evaluation stands after catching up, with its state digest.
+    ///
+    /// # Errors
+    /// Evaluation or transport failures; a CU without it answers [`Error::Rejected`].
+    fn state_digest(&self, process: ProcessId) -> Result<Value, Error> {
+        Err(Error::Rejected {
+            reason: format!("this CU serves no state digest (process {process})"),
+        })
+    }
+
+    /// `GET /evaluations/{pid}?from=&to=&limit=` (aorta's own): a page `{pageInfo, edges}` of
+    /// every evaluation in key order, crons and errors included, after the cursor `from` and up
+    /// to the cursor `to`.
+    ///
+    /// # Errors
+    /// Evaluation or transport failures; a CU without it answers [`Error::Rejected`].
+    fn evaluations(
+        &self,
+        process: ProcessId,
+        from: Option<&str>,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Value, Error> {
+        let _ = (from, to, limit);
+        Err(Error::Rejected {
+            reason: format!("this CU serves no evaluations list (process {process})"),
+        })
+    }
 }
 
 /// A durable FIFO of tasks (opaque bytes), for work that must survive a restart.

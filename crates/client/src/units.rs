@@ -69,37 +69,6 @@ impl CuClient {
         }
     }
 
-    /// `GET /state/{pid}/digest` (aorta's own): where the process's evaluation stands and its
-    /// state digest, after the CU caught it up.
-    ///
-    /// # Errors
-    /// The CU's refusal (a CU that is not aorta answers 404) or a transport failure.
-    pub fn state_digest(&self, process: ProcessId) -> Result<Value, aorta_api::Error> {
-        self.http
-            .get_json(&format!("/state/{process}/digest"), process.id())
-    }
-
-    /// `GET /evaluations/{pid}` (aorta's own): a page of every evaluation in key order, crons
-    /// and errors included, after the cursor `from` and up to the cursor `to`.
-    ///
-    /// # Errors
-    /// The CU's refusal or a transport failure.
-    pub fn evaluations(
-        &self,
-        process: ProcessId,
-        from: Option<&str>,
-        to: Option<&str>,
-        limit: usize,
-    ) -> Result<Value, aorta_api::Error> {
-        let mut path = format!("/evaluations/{process}?limit={limit}");
-        for (name, value) in [("from", from), ("to", to)] {
-            if let Some(value) = value {
-                path.push_str(&format!("&{name}={}", encode_component(value)));
-            }
-        }
-        self.http.get_json(&path, process.id())
-    }
-
     /// `POST /dry-run?process-id=`: a message evaluated on the latest state, nothing kept.
     ///
     /// # Errors
@@ -145,6 +114,27 @@ impl ComputeApi for CuClient {
             })
             .unwrap_or_default();
         Ok((edges, page["pageInfo"]["hasNextPage"] == Value::Bool(true)))
+    }
+
+    fn state_digest(&self, process: ProcessId) -> Result<Value, aorta_api::Error> {
+        self.http
+            .get_json(&format!("/state/{process}/digest"), process.id())
+    }
+
+    fn evaluations(
+        &self,
+        process: ProcessId,
+        from: Option<&str>,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Value, aorta_api::Error> {
+        let mut path = format!("/evaluations/{process}?limit={limit}");
+        for (name, value) in [("from", from), ("to", to)] {
+            if let Some(value) = value {
+                path.push_str(&format!("&{name}={}", encode_component(value)));
+            }
+        }
+        self.http.get_json(&path, process.id())
     }
 }
 

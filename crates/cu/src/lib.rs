@@ -15,6 +15,7 @@
 //!   rebuilt from the log when asked for again.
 //! * [`digest`]: the state digest, a running hash over a process's evaluations, which two CUs
 //!   compare ([`ComputeUnit::digest`]).
+//! * [`verify`]: a process recomputed on a fresh CU and checked against a serving CU.
 //! * [`MemoryResults`]: the in-memory result store.
 
 pub mod cron;
@@ -25,6 +26,7 @@ pub mod message;
 mod results;
 mod stream;
 mod unit;
+pub mod verify;
 
 pub use error::Error;
 pub use results::MemoryResults;

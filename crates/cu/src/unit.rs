@@ -754,6 +754,42 @@ impl aorta_api::ComputeApi for ComputeUnit {
             more,
         ))
     }
+
+    fn state_digest(&self, process: ProcessId) -> Result<Value, aorta_api::Error> {
+        let d = self.digest(process).map_err(into_api)?;
+        Ok(crate::verify::digest_json(process, &d))
+    }
+
+    fn evaluations(
+        &self,
+        process: ProcessId,
+        from: Option<&str>,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Value, aorta_api::Error> {
+        let bound = |text: Option<&str>| {
+            text.map(|t| {
+                crate::cursor::decode(t).ok_or_else(|| aorta_api::Error::Rejected {
+                    reason: format!("{t:?} is not a cursor"),
+                })
+            })
+            .transpose()
+        };
+        let (records, more) = self
+            .results(
+                process,
+                &EvalRange {
+                    from: bound(from)?,
+                    to: bound(to)?,
+                    descending: false,
+                    limit,
+                    cron_only: false,
+                    skip_errors: false,
+                },
+            )
+            .map_err(into_api)?;
+        Ok(crate::verify::evaluations_json(&records, more))
+    }
 }
 
 /// A CU failure as the `aorta-api` error other units see.

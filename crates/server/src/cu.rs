@@ -297,18 +297,7 @@ async fn digest(State(cu): State<Cu>, Path(pid): Path<String>) -> Result<Json<Va
     let process = ProcessId(parse_id(&pid, "process id")?);
     let unit = cu.unit.clone();
     let d = blocking(move || unit.digest(process)).await?;
-    Ok(Json(json!({
-        "process": process.to_string(),
-        "evaluations": d.evaluations,
-        "digest": aorta_cu::digest::hex(&d.digest),
-        "last": d.last.map(|(key, height)| json!({
-            "timestamp": key.timestamp,
-            "ordinate": key.ordinate,
-            "cron": key.cron,
-            "blockHeight": height,
-            "cursor": cursor::encode(&key, false),
-        })),
-    })))
+    Ok(Json(aorta_cu::verify::digest_json(process, &d)))
 }
 
 /// aorta's own: every evaluation in key order, crons and errors included, with its place in the
@@ -317,7 +306,7 @@ async fn evaluations(
     State(cu): State<Cu>,
     Path(pid): Path<String>,
     Query(params): Params,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let process = ProcessId(parse_id(&pid, "process id")?);
     let range = EvalRange {
         from: bound(&params, "from")?,
@@ -329,34 +318,7 @@ async fn evaluations(
     };
     let unit = cu.unit.clone();
     let (records, more) = blocking(move || unit.results(process, &range)).await?;
-    let mut body =
-        String::with_capacity(64 + records.iter().map(|r| r.result.len() + 300).sum::<usize>());
-    body.push_str(&format!(
-        "{{\"pageInfo\":{{\"hasNextPage\":{more}}},\"edges\":["
-    ));
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        let head = json!({
-            "cursor": cursor::encode(&r.key, false),
-            "timestamp": r.key.timestamp,
-            "ordinate": r.key.ordinate,
-            "cron": r.key.cron,
-            "message": r.message.map(|m| m.to_string()),
-            "nonce": r.nonce,
-            "blockHeight": r.block_height,
-            "errored": r.errored,
-        })
-        .to_string();
-        // The head without its closing brace, then the result text as it is.
-        body.push_str(&head[..head.len() - 1]);
-        body.push_str(",\"node\":");
-        body.push_str(&r.result);
-        body.push('}');
-    }
-    body.push_str("]}");
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(Json(aorta_cu::verify::evaluations_json(&records, more)))
 }
 
 async fn dry_run(

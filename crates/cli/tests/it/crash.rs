@@ -154,7 +154,11 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
             .flat_map(|c| c.join().expect("client"))
             .collect()
     });
-    assert_eq!(acked.len(), CLIENTS * PER_CLIENT, "every message was answered");
+    assert_eq!(
+        acked.len(),
+        CLIENTS * PER_CLIENT,
+        "every message was answered"
+    );
 
     // Wait for the outboxes to drain: one Note per Work.
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -192,7 +196,9 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
     // Every acknowledged message is scheduled and has a result that sent its Note.
     for (id, pid) in &acked {
         assert!(
-            logs[pid.as_str()].iter().any(|(m, _, _)| *m == id.to_string()),
+            logs[pid.as_str()]
+                .iter()
+                .any(|(m, _, _)| *m == id.to_string()),
             "acknowledged {id} is in {pid}'s log"
         );
         let body = get(cu, &format!("/result/{id}?process-id={pid}")).expect("the CU answers");
@@ -221,7 +227,11 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
             let n = notes.iter().filter(|o| *o == work).count();
             assert_eq!(n, 1, "the Note of {work} (from {pid}) delivered {n} times");
         }
-        assert_eq!(notes.len(), works.len(), "no stray Notes into the next of {pid}");
+        assert_eq!(
+            notes.len(),
+            works.len(),
+            "no stray Notes into the next of {pid}"
+        );
     }
     // And the node's CU verifies against a recomputation from the log.
     for pid in &ring {

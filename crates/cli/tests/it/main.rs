@@ -10,8 +10,8 @@ mod people;
 mod restart;
 mod runaway;
 mod su;
-mod verify;
 mod token;
+mod verify;
 mod wallet;
 
 use std::process::{Command, Output};
