@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use aorta_api::{
     Batch, ByteRange, Cursor, DataReader, Edge, Error, Header, Logs, Page, Pending, Put, Query,
-    Range, ScheduleEntry, SchedulePage, ScheduleStore, Sort, Weave, check_append,
+    Range, RangeBy, ScheduleEntry, SchedulePage, ScheduleStore, Sort, Weave, check_append,
 };
 use aorta_types::{AssignmentId, DataItem, Id, IdMap, MessageId, ProcessId};
 
@@ -307,11 +307,19 @@ impl ScheduleStore for MemoryStore {
 
     fn range(&self, process: ProcessId, range: Range) -> Result<SchedulePage, Error> {
         let state = self.lock();
-        let mut entries: Vec<ScheduleEntry> = state
-            .logs
-            .log(process)
+        let log = state.logs.log(process);
+        // Nonces and timestamps both never decrease along a log (`check_append`), so the first
+        // entry in range is found by bisection: paging a long log stays linear overall.
+        let start = match range.from {
+            None => 0,
+            Some(from) => log.partition_point(|e| match range.by {
+                RangeBy::Nonce => e.nonce <= from,
+                RangeBy::Timestamp => e.timestamp <= from,
+            }),
+        };
+        let mut entries: Vec<ScheduleEntry> = log[start..]
             .iter()
-            .filter(|e| range.contains(e))
+            .take_while(|e| range.contains(e))
             .take(range.limit.saturating_add(1))
             .copied()
             .collect();
