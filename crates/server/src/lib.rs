@@ -22,6 +22,9 @@ pub mod su;
 
 use std::future::Future;
 
+/// What the `router` functions build, for callers that gather several before serving them.
+pub use axum::Router;
+
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for in-flight requests.
 ///
 /// # Errors

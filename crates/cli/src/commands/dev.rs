@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use aorta_api::Weave as _;
+use aorta_client::{GatewayClient, GatewayDirectory, SuClient};
 use aorta_cu::{ComputeUnit, MemoryResults};
 use aorta_mu::Messenger;
 use aorta_su::Scheduler;
@@ -39,6 +40,14 @@ pub struct Args {
     /// Threads that push outboxes.
     #[arg(long, default_value_t = 2)]
     pub push_workers: usize,
+    /// Follow another node instead of running an SU and a weave: its Scheduler Unit (with
+    /// `--gateway`). This node runs an MU and a CU over that node's log, from its own data
+    /// directory.
+    #[arg(long, requires = "gateway", value_name = "URL")]
+    pub su: Option<String>,
+    /// The gateway of the node to follow (with `--su`).
+    #[arg(long, requires = "su", value_name = "URL")]
+    pub gateway: Option<String>,
 }
 
 /// The default module's item: the aos-compatible library as a `lua-5.3` module, signed by the
@@ -68,6 +77,9 @@ macro_rules! say {
 
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let (Some(su), Some(gateway)) = (&args.su, &args.gateway) {
+        return follow(args, su, gateway);
+    }
     let data_dir = crate::data_dir(args.data_dir.as_deref())?;
     let store = Arc::new(
         aorta_store::Store::open(data_dir.join("store"))
@@ -119,74 +131,64 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     })?;
     let workers = messenger.start(args.push_workers);
     let su_url = format!("http://{}", args.su_listen);
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let served = runtime.block_on(async {
-        let bind = |addr: SocketAddr| async move {
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))
-        };
-        let (mu_l, su_l, cu_l, gw_l) = (
-            bind(args.mu_listen).await?,
-            bind(args.su_listen).await?,
-            bind(args.cu_listen).await?,
-            bind(args.gateway_listen).await?,
-        );
+    let servers = vec![
+        (
+            args.mu_listen,
+            aorta_server::mu::router(messenger.clone(), aorta_server::mu::Options::default()),
+        ),
+        (
+            args.su_listen,
+            aorta_server::su::router(scheduler.clone(), aorta_server::su::Options::default()),
+        ),
+        (
+            args.cu_listen,
+            aorta_server::cu::router(
+                cu,
+                aorta_server::cu::Options {
+                    address: cu_address,
+                    ..aorta_server::cu::Options::default()
+                },
+            ),
+        ),
+        (
+            args.gateway_listen,
+            aorta_server::gateway::router(
+                store.clone(),
+                Arc::new(chain),
+                aorta_server::gateway::Options {
+                    network: "aorta.dev".into(),
+                    ..aorta_server::gateway::Options::default()
+                },
+            ),
+        ),
+    ];
+    let served = serve(servers, || {
         scheduler
             .publish_location(&su_url, 86_400_000)
             .context("publishing the Scheduler-Location record")?;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let until = move || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
-        };
-        let servers = [
-            (mu_l, aorta_server::mu::router(messenger.clone(), aorta_server::mu::Options::default())),
-            (su_l, aorta_server::su::router(scheduler.clone(), aorta_server::su::Options::default())),
-            (
-                cu_l,
-                aorta_server::cu::router(
-                    cu,
-                    aorta_server::cu::Options {
-                        address: cu_address,
-                        ..aorta_server::cu::Options::default()
-                    },
-                ),
-            ),
-            (
-                gw_l,
-                aorta_server::gateway::router(
-                    store.clone(),
-                    Arc::new(chain),
-                    aorta_server::gateway::Options {
-                        network: "aorta.dev".into(),
-                        ..aorta_server::gateway::Options::default()
-                    },
-                ),
-            ),
-        ]
-        .map(|(listener, router)| tokio::spawn(aorta_server::serve(listener, router, until())));
         say!("aorta {} — a complete ao node", env!("CARGO_PKG_VERSION"));
         say!("  MU       http://{}", args.mu_listen);
         say!("  SU       {su_url}   (scheduler {})", scheduler.address());
         say!("  CU       http://{}", args.cu_listen);
         say!("  gateway  http://{}", args.gateway_listen);
         say!("  module   {module_id}   (aos-compatible, lua-5.3)");
-        say!("  MU wallet {} (add it as an Authority of your processes)", mu_wallet.address());
+        say!(
+            "  MU wallet {} (add it as an Authority of your processes)",
+            mu_wallet.address()
+        );
         say!("  data     {}", data_dir.display());
         say!();
-        say!("quickstart: connect({{ MODE: 'legacy', MU_URL: 'http://{}', CU_URL: 'http://{}', GATEWAY_URL: 'http://{}' }})", args.mu_listen, args.cu_listen, args.gateway_listen);
-        say!("            then spawn({{ module: '{module_id}', scheduler: '{}', signer }})", scheduler.address());
-        tracing::info!("node ready");
-        crate::shutdown_signal().await;
-        tracing::info!("shutting down");
-        let _ = stop.send(true);
-        for server in servers {
-            server.await.context("a server task failed")??;
-        }
-        anyhow::Ok(())
+        say!(
+            "quickstart: connect({{ MODE: 'legacy', MU_URL: 'http://{}', CU_URL: 'http://{}', GATEWAY_URL: 'http://{}' }})",
+            args.mu_listen,
+            args.cu_listen,
+            args.gateway_listen
+        );
+        say!(
+            "            then spawn({{ module: '{module_id}', scheduler: '{}', signer }})",
+            scheduler.address()
+        );
+        Ok(())
     });
     messenger.stop();
     for worker in workers {
@@ -194,4 +196,113 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     store.flush().context("flushing the store")?;
     served
+}
+
+/// `aorta dev --su URL --gateway URL`: an MU and a CU over another node's SU and weave.
+fn follow(args: &Args, su: &str, gateway: &str) -> anyhow::Result<()> {
+    let data_dir = crate::data_dir(args.data_dir.as_deref())?;
+    let mu_wallet: Arc<dyn Signer> =
+        Arc::from(wallet::for_unit(None, &data_dir, "mu", WalletKind::Ed25519)?.into_signer());
+    let cu_address = wallet::for_unit(None, &data_dir, "cu", WalletKind::Ed25519)?
+        .address()
+        .to_string();
+    let remote = GatewayClient::new(gateway);
+    let weave = Arc::new(remote.clone());
+    let cu = ComputeUnit::new(
+        aorta_cu::Parts {
+            scheduler: Arc::new(SuClient::new(su)),
+            weave: weave.clone(),
+            chain: weave.clone(),
+            results: Arc::new(MemoryResults::new()),
+            runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+        },
+        aorta_cu::Config {
+            memory_budget: args.memory_budget,
+            ..aorta_cu::Config::default()
+        },
+    );
+    let queue = Arc::new(
+        aorta_store::Queue::open(data_dir.join("mu/queue.redb"))
+            .context("opening the push queue")?,
+    );
+    let messenger = Messenger::new(aorta_mu::Parts {
+        wallet: mu_wallet.clone(),
+        directory: Arc::new(GatewayDirectory::new(remote)),
+        compute: Arc::new(cu.clone()),
+        weave,
+        queue,
+    })?;
+    let workers = messenger.start(args.push_workers);
+    let servers = vec![
+        (
+            args.mu_listen,
+            aorta_server::mu::router(messenger.clone(), aorta_server::mu::Options::default()),
+        ),
+        (
+            args.cu_listen,
+            aorta_server::cu::router(
+                cu,
+                aorta_server::cu::Options {
+                    address: cu_address,
+                    ..aorta_server::cu::Options::default()
+                },
+            ),
+        ),
+    ];
+    let served = serve(servers, || {
+        say!(
+            "aorta {} — an ao node following another",
+            env!("CARGO_PKG_VERSION")
+        );
+        say!("  MU       http://{}", args.mu_listen);
+        say!("  CU       http://{}", args.cu_listen);
+        say!("  SU       {su}   (followed)");
+        say!("  gateway  {gateway}   (followed)");
+        say!("  MU wallet {}", mu_wallet.address());
+        say!("  data     {}", data_dir.display());
+        Ok(())
+    });
+    messenger.stop();
+    for worker in workers {
+        let _ = worker.join();
+    }
+    served
+}
+
+/// Binds every address, runs `ready` (publish, banner), serves until Ctrl-C or SIGTERM, then
+/// stops the servers.
+fn serve(
+    servers: Vec<(SocketAddr, aorta_server::Router)>,
+    ready: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut bound = Vec::new();
+        for (addr, router) in servers {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            bound.push((listener, router));
+        }
+        ready()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let tasks: Vec<_> = bound
+            .into_iter()
+            .map(|(listener, router)| tokio::spawn(aorta_server::serve(listener, router, until())))
+            .collect();
+        tracing::info!("node ready");
+        crate::shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+        for task in tasks {
+            task.await.context("a server task failed")??;
+        }
+        anyhow::Ok(())
+    })
 }

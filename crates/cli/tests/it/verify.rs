@@ -1,6 +1,7 @@
 //! `aorta verify`: processes of one node recomputed from its log on a fresh CU, against the
-//! node's own CU and against a second CU that starts from an empty data directory; and a CU
-//! that answers one result wrong is caught, naming the message and the field.
+//! node's own CU and against a second `aorta dev` that starts from an empty data directory and
+//! follows the first node's SU and weave; and a CU that answers one result wrong is caught,
+//! naming the message and the field.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener};
@@ -80,7 +81,8 @@ fn tampering_cu(upstream: SocketAddr, nonce: u64) -> SocketAddr {
 
 #[test]
 /// Several processes (errors and crons among their evaluations) verify against the node's CU
-/// and against a second CU built from nothing; the two CUs' digests agree; a wrong result fails.
+/// and against a second node built from nothing; the two CUs' digests agree; a wrong result
+/// fails.
 fn verify_recomputes_and_catches_a_wrong_result() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ports = [free_port(), free_port(), free_port(), free_port()];
@@ -133,10 +135,11 @@ fn verify_recomputes_and_catches_a_wrong_result() {
         "the ticker has cron evaluations: {crons}"
     );
 
-    // A second CU, from an empty data directory, reading the same SU and weave.
-    let second = free_port();
+    // A second node, from an empty data directory, following the first one's SU and weave.
+    let (second_mu, second) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_aorta"))
-        .args(["cu", "serve", "--listen", &second.to_string()])
+        .args(["dev", "--mu-listen", &second_mu.to_string()])
+        .args(["--cu-listen", &second.to_string()])
         .args(["--su", &format!("http://{su}")])
         .args(["--gateway", &format!("http://{gateway}")])
         .arg("--data-dir")
@@ -144,11 +147,11 @@ fn verify_recomputes_and_catches_a_wrong_result() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("aorta cu serve starts");
+        .expect("the second aorta dev starts");
     let _second = Killed(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while get(second, "/health").is_none() {
-        assert!(Instant::now() < deadline, "the second CU starts");
+        assert!(Instant::now() < deadline, "the second node starts");
         std::thread::sleep(Duration::from_millis(50));
     }
     for pid in [&counter, &token] {
@@ -157,6 +160,15 @@ fn verify_recomputes_and_catches_a_wrong_result() {
     for pid in [&counter, &token, &ticker] {
         let (ok, stdout, stderr) = verify(pid, second, gateway);
         assert!(ok, "verify {pid} on the second CU: {stdout}\n{stderr}");
+    }
+    // The follower's MU writes to the first node's SU: both CUs then see the message.
+    let follower = Cli::new([second_mu, su, second, gateway], &dir.path().join("me"));
+    let sent: Value =
+        serde_json::from_str(&follower.run(&["send", &counter, "--action", "Count"])).expect("json");
+    assert_eq!(sent["Output"]["data"], "count 11", "{sent}");
+    for serving in [cu, second] {
+        let (ok, stdout, stderr) = verify(&counter, serving, gateway);
+        assert!(ok, "verify after the follower's message: {stdout}\n{stderr}");
     }
 
     // One wrong Output, at nonce 3 of the counter.
