@@ -21,6 +21,10 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The allocator the `aorta` binary uses, so the benches measure what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long each case runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {

@@ -163,12 +163,15 @@ fn verify_recomputes_and_catches_a_wrong_result() {
     }
     // The follower's MU writes to the first node's SU: both CUs then see the message.
     let follower = Cli::new([second_mu, su, second, gateway], &dir.path().join("me"));
-    let sent: Value =
-        serde_json::from_str(&follower.run(&["send", &counter, "--action", "Count"])).expect("json");
+    let sent: Value = serde_json::from_str(&follower.run(&["send", &counter, "--action", "Count"]))
+        .expect("json");
     assert_eq!(sent["Output"]["data"], "count 11", "{sent}");
     for serving in [cu, second] {
         let (ok, stdout, stderr) = verify(&counter, serving, gateway);
-        assert!(ok, "verify after the follower's message: {stdout}\n{stderr}");
+        assert!(
+            ok,
+            "verify after the follower's message: {stdout}\n{stderr}"
+        );
     }
 
     // One wrong Output, at nonce 3 of the counter.
