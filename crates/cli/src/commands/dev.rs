@@ -2,13 +2,14 @@
 //! gateway — with zero configuration.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use aorta_api::SchedulerDirectory;
 use aorta_api::Weave as _;
 use aorta_client::{GatewayClient, GatewayDirectory, SuClient};
-use aorta_cu::{ComputeUnit, MemoryResults};
+use aorta_cu::{ComputeUnit, MemoryResults, Parts};
 use aorta_mu::Messenger;
 use aorta_su::Scheduler;
 use aorta_types::ao::ModuleBuilder;
@@ -105,50 +106,25 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .put(&module)
         .context("publishing the default module")?
         .id;
-    let cu = ComputeUnit::new(
-        aorta_cu::Parts {
+    let units = Units::start(
+        args,
+        &data_dir,
+        mu_wallet.clone(),
+        Parts {
             scheduler: Arc::new(scheduler.clone()),
             weave: store.clone(),
             chain: Arc::new(chain),
             results: Arc::new(MemoryResults::new()),
             runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
         },
-        aorta_cu::Config {
-            memory_budget: args.memory_budget,
-            ..aorta_cu::Config::default()
-        },
-    );
-    let queue = Arc::new(
-        aorta_store::Queue::open(data_dir.join("mu/queue.redb"))
-            .context("opening the push queue")?,
-    );
-    let messenger = Messenger::new(aorta_mu::Parts {
-        wallet: mu_wallet.clone(),
-        directory: Arc::new(scheduler.clone()),
-        compute: Arc::new(cu.clone()),
-        weave: store.clone(),
-        queue,
-    })?;
-    let workers = messenger.start(args.push_workers);
+        Arc::new(scheduler.clone()),
+    )?;
     let su_url = format!("http://{}", args.su_listen);
-    let servers = vec![
-        (
-            args.mu_listen,
-            aorta_server::mu::router(messenger.clone(), aorta_server::mu::Options::default()),
-        ),
+    let mut servers = units.routers(args, cu_address);
+    servers.extend([
         (
             args.su_listen,
             aorta_server::su::router(scheduler.clone(), aorta_server::su::Options::default()),
-        ),
-        (
-            args.cu_listen,
-            aorta_server::cu::router(
-                cu,
-                aorta_server::cu::Options {
-                    address: cu_address,
-                    ..aorta_server::cu::Options::default()
-                },
-            ),
         ),
         (
             args.gateway_listen,
@@ -161,7 +137,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 },
             ),
         ),
-    ];
+    ]);
     let served = serve(servers, || {
         scheduler
             .publish_location(&su_url, 86_400_000)
@@ -190,10 +166,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         );
         Ok(())
     });
-    messenger.stop();
-    for worker in workers {
-        let _ = worker.join();
-    }
+    units.stop();
     store.flush().context("flushing the store")?;
     served
 }
@@ -208,47 +181,20 @@ fn follow(args: &Args, su: &str, gateway: &str) -> anyhow::Result<()> {
         .to_string();
     let remote = GatewayClient::new(gateway);
     let weave = Arc::new(remote.clone());
-    let cu = ComputeUnit::new(
-        aorta_cu::Parts {
+    let units = Units::start(
+        args,
+        &data_dir,
+        mu_wallet.clone(),
+        Parts {
             scheduler: Arc::new(SuClient::new(su)),
             weave: weave.clone(),
-            chain: weave.clone(),
+            chain: weave,
             results: Arc::new(MemoryResults::new()),
             runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
         },
-        aorta_cu::Config {
-            memory_budget: args.memory_budget,
-            ..aorta_cu::Config::default()
-        },
-    );
-    let queue = Arc::new(
-        aorta_store::Queue::open(data_dir.join("mu/queue.redb"))
-            .context("opening the push queue")?,
-    );
-    let messenger = Messenger::new(aorta_mu::Parts {
-        wallet: mu_wallet.clone(),
-        directory: Arc::new(GatewayDirectory::new(remote)),
-        compute: Arc::new(cu.clone()),
-        weave,
-        queue,
-    })?;
-    let workers = messenger.start(args.push_workers);
-    let servers = vec![
-        (
-            args.mu_listen,
-            aorta_server::mu::router(messenger.clone(), aorta_server::mu::Options::default()),
-        ),
-        (
-            args.cu_listen,
-            aorta_server::cu::router(
-                cu,
-                aorta_server::cu::Options {
-                    address: cu_address,
-                    ..aorta_server::cu::Options::default()
-                },
-            ),
-        ),
-    ];
+        Arc::new(GatewayDirectory::new(remote)),
+    )?;
+    let servers = units.routers(args, cu_address);
     let served = serve(servers, || {
         say!(
             "aorta {} — an ao node following another",
@@ -262,11 +208,83 @@ fn follow(args: &Args, su: &str, gateway: &str) -> anyhow::Result<()> {
         say!("  data     {}", data_dir.display());
         Ok(())
     });
-    messenger.stop();
-    for worker in workers {
-        let _ = worker.join();
-    }
+    units.stop();
     served
+}
+
+/// What every node runs: a CU over `parts`, and an MU pushing through `directory` with its
+/// durable queue in the data directory.
+struct Units {
+    messenger: Messenger,
+    cu: ComputeUnit,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Units {
+    fn start(
+        args: &Args,
+        data_dir: &Path,
+        wallet: Arc<dyn Signer>,
+        parts: Parts,
+        directory: Arc<dyn SchedulerDirectory>,
+    ) -> anyhow::Result<Self> {
+        let weave = Arc::clone(&parts.weave);
+        let cu = ComputeUnit::new(
+            parts,
+            aorta_cu::Config {
+                memory_budget: args.memory_budget,
+                ..aorta_cu::Config::default()
+            },
+        );
+        let queue = Arc::new(
+            aorta_store::Queue::open(data_dir.join("mu/queue.redb"))
+                .context("opening the push queue")?,
+        );
+        let messenger = Messenger::new(aorta_mu::Parts {
+            wallet,
+            directory,
+            compute: Arc::new(cu.clone()),
+            weave,
+            queue,
+        })?;
+        let workers = messenger.start(args.push_workers);
+        Ok(Self {
+            messenger,
+            cu,
+            workers,
+        })
+    }
+
+    /// The MU's and the CU's routers on their addresses.
+    fn routers(&self, args: &Args, cu_address: String) -> Vec<(SocketAddr, aorta_server::Router)> {
+        vec![
+            (
+                args.mu_listen,
+                aorta_server::mu::router(
+                    self.messenger.clone(),
+                    aorta_server::mu::Options::default(),
+                ),
+            ),
+            (
+                args.cu_listen,
+                aorta_server::cu::router(
+                    self.cu.clone(),
+                    aorta_server::cu::Options {
+                        address: cu_address,
+                        ..aorta_server::cu::Options::default()
+                    },
+                ),
+            ),
+        ]
+    }
+
+    /// Stops the pushes and waits for the workers.
+    fn stop(self) {
+        self.messenger.stop();
+        for worker in self.workers {
+            let _ = worker.join();
+        }
+    }
 }
 
 /// Binds every address, runs `ready` (publish, banner), serves until Ctrl-C or SIGTERM, then

@@ -235,19 +235,7 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
     }
     // And the node's CU verifies against a recomputation from the log.
     for pid in &ring {
-        let out = crate::aorta(&[
-            "verify",
-            pid,
-            "--cu",
-            &format!("http://{cu}"),
-            "--gateway",
-            &format!("http://{gateway}"),
-        ]);
-        assert!(
-            out.status.success(),
-            "verify {pid}: {}{}",
-            crate::stdout(&out),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (ok, stdout, stderr) = crate::verify::verify(pid, cu, gateway);
+        assert!(ok, "verify {pid}: {stdout}{stderr}");
     }
 }

@@ -19,7 +19,7 @@ Handlers.add('fail', 'Fail', function() Count = Count + 100 error('failing on pu
 Handlers.add('tick', 'Tick', function() Ticks = (Ticks or 0) + 1 end)";
 
 /// `aorta verify` with the node's gateway; its status, stdout and stderr.
-fn verify(pid: &str, cu: SocketAddr, gateway: SocketAddr) -> (bool, String, String) {
+pub fn verify(pid: &str, cu: SocketAddr, gateway: SocketAddr) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_aorta"))
         .args([
             "verify",
