@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aorta_api::SchedulerApi;
-use aorta_bench::{Machine, Mode, Row, Table};
+use aorta_bench::{Mode, Row, Table};
 use aorta_cu::message::{self, Slot};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_store::MemoryStore;
@@ -176,11 +176,7 @@ fn evaluate(cu: &ComputeUnit, processes: &[ProcessId], threads: usize) -> f64 {
 
 fn main() {
     let mode = Mode::from_env();
-    println!(
-        "# aorta compute unit bench{}",
-        if mode.smoke { " (smoke)" } else { "" }
-    );
-    println!("machine: {}", Machine::detect());
+    mode.banner("aorta compute unit bench");
     println!();
     let per_process = mode.count(25_000);
     let long = mode.count(100_000);
@@ -259,8 +255,7 @@ fn main() {
     let rebuilt = start.elapsed().as_secs_f64();
 
     let mut table = Table::default();
-    println!("{}", Table::header());
-    let rows = [
+    table.print([
         Row {
             case: "runtime alone: the same messages handed straight to instances, 1 thread".into(),
             ops: messages,
@@ -289,10 +284,7 @@ fn main() {
             fsyncs: None,
             limit: Some((raw_rate, "runtime alone".into())),
         },
-    ];
-    for row in rows {
-        println!("{}", table.push(row));
-    }
+    ]);
     println!();
     println!(
         "VM instructions per message: {} handed straight to the runtime, {} through the CU",

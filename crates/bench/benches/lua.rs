@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use aorta_bench::{Machine, Mode, Row, Table};
+use aorta_bench::{Mode, Row, Table};
 use aorta_vm::{Instance, Limits, Outcome, Runtime};
 use aorta_vm_lua::{FORMAT, LuaRuntime, default_module};
 use serde_json::{Value, json};
@@ -105,11 +105,7 @@ fn run(p: &mut dyn Instance, messages: &[Value], env: &Arc<Value>) -> (f64, u64)
 
 fn main() {
     let mode = Mode::from_env();
-    println!(
-        "# aorta lua runtime bench{}",
-        if mode.smoke { " (smoke)" } else { "" }
-    );
-    println!("machine: {}", Machine::detect());
+    mode.banner("aorta lua runtime bench");
     println!("one process, one thread: figures are per core");
     println!();
     let count = mode.count(200_000);
@@ -139,8 +135,7 @@ fn main() {
         best_noop = best_noop.min(n);
     }
     let mut table = Table::default();
-    println!("{}", Table::header());
-    let rows = [
+    table.print([
         Row {
             case: "token Transfer through the default module (aos flow, bint, notices)".into(),
             ops: count as u64,
@@ -162,10 +157,7 @@ fn main() {
             fsyncs: None,
             limit: Some((TARGET, "target".into())),
         },
-    ];
-    for row in rows {
-        println!("{}", table.push(row));
-    }
+    ]);
     let per = |secs: f64| secs / count as f64 * 1e6;
     let crossing = per(best_echo);
     let lua = per(best_token) - crossing;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aorta_api::Weave as _;
-use aorta_bench::{Machine, Mode, Row, Table};
+use aorta_bench::{Mode, Row, Table};
 use aorta_cu::{ComputeUnit, MemoryResults};
 use aorta_mu::Messenger;
 use aorta_store::{Queue, Store};
@@ -180,11 +180,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     let mode = Mode::from_env();
-    println!(
-        "# aorta node bench: send → result{}",
-        if mode.smoke { " (smoke)" } else { "" }
-    );
-    println!("machine: {}", Machine::detect());
+    mode.banner("aorta node bench: send → result");
     println!();
     let time = if mode.smoke {
         Duration::from_millis(300)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aorta_bench::{Machine, Mode, Row, Table};
+use aorta_bench::{Mode, Row, Table};
 use aorta_store::Store;
 use aorta_su::{Config, LocalBlocks, Scheduler};
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, ProcessId, Signer, Tag};
@@ -21,11 +21,7 @@ const PROCESSES: usize = 16;
 
 fn main() {
     let mode = Mode::from_env();
-    println!(
-        "# aorta SU bench{}",
-        if mode.smoke { " (smoke)" } else { "" }
-    );
-    println!("machine: {}", Machine::detect());
+    mode.banner("aorta SU bench");
     let time = if mode.smoke {
         Duration::from_millis(100)
     } else {

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aorta_bench::{Machine, Mode, Row, Table};
+use aorta_bench::{Mode, Row, Table};
 use aorta_client::{CuClient, GatewayClient, SuClient};
 use aorta_cu::verify::{Report, Verifier};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
@@ -162,11 +162,7 @@ fn verify(process: ProcessId, serving: &dyn aorta_api::ComputeApi, parts: Parts)
 
 fn main() {
     let mode = Mode::from_env();
-    println!(
-        "# aorta verify bench{}",
-        if mode.smoke { " (smoke)" } else { "" }
-    );
-    println!("machine: {}", Machine::detect());
+    mode.banner("aorta verify bench");
     println!();
     let count = mode.count(100_000) as u64;
     let store = MemoryStore::new();
@@ -219,8 +215,7 @@ fn main() {
     assert_eq!(report.recomputed.evaluations, evaluations);
 
     let mut table = Table::default();
-    println!("{}", Table::header());
-    let rows = [
+    table.print([
         Row {
             case: format!("cold rebuild of a {count}-message counter process, in-process"),
             ops: evaluations,
@@ -242,10 +237,7 @@ fn main() {
             fsyncs: None,
             limit: Some((TARGET, "target".into())),
         },
-    ];
-    for row in rows {
-        println!("{}", table.push(row));
-    }
+    ]);
     println!();
     let rate = evaluations as f64 / over_http;
     let projected = 1_000_000.0 / (evaluations as f64 / rebuild);

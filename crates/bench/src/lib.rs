@@ -42,6 +42,12 @@ impl Mode {
         }
     }
 
+    /// Prints the bench's title (marked when smoke) and the machine it runs on.
+    pub fn banner(&self, title: &str) {
+        println!("# {title}{}", if self.smoke { " (smoke)" } else { "" });
+        println!("machine: {}", Machine::detect());
+    }
+
     /// How long one case runs.
     pub fn case_time(&self) -> Duration {
         if self.smoke {
@@ -213,6 +219,14 @@ impl Table {
         "| case | ops | ops/s | fsyncs | ops/fsync | raw limit (ops/s) | ratio |\n\
          |---|---:|---:|---:|---:|---:|---:|"
             .to_owned()
+    }
+
+    /// Prints the header, then adds and prints each row.
+    pub fn print(&mut self, rows: impl IntoIterator<Item = Row>) {
+        println!("{}", Self::header());
+        for row in rows {
+            println!("{}", self.push(row));
+        }
     }
 
     /// Adds a row and returns its printed line, so a long run can show rows as they finish.
