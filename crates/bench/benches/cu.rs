@@ -70,13 +70,7 @@ impl Setup {
     }
 
     fn schedule(&self, item: DataItem) -> Id {
-        let id = item.id();
-        self.su
-            .schedule(item)
-            .expect("admitted")
-            .wait()
-            .expect("durable");
-        id
+        aorta_bench::schedule(&self.su, item)
     }
 
     /// A token process where Alice and Bob hold plenty, and `transfers` Transfers between them.

@@ -25,6 +25,19 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Schedules `item` on `su` and waits until it is durable; its id.
+///
+/// # Panics
+/// When the SU refuses it: the benches only send items they built to be accepted.
+pub fn schedule(su: &aorta_su::Scheduler, item: aorta_types::DataItem) -> aorta_types::Id {
+    let id = item.id();
+    su.schedule(item)
+        .expect("admitted")
+        .wait()
+        .expect("durable");
+    id
+}
+
 /// How long each case runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
