@@ -111,6 +111,9 @@ struct Streams {
 
 type ModuleKey = (Id, u64, u64);
 
+/// A schedule page being read on another thread.
+type Prefetch = std::thread::JoinHandle<Result<aorta_api::su::SchedulePage, aorta_api::Error>>;
+
 struct Inner {
     parts: Parts,
     config: Config,
@@ -592,12 +595,33 @@ impl ComputeUnit {
             Target::Until(key) => Some(key.timestamp),
             Target::Latest => None,
         };
+        // The next page is read on another thread while this one evaluates: from a remote SU
+        // that hides the round trip, in-process it puts the page's reading on the second core.
+        let mut prefetched: Option<(u64, Prefetch)> = None;
         'pages: loop {
             let from = stream.pos.left.map(|l| l.timestamp);
-            let page = parts
-                .scheduler
-                .page(process, from, to, config.page_size)
-                .map_err(Error::upstream)?;
+            let ready = prefetched
+                .take()
+                .filter(|(after, _)| Some(*after) == from)
+                .and_then(|(_, handle)| handle.join().ok());
+            let page = match ready {
+                Some(page) => page,
+                None => parts.scheduler.page(process, from, to, config.page_size),
+            }
+            .map_err(Error::upstream)?;
+            // (A last entry that cannot be read is found, and refused, in its turn.)
+            if page.page_info.has_next_page
+                && let Some(last) = page.edges.last()
+                && let Ok(slot) = Slot::read(process, &last.node.assignment)
+            {
+                let after = slot.timestamp;
+                let scheduler = Arc::clone(&parts.scheduler);
+                let size = config.page_size;
+                prefetched = Some((
+                    after,
+                    std::thread::spawn(move || scheduler.page(process, Some(after), to, size)),
+                ));
+            }
             let mut progressed = false;
             for edge in &page.edges {
                 let node = &edge.node;
