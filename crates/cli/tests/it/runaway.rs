@@ -117,10 +117,13 @@ fn runaways_end_in_errors_and_others_keep_their_speed() {
                 took.as_secs_f64(),
                 during.len()
             );
-            // Blocked behind the runaway, a send would wait for all of it.
+            // Blocked behind the runaway, a send would wait for all of it. (Loose bounds: other
+            // tests may share the machine; the figures printed above are the measurement.)
+            let runaway_ms = took.as_secs_f64() * 1000.0;
             assert!(
-                max < took.as_secs_f64() * 1000.0 * 0.75 && p50 < baseline * 4.0 + 250.0,
-                "{action}: p50 {p50:.0} ms, max {max:.0} ms against {baseline:.0} ms alone"
+                max < runaway_ms * 0.75 && p50 < runaway_ms * 0.25,
+                "{action}: p50 {p50:.0} ms, max {max:.0} ms against {baseline:.0} ms alone, \
+                 while the runaway took {runaway_ms:.0} ms"
             );
         } else {
             eprintln!("{action}: error after {:.1} s", took.as_secs_f64());
