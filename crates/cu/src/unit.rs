@@ -672,9 +672,11 @@ impl ComputeUnit {
                 let right = now.saturating_sub(config.cron_settle_ms);
                 right - right % 1000
             }
-            // Every tick at the key's millisecond: a CU stops only between whole seconds.
+            // To the end of the key's second, as far as the CU that reached the key looked
+            // (`Latest` stops on whole seconds, so nothing of that second came after the key),
+            // so that block crons see the same blocks.
             Target::Until(key) if key.cron.is_some() && stream.pos.next_nonce > key.ordinate => {
-                key.timestamp + 1
+                key.timestamp - key.timestamp % 1000 + 1000
             }
             _ => return Ok(()),
         };

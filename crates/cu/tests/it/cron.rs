@@ -126,3 +126,36 @@ fn block_cron_fires_on_blocks() {
         expected.iter().map(|e| e.0).collect::<Vec<_>>()
     );
 }
+
+#[test]
+/// A second CU evaluates exactly as far as the first one's digest says, when that is a cron
+/// (time and block crons), and agrees with it.
+fn digest_at_a_cron_key_agrees() {
+    let net = Net::with(|c| c.cron_settle_ms = 0);
+    let pid = net.spawn(
+        net.probe,
+        &[
+            ("Cron-Interval", "7-seconds"),
+            ("Cron-Tag-Action", "Count"),
+            ("Cron-Interval", "1-blocks"),
+            ("Cron-Tag-Action", "Count"),
+        ],
+    );
+    net.send(pid, "Count", "");
+    net.clock.advance(3 * BLOCK_MS + 25_000);
+    let served = net.cu.digest(pid).expect("digest");
+    let (key, _) = served.last.clone().expect("evaluated");
+    assert!(key.cron.is_some(), "the last evaluation is a cron: {key:?}");
+    // Time goes on: the second CU must stop where the first one did, not at its own "now".
+    net.clock.advance(60_000);
+    let second = Net::cu_over(
+        std::sync::Arc::new(net.su.clone()),
+        &net.store,
+        &net.clock,
+        aorta_cu::Config {
+            cron_settle_ms: 0,
+            ..aorta_cu::Config::default()
+        },
+    );
+    assert_eq!(second.digest_at(pid, &key).expect("digest at"), served);
+}
