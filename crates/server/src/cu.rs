@@ -219,12 +219,40 @@ fn page(records: &[EvaluationRecord], more: bool, descending: bool) -> Response 
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// Which evaluation records a read keeps, and its page size when the query gives none.
+struct Selection {
+    descending: bool,
+    default_limit: usize,
+    cron_only: bool,
+    skip_errors: bool,
+}
+
+/// The records of the process `pid` that the query's `from`, `to` and `limit` ask for, after
+/// catching the process up.
+async fn records(
+    cu: &Cu,
+    pid: &str,
+    params: &HashMap<String, String>,
+    s: Selection,
+) -> Result<(Vec<EvaluationRecord>, bool), ApiError> {
+    let process = ProcessId(parse_id(pid, "process id")?);
+    let range = EvalRange {
+        from: bound(params, "from")?,
+        to: bound(params, "to")?,
+        descending: s.descending,
+        limit: limit(params, s.default_limit, cu.options.max_page)?,
+        cron_only: s.cron_only,
+        skip_errors: s.skip_errors,
+    };
+    let unit = cu.unit.clone();
+    blocking(move || unit.results(process, &range)).await
+}
+
 async fn results(
     State(cu): State<Cu>,
     Path(pid): Path<String>,
     Query(params): Params,
 ) -> Result<Response, ApiError> {
-    let process = ProcessId(parse_id(&pid, "process id")?);
     let descending = match param(&params, "sort") {
         None => false,
         Some(s) if s.eq_ignore_ascii_case("ASC") => false,
@@ -235,16 +263,13 @@ async fn results(
             )));
         }
     };
-    let range = EvalRange {
-        from: bound(&params, "from")?,
-        to: bound(&params, "to")?,
+    let selection = Selection {
         descending,
-        limit: limit(&params, 25, cu.options.max_page)?,
+        default_limit: 25,
         cron_only: false,
         skip_errors: true,
     };
-    let unit = cu.unit.clone();
-    let (records, more) = blocking(move || unit.results(process, &range)).await?;
+    let (records, more) = records(&cu, &pid, &params, selection).await?;
     Ok(page(&records, more, descending))
 }
 
@@ -253,17 +278,13 @@ async fn cron(
     Path(pid): Path<String>,
     Query(params): Params,
 ) -> Result<Response, ApiError> {
-    let process = ProcessId(parse_id(&pid, "process id")?);
-    let range = EvalRange {
-        from: bound(&params, "from")?,
-        to: bound(&params, "to")?,
+    let selection = Selection {
         descending: false,
-        limit: limit(&params, 500, cu.options.max_page)?,
+        default_limit: 500,
         cron_only: true,
         skip_errors: false,
     };
-    let unit = cu.unit.clone();
-    let (records, more) = blocking(move || unit.results(process, &range)).await?;
+    let (records, more) = records(&cu, &pid, &params, selection).await?;
     Ok(page(&records, more, false))
 }
 
@@ -307,17 +328,13 @@ async fn evaluations(
     Path(pid): Path<String>,
     Query(params): Params,
 ) -> Result<Json<Value>, ApiError> {
-    let process = ProcessId(parse_id(&pid, "process id")?);
-    let range = EvalRange {
-        from: bound(&params, "from")?,
-        to: bound(&params, "to")?,
+    let selection = Selection {
         descending: false,
-        limit: limit(&params, 500, cu.options.max_page)?,
+        default_limit: 500,
         cron_only: false,
         skip_errors: false,
     };
-    let unit = cu.unit.clone();
-    let (records, more) = blocking(move || unit.results(process, &range)).await?;
+    let (records, more) = records(&cu, &pid, &params, selection).await?;
     Ok(Json(aorta_cu::verify::evaluations_json(&records, more)))
 }
 
