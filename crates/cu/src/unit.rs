@@ -814,7 +814,8 @@ impl aorta_api::ComputeApi for ComputeUnit {
                 },
             )
             .map_err(into_api)?;
-        Ok(crate::verify::evaluations_json(&records, more))
+        serde_json::from_str(&crate::verify::evaluations_json(&records, more))
+            .map_err(aorta_api::Error::storage)
     }
 }
 

@@ -37,11 +37,20 @@ pub fn digest_json(process: ProcessId, d: &StateDigest) -> Value {
     })
 }
 
-/// `GET /evaluations/{pid}`: a page of evaluations with their place in the log.
-pub fn evaluations_json(records: &[EvaluationRecord], more: bool) -> Value {
-    json!({
-        "pageInfo": { "hasNextPage": more },
-        "edges": records.iter().map(|r| json!({
+/// `GET /evaluations/{pid}`: a page of evaluations with their place in the log, as JSON text.
+/// Records keep their result as JSON text, which goes into the page as it is (no parse and
+/// re-encode per result on the serving side).
+pub fn evaluations_json(records: &[EvaluationRecord], more: bool) -> String {
+    let mut out =
+        String::with_capacity(64 + records.iter().map(|r| r.result.len() + 300).sum::<usize>());
+    out.push_str(&format!(
+        "{{\"pageInfo\":{{\"hasNextPage\":{more}}},\"edges\":["
+    ));
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let head = json!({
             "cursor": cursor::encode(&r.key, false),
             "timestamp": r.key.timestamp,
             "ordinate": r.key.ordinate,
@@ -50,9 +59,16 @@ pub fn evaluations_json(records: &[EvaluationRecord], more: bool) -> Value {
             "nonce": r.nonce,
             "blockHeight": r.block_height,
             "errored": r.errored,
-            "node": r.result_value(),
-        })).collect::<Vec<_>>(),
-    })
+        })
+        .to_string();
+        // The head without its closing brace, then the result.
+        out.push_str(&head[..head.len() - 1]);
+        out.push_str(",\"node\":");
+        out.push_str(&r.result);
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
 }
 
 /// Where the serving CU stood, as [`digest_json`] says.
@@ -202,24 +218,31 @@ fn compare(
     let Some((last, to_cursor)) = to else {
         return Ok(None);
     };
-    let mut served_cursor: Option<String> = None;
-    let mut local_from: Option<EvalKey> = None;
-    loop {
-        let page = serving
-            .evaluations(process, served_cursor.as_deref(), Some(to_cursor), PAGE)
-            .map_err(Error::upstream)?;
-        let edges = page["edges"].as_array().cloned().unwrap_or_default();
-        let (local, _) = results.range(
+    // The recomputed records after `from`, up to the served CU's last key.
+    let local_page = |from: &Option<EvalKey>, limit: usize| {
+        results.range(
             process,
             &EvalRange {
-                from: local_from.clone().map(EvalBound::Key),
+                from: from.clone().map(EvalBound::Key),
                 to: Some(EvalBound::Key(last.clone())),
                 descending: false,
-                limit: edges.len().max(1),
+                limit,
                 cron_only: false,
                 skip_errors: false,
             },
-        )?;
+        )
+    };
+    let mut served_cursor: Option<String> = None;
+    let mut local_from: Option<EvalKey> = None;
+    loop {
+        let mut page = serving
+            .evaluations(process, served_cursor.as_deref(), Some(to_cursor), PAGE)
+            .map_err(Error::upstream)?;
+        let edges = match page["edges"].take() {
+            Value::Array(edges) => edges,
+            _ => Vec::new(),
+        };
+        let (local, _) = local_page(&local_from, edges.len().max(1))?;
         if let Some(m) = compare_page(&edges, &local) {
             return Ok(Some(m));
         }
@@ -229,17 +252,7 @@ fn compare(
         }
         if edges.is_empty() || page["pageInfo"]["hasNextPage"] != Value::Bool(true) {
             // Whatever the recomputation has beyond the served pages is missing there.
-            let (rest, _) = results.range(
-                process,
-                &EvalRange {
-                    from: local_from.clone().map(EvalBound::Key),
-                    to: Some(EvalBound::Key(last.clone())),
-                    descending: false,
-                    limit: 1,
-                    cron_only: false,
-                    skip_errors: false,
-                },
-            )?;
+            let (rest, _) = local_page(&local_from, 1)?;
             return Ok(rest.first().map(|r| Mismatch {
                 at: place(&r.key, r.message.map(|m| m.to_string()).as_deref()),
                 field: "(the whole evaluation)".into(),
@@ -392,6 +405,30 @@ mod tests {
         assert_eq!(
             (m.at.as_str(), m.recomputed.as_str()),
             ("nonce 1", "missing")
+        );
+    }
+
+    /// The hand-assembled page is JSON whose edges compare equal to the records they came from.
+    #[test]
+    fn evaluations_page_is_json_that_compares_equal() {
+        let a = json!({"Output": {"data": "a\n\"q\""}, "Messages": [], "GasUsed": 1});
+        let records = vec![record(0, None, &a), record(1, Some("0-1-minute"), &a)];
+        let page: Value =
+            serde_json::from_str(&evaluations_json(&records, true)).expect("valid JSON");
+        assert_eq!(page["pageInfo"]["hasNextPage"], true);
+        let edges = page["edges"].as_array().expect("edges");
+        assert_eq!(edges.len(), 2);
+        assert_eq!(edges[1]["cron"], "0-1-minute");
+        assert_eq!(edges[0]["node"], a);
+        assert_eq!(compare_page(edges, &records), None);
+        assert_eq!(
+            cursor::decode(edges[1]["cursor"].as_str().expect("cursor")),
+            Some(EvalBound::Key(records[1].key.clone()))
+        );
+        let empty: Value = serde_json::from_str(&evaluations_json(&[], false)).expect("JSON");
+        assert_eq!(
+            empty,
+            json!({"pageInfo": {"hasNextPage": false}, "edges": []})
         );
     }
 }

@@ -327,7 +327,7 @@ async fn evaluations(
     State(cu): State<Cu>,
     Path(pid): Path<String>,
     Query(params): Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let selection = Selection {
         descending: false,
         default_limit: 500,
@@ -335,7 +335,8 @@ async fn evaluations(
         skip_errors: false,
     };
     let (records, more) = records(&cu, &pid, &params, selection).await?;
-    Ok(Json(aorta_cu::verify::evaluations_json(&records, more)))
+    let body = aorta_cu::verify::evaluations_json(&records, more);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn dry_run(

@@ -73,10 +73,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("asking the CU at {} where {process} stands", args.cu))?;
-    let verifier = Arc::new(verifier);
-    let progress = Progress::start(&verifier, !args.quiet && std::io::stderr().is_terminal());
-    let report = verifier.run(&serving);
-    progress.stop();
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let finished = AtomicBool::new(false);
+    let report = std::thread::scope(|s| {
+        if show {
+            s.spawn(|| progress(&verifier, &finished));
+        }
+        let report = verifier.run(&serving);
+        finished.store(true, Ordering::Relaxed);
+        report
+    });
     let report = report.context("recomputing the process")?;
     let elapsed = started.elapsed().as_secs_f64();
     let evaluations = report.recomputed.evaluations;
@@ -101,50 +107,34 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
 }
 
-/// A progress bar on stderr while the fresh CU evaluates.
-struct Progress {
-    done: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(verifier: &Arc<Verifier>, show: bool) -> Self {
-        let done = Arc::new(AtomicBool::new(false));
-        let thread = show.then(|| {
-            let (verifier, done) = (Arc::clone(verifier), Arc::clone(&done));
-            std::thread::spawn(move || {
-                let start = Instant::now();
-                while !done.load(Ordering::Relaxed) {
-                    let (n, total) = (verifier.done(), verifier.expected());
-                    let rate = n as f64 / start.elapsed().as_secs_f64().max(1e-3);
-                    let part = if total == 0 {
-                        1.0
-                    } else {
-                        (n as f64 / total as f64).min(1.0)
-                    };
-                    let filled = (part * 30.0) as usize;
-                    let mut err = std::io::stderr().lock();
-                    let _ = write!(
-                        err,
-                        "\r[{}{}] {:>3.0}% {n}/{total} evaluations, {rate:.0}/s ",
-                        "#".repeat(filled),
-                        " ".repeat(30 - filled),
-                        part * 100.0
-                    );
-                    let _ = err.flush();
-                    drop(err);
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                let _ = writeln!(std::io::stderr());
-            })
-        });
-        Self { done, thread }
-    }
-
-    fn stop(mut self) {
-        self.done.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+/// A progress bar on stderr while the fresh CU evaluates, until `finished`.
+fn progress(verifier: &Verifier, finished: &AtomicBool) {
+    let start = Instant::now();
+    loop {
+        // Read before drawing, so the last frame drawn shows the finished count.
+        let last = finished.load(Ordering::Relaxed);
+        let (n, total) = (verifier.done(), verifier.expected());
+        let rate = n as f64 / start.elapsed().as_secs_f64().max(1e-3);
+        let part = if total == 0 {
+            1.0
+        } else {
+            (n as f64 / total as f64).min(1.0)
+        };
+        let filled = (part * 30.0) as usize;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r[{}{}] {:>3.0}% {n}/{total} evaluations, {rate:.0}/s ",
+            "#".repeat(filled),
+            " ".repeat(30 - filled),
+            part * 100.0
+        );
+        let _ = err.flush();
+        drop(err);
+        if last {
+            break;
         }
+        std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = writeln!(std::io::stderr());
 }

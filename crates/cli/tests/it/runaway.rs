@@ -76,7 +76,7 @@ fn runaways_end_in_errors_and_others_keep_their_speed() {
         ("Flood", "outbox limit exceeded"),
     ] {
         let started = Instant::now();
-        let runaway = std::thread::scope(|s| {
+        let (out, during) = std::thread::scope(|s| {
             let handle = s.spawn(|| cli.run(&["send", &bad, "--action", action]));
             // Measure only while the runaway is being evaluated.
             let mut during = Vec::new();
@@ -96,7 +96,6 @@ fn runaways_end_in_errors_and_others_keep_their_speed() {
             let out = handle.join().expect("the runaway's send returns");
             (out, during)
         });
-        let (out, during) = runaway;
         let took = started.elapsed();
         let result: Value = serde_json::from_str(&out).expect("a result");
         let error = result["Error"].to_string();
