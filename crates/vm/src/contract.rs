@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 
 use crate::{Evaluation, Instance, Limits, Outcome, Runtime};
 
+/// The probe in Lua 5.3, for runtimes that run Lua (natively, or embedded in a WASM module).
+pub const LUA_PROBE: &str = include_str!("probe.lua");
+
 /// The probe module in a runtime's own format.
 pub trait Probe {
     /// `Module-Format` of the probe.

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub mod contract;
+pub mod drive;
 
 /// What a process may use while handling one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +74,18 @@ pub trait Module: Send + Sync {
     /// # Errors
     /// [`Error::Instantiate`] when the runtime cannot create it (out of address space, say).
     fn instantiate(&self) -> Result<Box<dyn Instance>, Error>;
+
+    /// A process resumed from a state [`Instance::state`] returned (a checkpoint).
+    ///
+    /// # Errors
+    /// [`Error::Instantiate`] when the state does not fit this module, or when the runtime
+    /// cannot resume from saved state (the default).
+    fn restore(&self, state: &[u8]) -> Result<Box<dyn Instance>, Error> {
+        let _ = state;
+        Err(Error::Instantiate(
+            "this runtime cannot resume a process from saved state".into(),
+        ))
+    }
 }
 
 /// One process's live state.
@@ -100,6 +113,13 @@ pub trait Instance: Send {
 
     /// The process's state as bytes (a WASM process's linear memory; a Lua process's heap).
     fn state(&self) -> Vec<u8>;
+
+    /// SHA-256 of [`Instance::state`] when that state is canonical, the same on every CU for
+    /// the same log (a WASM process's memory); `None` when it is not (a Lua heap holds host
+    /// addresses), and the CU digests results instead.
+    fn state_hash(&self) -> Option<[u8; 32]> {
+        None
+    }
 }
 
 /// What handling one message came to.

@@ -1,0 +1,95 @@
+/* A WASM process that embeds Lua 5.3: the ao module ABI (spec §6.3) in a few lines of C.
+ *
+ * `main` creates the Lua state and runs the prelude (JSON, the `handle` envelope) and the
+ * process's code; `handle(msgJson, envJson)` returns `{ok, response}` as JSON. Built with
+ * emscripten by build.sh; longjmp (Lua's errors) goes through the host's invoke_* trampolines,
+ * WeaveDrive through Asyncify imports, memory growth through emscripten_resize_heap. */
+#include <stdlib.h>
+#include <string.h>
+#include <emscripten.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+#include "lualib.h"
+
+#include "chunks.h" /* generated: prelude_lua, process_lua */
+
+EM_ASYNC_JS(int, weavedrive_open, (const char *path, const char *mode), {
+  throw new Error("WeaveDrive needs an ao host");
+});
+EM_ASYNC_JS(int, weavedrive_read, (int fd, char *dst, int len), {
+  throw new Error("WeaveDrive needs an ao host");
+});
+EM_ASYNC_JS(int, weavedrive_close, (int fd), {
+  throw new Error("WeaveDrive needs an ao host");
+});
+
+static lua_State *L = NULL;
+static char *last = NULL;
+
+/* weavedrive.read(path): the whole file as a string. */
+static int drive_read(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int fd = weavedrive_open(path, "r");
+  if (fd < 0) return luaL_error(L, "cannot open %s", path);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (;;) {
+    char *dst = luaL_prepbuffsize(&b, 65536);
+    int n = weavedrive_read(fd, dst, 65536);
+    if (n <= 0) break;
+    luaL_addsize(&b, n);
+  }
+  weavedrive_close(fd);
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static void run(const unsigned char *chunk, size_t len, const char *name) {
+  if (luaL_loadbufferx(L, (const char *)chunk, len, name, "t") != LUA_OK ||
+      lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    emscripten_log(EM_LOG_ERROR, "%s: %s", name, lua_tostring(L, -1));
+    abort();
+  }
+}
+
+int main(void) {
+  if (L != NULL) return 0;
+  L = luaL_newstate();
+  static const luaL_Reg libs[] = {
+    {"_G", luaopen_base}, {"coroutine", luaopen_coroutine}, {"table", luaopen_table},
+    {"string", luaopen_string}, {"math", luaopen_math}, {"utf8", luaopen_utf8}, {NULL, NULL}};
+  for (const luaL_Reg *lib = libs; lib->func; lib++) {
+    luaL_requiref(L, lib->name, lib->func, 1);
+    lua_pop(L, 1);
+  }
+  lua_newtable(L);
+  lua_pushcfunction(L, drive_read);
+  lua_setfield(L, -2, "read");
+  lua_setglobal(L, "weavedrive");
+  run(prelude_lua, prelude_lua_len, "=prelude");
+  run(process_lua, process_lua_len, "=process");
+  return 0;
+}
+
+EMSCRIPTEN_KEEPALIVE const char *handle(const char *msg, const char *env) {
+  free(last);
+  last = NULL;
+  lua_getglobal(L, "__handle");
+  lua_pushstring(L, msg);
+  lua_pushstring(L, env);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return "{\"ok\":false,\"response\":\"the handle envelope failed\"}";
+  }
+  size_t len;
+  const char *out = lua_tolstring(L, -1, &len);
+  last = malloc(len + 1);
+  if (last == NULL) {
+    lua_pop(L, 1);
+    return "{\"ok\":false,\"response\":\"not enough memory for the result\"}";
+  }
+  memcpy(last, out, len + 1);
+  lua_pop(L, 1);
+  return last;
+}
