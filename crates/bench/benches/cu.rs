@@ -129,6 +129,7 @@ impl Setup {
                 chain: Arc::new(self.chain),
                 results: Arc::new(MemoryResults::new()),
                 runtimes: vec![Arc::new(LuaRuntime)],
+                checkpoints: None,
             },
             Config::default(),
         )

@@ -45,6 +45,7 @@ impl Node {
             chain: Arc::new(self.chain),
             results: Arc::new(MemoryResults::new()),
             runtimes: vec![Arc::new(LuaRuntime)],
+            checkpoints: None,
         }
     }
 
@@ -204,6 +205,7 @@ fn main() {
             chain: gateway,
             results: Arc::new(MemoryResults::new()),
             runtimes: vec![Arc::new(LuaRuntime)],
+            checkpoints: None,
         },
     );
     assert_eq!(report.recomputed.evaluations, evaluations);

@@ -18,9 +18,11 @@
 //! * [`verify`]: a process recomputed on a fresh CU and checked against a serving CU.
 //! * [`MemoryResults`]: the in-memory result store.
 
+pub mod checkpoint;
 pub mod cron;
 pub mod cursor;
 pub mod digest;
+pub mod drive;
 mod error;
 pub mod message;
 mod results;
@@ -49,6 +51,8 @@ pub struct Config {
     /// Crons are generated up to the SU's time minus this, so that a message the SU is still
     /// writing (stamped just before "now") is not overtaken by a cron after it.
     pub cron_settle_ms: u64,
+    /// Evaluations between two memory checkpoints of a WASM process (0: none).
+    pub checkpoint_every: u64,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             page_size: 1000,
             save_batch: 1000,
             cron_settle_ms: 1000,
+            checkpoint_every: 1000,
         }
     }
 }

@@ -17,6 +17,8 @@ use crate::{Error, digest};
 pub(crate) struct Meta {
     /// The SU's view of the process.
     pub process: ProcessInner,
+    /// Its module's id.
+    pub module_id: Id,
     /// The process's block (origin of its crons).
     pub origin: Block,
     /// Its crons.
@@ -63,6 +65,8 @@ pub(crate) struct Stream {
     pub meta: Option<Arc<Meta>>,
     pub instance: Option<Box<dyn Instance>>,
     pub pos: Position,
+    /// Evaluations at the last checkpoint written or resumed from.
+    pub checkpointed: u64,
 }
 
 impl Stream {
@@ -72,6 +76,7 @@ impl Stream {
             meta: None,
             instance: None,
             pos: Position::default(),
+            checkpointed: 0,
         }
     }
 
@@ -79,6 +84,7 @@ impl Stream {
     pub fn reset(&mut self) {
         self.instance = None;
         self.pos = Position::default();
+        self.checkpointed = 0;
     }
 
     /// Memory the live state takes.

@@ -9,14 +9,14 @@ use aorta_api::{
     Block, Chain, EvalKey, EvalRange, EvaluationRecord, ResultStore, SchedulerApi, Weave,
 };
 use aorta_types::ao::{self, Cron};
-use aorta_types::{Id, IdMap, ProcessId, TagsExt};
+use aorta_types::{Id, IdMap, ProcessId, Signer, TagsExt};
 use aorta_vm::{Limits, Module, Runtime};
 use serde_json::Value;
 
 use crate::cron::Crons;
 use crate::message::{self, Slot};
 use crate::stream::{Meta, Stream, result_json};
-use crate::{Config, Error};
+use crate::{Config, Error, checkpoint};
 
 /// What a CU is built from: where it reads the log and modules, where it keeps results, and
 /// the runtimes it evaluates with.
@@ -32,6 +32,9 @@ pub struct Parts {
     pub results: Arc<dyn ResultStore>,
     /// Runtimes, tried in order for a module's format.
     pub runtimes: Vec<Arc<dyn Runtime>>,
+    /// The CU's wallet, which signs memory checkpoints of WASM processes (spec §2.7) written
+    /// to the weave, and whose checkpoints alone the CU resumes from; `None`: no checkpoints.
+    pub checkpoints: Option<Arc<dyn Signer>>,
 }
 
 /// Counters, for `/metrics`.
@@ -49,6 +52,10 @@ pub struct Metrics {
     pub evictions: AtomicU64,
     /// Dry-runs.
     pub dry_runs: AtomicU64,
+    /// Memory checkpoints written to the weave.
+    pub checkpoints: AtomicU64,
+    /// Streams resumed from a checkpoint instead of nonce 0.
+    pub resumes: AtomicU64,
 }
 
 /// How far to evaluate.
@@ -75,10 +82,12 @@ pub struct StateDigest {
 
 impl StateDigest {
     fn of(stream: &Stream) -> Self {
+        // A WASM process's state is canonical: its memory's SHA-256 is the digest.
+        let memory = stream.instance.as_ref().and_then(|i| i.state_hash());
         Self {
             last: stream.pos.last.clone(),
             evaluations: stream.pos.evaluations,
-            digest: stream.pos.digest(stream.process),
+            digest: memory.unwrap_or_else(|| stream.pos.digest(stream.process)),
         }
     }
 }
@@ -549,6 +558,7 @@ impl ComputeUnit {
         let env = Arc::new(message::env(&info, &module, item.tags()));
         Ok(Meta {
             process: info,
+            module_id,
             origin,
             crons,
             env,
@@ -561,11 +571,13 @@ impl ComputeUnit {
         let meta = self.meta(stream)?;
         if stream.instance.is_none() {
             stream.reset();
-            stream.instance = Some(meta.module.instantiate()?);
-            self.inner
-                .metrics
-                .cold_starts
-                .fetch_add(1, Ordering::Relaxed);
+            if !self.resume(stream, &meta, &target)? {
+                stream.instance = Some(meta.module.instantiate()?);
+                self.inner
+                    .metrics
+                    .cold_starts
+                    .fetch_add(1, Ordering::Relaxed);
+            }
         }
         let mut records = Vec::new();
         let outcome = self.advance_into(stream, &meta, target, save, &mut records);
@@ -641,6 +653,9 @@ impl ComputeUnit {
                 let message = self.message_of(process, node, &slot)?;
                 let errored = stream.scheduled(meta, node, &message, &slot, link, records)?;
                 self.count(1, errored);
+                if save {
+                    self.checkpoint(stream, meta);
+                }
                 if save && records.len() >= config.save_batch {
                     parts.results.save(std::mem::take(records))?;
                 } else if !save {
@@ -683,6 +698,73 @@ impl ComputeUnit {
         let blocks = self.blocks(meta, stream, right)?;
         self.count_crons(stream.crons_until(meta, right, &blocks, records)?);
         Ok(())
+    }
+
+    /// Resumes a stream from its newest usable checkpoint; `false` when there is none.
+    fn resume(&self, stream: &mut Stream, meta: &Meta, target: &Target) -> Result<bool, Error> {
+        let Some(signer) = &self.inner.parts.checkpoints else {
+            return Ok(false);
+        };
+        let limit = match target {
+            Target::Nonce(nonce, _) => *nonce,
+            Target::Until(key) => key.ordinate,
+            Target::Latest => u64::MAX,
+        };
+        let weave = &*self.inner.parts.weave;
+        let Some(found) = checkpoint::newest(weave, signer.address(), stream.process, limit)?
+        else {
+            return Ok(false);
+        };
+        let instance = match meta.module.restore(&found.memory) {
+            Ok(instance) if instance.state_hash() == Some(found.sha256) => instance,
+            Ok(_) => {
+                tracing::warn!(process = %stream.process, "a restored checkpoint hashes differently; starting from nonce 0");
+                return Ok(false);
+            }
+            Err(e) => {
+                tracing::warn!(process = %stream.process, "checkpoint does not restore ({e}); starting from nonce 0");
+                return Ok(false);
+            }
+        };
+        stream.instance = Some(instance);
+        stream.pos = found.mark.position();
+        stream.checkpointed = found.mark.evaluations;
+        self.inner.metrics.resumes.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Writes a checkpoint of a WASM process when enough has been evaluated since the last.
+    fn checkpoint(&self, stream: &mut Stream, meta: &Meta) {
+        let every = self.inner.config.checkpoint_every;
+        let Some(signer) = &self.inner.parts.checkpoints else {
+            return;
+        };
+        if every == 0 || stream.pos.evaluations < stream.checkpointed + every {
+            return;
+        }
+        let Some(instance) = &stream.instance else {
+            return;
+        };
+        if instance.state_hash().is_none() {
+            return;
+        }
+        let Some(mark) = checkpoint::Mark::of(&stream.pos) else {
+            return;
+        };
+        let memory = instance.state();
+        let written = checkpoint::build(&**signer, stream.process, meta.module_id, &mark, &memory)
+            .and_then(|item| self.inner.parts.weave.put(&item).map_err(|e| e.to_string()));
+        match written {
+            Ok(_) => {
+                stream.checkpointed = stream.pos.evaluations;
+                self.inner
+                    .metrics
+                    .checkpoints
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            // Not fatal: the log is still there to replay from.
+            Err(e) => tracing::warn!(process = %stream.process, "checkpoint not written: {e}"),
+        }
     }
 
     fn count(&self, messages: u64, errored: bool) {

@@ -74,9 +74,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         Parts {
             scheduler: Arc::new(SuClient::new(&args.su)),
             weave: gateway.clone(),
-            chain: gateway,
+            chain: gateway.clone(),
             results: Arc::new(MemoryResults::new()),
-            runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+            runtimes: super::runtimes(gateway.clone(), gateway),
+            checkpoints: None,
         },
         Config {
             max_memory: args.max_memory,

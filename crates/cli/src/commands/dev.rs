@@ -91,9 +91,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Arc::from(wallet::for_unit(None, &data_dir, "su", WalletKind::Ed25519)?.into_signer());
     let mu_wallet: Arc<dyn Signer> =
         Arc::from(wallet::for_unit(None, &data_dir, "mu", WalletKind::Ed25519)?.into_signer());
-    let cu_address = wallet::for_unit(None, &data_dir, "cu", WalletKind::Ed25519)?
-        .address()
-        .to_string();
+    let cu_wallet: Arc<dyn Signer> =
+        Arc::from(wallet::for_unit(None, &data_dir, "cu", WalletKind::Ed25519)?.into_signer());
+    let cu_address = cu_wallet.address().to_string();
     let scheduler = Scheduler::new(
         su_wallet,
         store.clone(),
@@ -115,7 +115,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             weave: store.clone(),
             chain: Arc::new(chain),
             results: Arc::new(MemoryResults::new()),
-            runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+            runtimes: super::runtimes(store.clone(), Arc::new(chain)),
+            checkpoints: Some(cu_wallet),
         },
         Arc::new(scheduler.clone()),
     )?;
@@ -188,9 +189,11 @@ fn follow(args: &Args, su: &str, gateway: &str) -> anyhow::Result<()> {
         Parts {
             scheduler: Arc::new(SuClient::new(su)),
             weave: weave.clone(),
-            chain: weave,
+            chain: weave.clone(),
             results: Arc::new(MemoryResults::new()),
-            runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+            runtimes: super::runtimes(weave.clone(), weave),
+            // The weave is another node's: this node's checkpoints would not be its to write.
+            checkpoints: None,
         },
         Arc::new(GatewayDirectory::new(remote)),
     )?;

@@ -31,7 +31,8 @@ pub enum Command {
     Run {
         /// The module file.
         module: PathBuf,
-        /// Its `Module-Format`.
+        /// Its `Module-Format`: `lua-5.3`, or one of ao's WASM formats
+        /// (`wasm32-unknown-emscripten4`, `wasm64-unknown-emscripten-draft_2024_02_15`, …).
         #[arg(long, default_value = aorta_vm_lua::FORMAT)]
         format: String,
         /// The messages, one JSON object per line (`-` for standard input).
@@ -40,7 +41,8 @@ pub enum Command {
         /// Memory limit, as in a `Memory-Limit` tag (`512-mb`, `1-gb`) or bytes.
         #[arg(long, default_value = "1-gb")]
         memory_limit: String,
-        /// Compute limit per message (gas: Lua VM instructions).
+        /// Compute limit per message (gas: Lua VM instructions; WASM fuel, enforced for the
+        /// metering formats).
         #[arg(long, default_value_t = Limits::DEFAULT_COMPUTE)]
         compute_limit: u64,
     },
@@ -170,7 +172,17 @@ fn run_messages(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let data = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
-    let runtime = aorta_vm_lua::LuaRuntime;
+    let runtimes: [Box<dyn Runtime>; 2] = [
+        Box::new(aorta_vm_lua::LuaRuntime),
+        Box::new(aorta_vm_wasm::WasmRuntime::new()),
+    ];
+    let runtime = runtimes
+        .iter()
+        .find(|r| r.formats().contains(&format))
+        .with_context(|| {
+            let known: Vec<&str> = runtimes.iter().flat_map(|r| r.formats()).copied().collect();
+            format!("format {format:?} is not one of {}", known.join(", "))
+        })?;
     let loaded = runtime.load(format, &data, limits)?;
     let mut process: Box<dyn Instance> = loaded.instantiate()?;
     let input: Box<dyn BufRead> = if messages == Path::new("-") {

@@ -60,9 +60,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Parts {
             scheduler: Arc::new(su),
             weave: gateway.clone(),
-            chain: gateway,
+            chain: gateway.clone(),
             results: Arc::new(MemoryResults::new()),
-            runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+            runtimes: super::runtimes(gateway.clone(), gateway),
+            // A verifier replays from nonce 0: that is the point.
+            checkpoints: None,
         },
         Config {
             // The serving CU already accepted the process's limits; this one only checks.

@@ -243,6 +243,7 @@ fn cu_over_http_equals_cu_in_process() {
                 chain,
                 results: Arc::new(MemoryResults::new()),
                 runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+                checkpoints: None,
             },
             Config {
                 page_size: 7,

@@ -3,6 +3,7 @@
 mod cron;
 mod evaluation;
 mod parallel;
+mod wasm;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -174,6 +175,7 @@ impl Net {
                 chain: clock.clone(),
                 results: Arc::new(MemoryResults::new()),
                 runtimes: vec![Arc::new(LuaRuntime)],
+                checkpoints: None,
             },
             config,
         )

@@ -47,6 +47,7 @@ impl Node {
                 chain: Arc::new(blocks),
                 results: Arc::new(MemoryResults::new()),
                 runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+                checkpoints: None,
             },
             Config::default(),
         );

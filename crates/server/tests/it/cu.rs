@@ -99,6 +99,7 @@ fn start_with(blocks: LocalBlocks) -> Node {
                 chain: Arc::new(blocks),
                 results: Arc::new(MemoryResults::new()),
                 runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+                checkpoints: None,
             },
             Config::default(),
         )

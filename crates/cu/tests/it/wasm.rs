@@ -1,0 +1,174 @@
+//! WASM processes in the CU: memory checkpoints on the weave, resuming from them, and the
+//! memory's SHA-256 as the state digest.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use aorta_api::{Query, TagFilter, Weave};
+use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
+use aorta_types::ao::ModuleBuilder;
+use aorta_types::{Ed25519Signer, Id, ProcessId, Signer, TagsExt};
+use aorta_vm::Runtime;
+use aorta_vm_lua::LuaRuntime;
+use aorta_vm_wasm::WasmRuntime;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{Net, user};
+
+/// The contract's Lua probe built into an emscripten module (`vm-wasm/lua/build.sh`).
+fn lua_wasm() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../vm-wasm/tests/fixtures/lua-probe32.wasm"
+    );
+    std::fs::read(path).expect("the WASM Lua fixture")
+}
+
+fn cu_wallet() -> Ed25519Signer {
+    Ed25519Signer::from_seed([77; 32])
+}
+
+fn cu(net: &Net, checkpoints: Option<Arc<dyn Signer>>, every: u64) -> ComputeUnit {
+    let runtimes: Vec<Arc<dyn Runtime>> = vec![Arc::new(LuaRuntime), Arc::new(WasmRuntime::new())];
+    ComputeUnit::new(
+        Parts {
+            scheduler: Arc::new(net.su.clone()),
+            weave: Arc::new(net.store.clone()),
+            chain: net.clock.clone(),
+            results: Arc::new(MemoryResults::new()),
+            runtimes,
+            checkpoints,
+        },
+        Config {
+            checkpoint_every: every,
+            ..Config::default()
+        },
+    )
+}
+
+/// A process of the WASM Lua probe and the ids of `count` messages (every seventh fails).
+fn process_with_messages(net: &Net, count: u64) -> (ProcessId, Vec<Id>) {
+    let module = ModuleBuilder::new("wasm32-unknown-emscripten4", lua_wasm())
+        .tag("Memory-Limit", "256-mb")
+        .sign(&user())
+        .expect("signs");
+    let module = net.store.put(&module).expect("stored").id;
+    let process = net.spawn(module, &[]);
+    let ids = (1..=count)
+        .map(|n| {
+            let data = if n % 7 == 0 { "fail" } else { "count" };
+            net.send(process, "Probe", data)
+        })
+        .collect();
+    (process, ids)
+}
+
+fn output(result: &Value) -> Value {
+    result["Output"].clone()
+}
+
+#[test]
+fn a_cu_resumes_from_its_checkpoints_with_the_same_results() {
+    let net = Net::new();
+    let (process, ids) = process_with_messages(&net, 45);
+    let wallet: Arc<dyn Signer> = Arc::new(cu_wallet());
+
+    let first = cu(&net, Some(Arc::clone(&wallet)), 10);
+    let last = *ids.last().expect("messages");
+    let expected = first.result(last, process).expect("evaluates");
+    let counted = (1..=45u64).filter(|n| n % 7 != 0).count();
+    assert_eq!(output(&expected), Value::String(counted.to_string()));
+    let written = first.metrics().checkpoints.load(Ordering::Relaxed);
+    assert!(
+        written >= 4,
+        "{written} checkpoints for 46 evaluations, one per 10"
+    );
+
+    // The checkpoints are on the weave, signed by the CU, tagged as spec §2.7 says, and their
+    // SHA-256 is the memory's.
+    let page = net
+        .store
+        .query(&Query {
+            owners: vec![wallet.address()],
+            tags: vec![
+                TagFilter::new("Type", ["Checkpoint"]),
+                TagFilter::new("Process", [process.to_string()]),
+            ],
+            ..Query::default()
+        })
+        .expect("query");
+    assert_eq!(page.edges.len() as u64, written);
+    let newest = net
+        .store
+        .get(page.edges[0].header.id())
+        .expect("read")
+        .expect("stored");
+    for tag in [
+        "Module",
+        "Nonce",
+        "Timestamp",
+        "Block-Height",
+        "Hash-Chain",
+        "Assignment",
+    ] {
+        assert!(newest.tags().find_tag(tag).is_some(), "no {tag} tag");
+    }
+    assert_eq!(newest.tags().find_tag("Content-Encoding"), Some("gzip"));
+    let mut memory = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(newest.data()),
+        &mut memory,
+    )
+    .expect("gunzips");
+    let sha: String = Sha256::digest(&memory)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(newest.tags().find_tag("SHA-256"), Some(sha.as_str()));
+
+    // A restarted CU (same wallet, empty memory) resumes from the newest checkpoint.
+    let restarted = cu(&net, Some(Arc::clone(&wallet)), 10);
+    let again = restarted.result(last, process).expect("evaluates");
+    assert_eq!(again, expected);
+    assert_eq!(restarted.metrics().resumes.load(Ordering::Relaxed), 1);
+    assert_eq!(restarted.metrics().cold_starts.load(Ordering::Relaxed), 0);
+    assert!(restarted.metrics().messages.load(Ordering::Relaxed) < 10);
+
+    // One replaying from nonce 0 gets the same results and the same memory digest.
+    let replaying = cu(&net, None, 0);
+    assert_eq!(
+        replaying.result(last, process).expect("evaluates"),
+        expected
+    );
+    assert_eq!(replaying.metrics().cold_starts.load(Ordering::Relaxed), 1);
+    let digest = first.digest(process).expect("digest");
+    assert_eq!(
+        restarted.digest(process).expect("digest").digest,
+        digest.digest
+    );
+    assert_eq!(
+        replaying.digest(process).expect("digest").digest,
+        digest.digest
+    );
+    assert_eq!(
+        replaying.digest(process).expect("digest").evaluations,
+        digest.evaluations
+    );
+    let state = first.state(process).expect("state");
+    assert_eq!(
+        <[u8; 32]>::from(Sha256::digest(&state.bytes)),
+        digest.digest
+    );
+
+    // Another wallet's checkpoints are not trusted: a CU with its own wallet starts at 0.
+    let stranger: Arc<dyn Signer> = Arc::new(Ed25519Signer::from_seed([78; 32]));
+    let other = cu(&net, Some(stranger), 0);
+    assert_eq!(other.result(last, process).expect("evaluates"), expected);
+    assert_eq!(other.metrics().resumes.load(Ordering::Relaxed), 0);
+
+    // An early message resumes from nothing later than itself.
+    let early = cu(&net, Some(wallet), 10);
+    let fifth = early.result(ids[4], process).expect("evaluates");
+    assert_eq!(output(&fifth), Value::String("5".into()));
+}
