@@ -14,13 +14,20 @@
 
 #include "chunks.h" /* generated: prelude_lua, process_lua */
 
-EM_ASYNC_JS(int, weavedrive_open, (const char *path, const char *mode), {
+/* WeaveDrive: asynchronous imports (__asyncjs__weavedrive_*, Asyncify) as ao's modules have
+ * them, or plain synchronous ones (weavedrive_*) with -DAORTA_SYNC_DRIVE. */
+#ifdef AORTA_SYNC_DRIVE
+#define DRIVE_IMPORT EM_JS
+#else
+#define DRIVE_IMPORT EM_ASYNC_JS
+#endif
+DRIVE_IMPORT(int, weavedrive_open, (const char *path, const char *mode), {
   throw new Error("WeaveDrive needs an ao host");
 });
-EM_ASYNC_JS(int, weavedrive_read, (int fd, char *dst, int len), {
+DRIVE_IMPORT(int, weavedrive_read, (int fd, char *dst, int len), {
   throw new Error("WeaveDrive needs an ao host");
 });
-EM_ASYNC_JS(int, weavedrive_close, (int fd), {
+DRIVE_IMPORT(int, weavedrive_close, (int fd), {
   throw new Error("WeaveDrive needs an ao host");
 });
 

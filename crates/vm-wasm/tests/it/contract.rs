@@ -1,5 +1,5 @@
-//! The shared contract suite on a WASM module that embeds Lua 5.3 and the contract's Lua
-//! probe (built by `lua/build.sh`): the same behaviour cases as the native Lua runtime.
+//! The shared contract suite on WASM modules that embed Lua 5.3 and the contract's Lua probe
+//! (built by `lua/build.sh`): the same behaviour cases as the native Lua runtime.
 
 use aorta_vm::contract::{self, Probe};
 use aorta_vm_wasm::WasmRuntime;
@@ -8,9 +8,9 @@ use crate::fixture;
 
 /// The Lua probe inside a module of the `wasm32-unknown-emscripten4` shape (Asyncify,
 /// WeaveDrive imports), run as the metering format so the contract's Compute-Limit applies.
-pub struct LuaWasmProbe;
+pub struct LuaWasm32;
 
-impl Probe for LuaWasmProbe {
+impl Probe for LuaWasm32 {
     fn format(&self) -> &'static str {
         "wasm32-unknown-emscripten-metering"
     }
@@ -20,32 +20,42 @@ impl Probe for LuaWasmProbe {
     }
 }
 
-#[test]
-fn responds() {
-    contract::responds(&WasmRuntime::new(), &LuaWasmProbe);
+macro_rules! contract_tests {
+    ($name:ident, $probe:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn responds() {
+                contract::responds(&WasmRuntime::new(), &$probe);
+            }
+
+            #[test]
+            fn keeps_state() {
+                contract::keeps_state(&WasmRuntime::new(), &$probe);
+            }
+
+            #[test]
+            fn rolls_back() {
+                contract::rolls_back(&WasmRuntime::new(), &$probe);
+            }
+
+            #[test]
+            fn contains_runaways() {
+                contract::contains_runaways(&WasmRuntime::new(), &$probe);
+            }
+
+            #[test]
+            fn is_deterministic() {
+                contract::is_deterministic(&WasmRuntime::new(), &$probe);
+            }
+
+            #[test]
+            fn dry_run_changes_nothing() {
+                contract::dry_run_changes_nothing(&WasmRuntime::new(), &$probe);
+            }
+        }
+    };
 }
 
-#[test]
-fn keeps_state() {
-    contract::keeps_state(&WasmRuntime::new(), &LuaWasmProbe);
-}
-
-#[test]
-fn rolls_back() {
-    contract::rolls_back(&WasmRuntime::new(), &LuaWasmProbe);
-}
-
-#[test]
-fn contains_runaways() {
-    contract::contains_runaways(&WasmRuntime::new(), &LuaWasmProbe);
-}
-
-#[test]
-fn is_deterministic() {
-    contract::is_deterministic(&WasmRuntime::new(), &LuaWasmProbe);
-}
-
-#[test]
-fn dry_run_changes_nothing() {
-    contract::dry_run_changes_nothing(&WasmRuntime::new(), &LuaWasmProbe);
-}
+contract_tests!(wasm32, LuaWasm32);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aorta_vm::contract::message;
 use aorta_vm::drive::{BytesFile, Drive, DriveContext, DriveFile};
-use aorta_vm::{Limits, Outcome};
+use aorta_vm::{Limits, Outcome, Runtime};
 use aorta_vm_wasm::WasmRuntime;
 use serde_json::{Value, json};
 
@@ -200,4 +200,33 @@ fn metering_runs_out_of_gas() {
         .handle(message(1, "grow"), &env())
         .expect("no host failure");
     assert_eq!(output(&fine.outcome), json!("grew"));
+}
+
+#[test]
+fn memory64_passes_64_bit_pointers_through_every_family() {
+    let runtime = drive_runtime();
+    let format = "wasm64-unknown-emscripten-draft_2024_02_15";
+    let mut p = instance(&runtime, format, "memory64.wat", limits(1 << 30, 1 << 30));
+    let first = p.handle(message(1, "go"), &env()).expect("no host failure");
+    assert_eq!(output(&first.outcome), json!("hello from the weave"));
+    assert_eq!(p.memory_used(), 18 * 65_536);
+    // The saved 64-bit memory resumes in a fresh instance.
+    let module = runtime
+        .load(
+            format,
+            &crate::fixture("memory64.wat"),
+            limits(1 << 30, 1 << 30),
+        )
+        .expect("loads");
+    let restored = module.restore(&p.state()).expect("restores");
+    assert_eq!(restored.state_hash(), p.state_hash());
+
+    // A format whose memory width differs from the module's is refused at load.
+    let wrong = runtime.load(
+        FORMAT,
+        &crate::fixture("memory64.wat"),
+        limits(1 << 30, 1 << 30),
+    );
+    let error = wrong.err().expect("refused").to_string();
+    assert!(error.contains("64-bit"), "{error}");
 }
