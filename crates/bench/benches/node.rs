@@ -63,6 +63,7 @@ impl Node {
                 chain: Arc::new(chain),
                 results: Arc::new(MemoryResults::new()),
                 runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+                checkpoints: None,
             },
             aorta_cu::Config::default(),
         );

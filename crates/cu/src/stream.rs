@@ -67,6 +67,11 @@ pub(crate) struct Stream {
     pub pos: Position,
     /// Evaluations at the last checkpoint written or resumed from.
     pub checkpointed: u64,
+    /// Resumed from a checkpoint at this key while the result store had no records before it
+    /// (a CU restarted with an empty store): they are evaluated again when asked for.
+    pub hole: Option<EvalKey>,
+    /// Never resume from a checkpoint (a stream that must evaluate from nonce 0).
+    pub from_zero: bool,
 }
 
 impl Stream {
@@ -77,6 +82,8 @@ impl Stream {
             instance: None,
             pos: Position::default(),
             checkpointed: 0,
+            hole: None,
+            from_zero: false,
         }
     }
 
@@ -85,6 +92,7 @@ impl Stream {
         self.instance = None;
         self.pos = Position::default();
         self.checkpointed = 0;
+        self.hole = None;
     }
 
     /// Memory the live state takes.

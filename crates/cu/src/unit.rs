@@ -259,7 +259,24 @@ impl ComputeUnit {
         process: ProcessId,
         range: &EvalRange,
     ) -> Result<(Vec<EvaluationRecord>, bool), Error> {
-        self.with_stream(process, |stream| self.advance(stream, Target::Latest, true))?;
+        let hole = self.with_stream(process, |stream| {
+            self.advance(stream, Target::Latest, true)?;
+            Ok(stream.hole.take())
+        })?;
+        if let Some(key) = hole {
+            // The records before the checkpoint the stream resumed from: evaluate them again on
+            // a private stream from nonce 0 (the same records, by determinism).
+            let mut private = Stream::new(process);
+            private.from_zero = true;
+            let filled = self.advance(&mut private, Target::Until(key.clone()), true);
+            if filled.is_err() {
+                self.with_stream(process, |stream| {
+                    stream.hole.get_or_insert(key);
+                    Ok(())
+                })?;
+            }
+            filled?;
+        }
         Ok(self.inner.parts.results.range(process, range)?)
     }
 
@@ -705,6 +722,9 @@ impl ComputeUnit {
         let Some(signer) = &self.inner.parts.checkpoints else {
             return Ok(false);
         };
+        if stream.from_zero {
+            return Ok(false);
+        }
         let limit = match target {
             Target::Nonce(nonce, _) => *nonce,
             Target::Until(key) => key.ordinate,
@@ -729,6 +749,14 @@ impl ComputeUnit {
         stream.instance = Some(instance);
         stream.pos = found.mark.position();
         stream.checkpointed = found.mark.evaluations;
+        let boot = self
+            .inner
+            .parts
+            .results
+            .by_message(stream.process, stream.process.id())?;
+        if boot.is_none() {
+            stream.hole = stream.pos.last.as_ref().map(|(key, _)| key.clone());
+        }
         self.inner.metrics.resumes.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }

@@ -116,6 +116,16 @@ async fn metrics(State(cu): State<Cu>) -> Response {
             load(&m.evictions),
         ),
         Counter::total("aorta_cu_dry_runs", "Dry-runs.", load(&m.dry_runs)),
+        Counter::total(
+            "aorta_cu_checkpoints",
+            "Memory checkpoints of WASM processes written to the weave.",
+            load(&m.checkpoints),
+        ),
+        Counter::total(
+            "aorta_cu_resumes",
+            "Processes resumed from a checkpoint instead of the start of their log.",
+            load(&m.resumes),
+        ),
         Counter::gauge(
             "aorta_cu_memory_bytes",
             "Memory the live process states take.",

@@ -38,6 +38,9 @@ pub struct Args {
     /// Memory live process states may take together, e.g. `2-gb`.
     #[arg(long, default_value = "1-gb", value_parser = aorta_types::ao::parse_memory_limit)]
     pub memory_budget: u64,
+    /// Evaluations between two memory checkpoints of a WASM process (0: none).
+    #[arg(long, default_value_t = aorta_cu::Config::default().checkpoint_every)]
+    pub checkpoint_every: u64,
     /// Threads that push outboxes.
     #[arg(long, default_value_t = 2)]
     pub push_workers: usize,
@@ -236,6 +239,7 @@ impl Units {
             parts,
             aorta_cu::Config {
                 memory_budget: args.memory_budget,
+                checkpoint_every: args.checkpoint_every,
                 ..aorta_cu::Config::default()
             },
         );

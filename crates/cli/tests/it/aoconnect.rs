@@ -25,6 +25,15 @@ pub struct Started {
 
 /// Starts `aorta dev` on the ports (MU, SU, CU, gateway) with its data in `data`.
 pub fn start_dev(data: &std::path::Path, ports: [SocketAddr; 4]) -> (Node, Started) {
+    start_dev_with(data, ports, &[])
+}
+
+/// [`start_dev`] with more options for `aorta dev`.
+pub fn start_dev_with(
+    data: &std::path::Path,
+    ports: [SocketAddr; 4],
+    options: &[&str],
+) -> (Node, Started) {
     let [mu, su, cu, gateway] = ports.map(|p| p.to_string());
     let mut child = Command::new(env!("CARGO_BIN_EXE_aorta"))
         .args([
@@ -38,6 +47,7 @@ pub fn start_dev(data: &std::path::Path, ports: [SocketAddr; 4]) -> (Node, Start
             "--gateway-listen",
             &gateway,
         ])
+        .args(options)
         .arg("--data-dir")
         .arg(data)
         .stdout(Stdio::piped())

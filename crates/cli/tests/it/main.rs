@@ -13,6 +13,7 @@ mod su;
 mod token;
 mod verify;
 mod wallet;
+mod wasm;
 
 use std::process::{Command, Output};
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use aorta_api::{Query, TagFilter, Weave};
+use aorta_api::{EvalRange, Query, TagFilter, Weave};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_types::ao::ModuleBuilder;
 use aorta_types::{Ed25519Signer, Id, ProcessId, Signer, TagsExt};
@@ -134,6 +134,21 @@ fn a_cu_resumes_from_its_checkpoints_with_the_same_results() {
     assert_eq!(restarted.metrics().resumes.load(Ordering::Relaxed), 1);
     assert_eq!(restarted.metrics().cold_starts.load(Ordering::Relaxed), 0);
     assert!(restarted.metrics().messages.load(Ordering::Relaxed) < 10);
+
+    // Its result store is empty: the records before the checkpoint are evaluated again when
+    // a range asks for them, and are the first CU's.
+    let all = EvalRange {
+        from: None,
+        to: None,
+        descending: false,
+        limit: 1000,
+        cron_only: false,
+        skip_errors: false,
+    };
+    let (records, _) = restarted.results(process, &all).expect("records");
+    let (originals, _) = first.results(process, &all).expect("records");
+    assert_eq!(records.len(), 46);
+    assert_eq!(records, originals);
 
     // One replaying from nonce 0 gets the same results and the same memory digest.
     let replaying = cu(&net, None, 0);
