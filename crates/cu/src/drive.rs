@@ -151,7 +151,7 @@ impl Drive for WeaveDrive {
                 }
                 let block = self
                     .chain
-                    .blocks(height, u64::MAX)
+                    .blocks(height, context.timestamp)
                     .map_err(|e| e.to_string())?
                     .into_iter()
                     .find(|b| b.height == height)

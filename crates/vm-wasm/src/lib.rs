@@ -312,6 +312,7 @@ impl Live {
         host.drive_context = DriveContext {
             env: Arc::clone(env),
             block_height: msg.get("Block-Height").and_then(Value::as_u64).unwrap_or(0),
+            timestamp: msg.get("Timestamp").and_then(Value::as_u64).unwrap_or(0),
         };
         host.output.clear();
         host.usegas = 0;

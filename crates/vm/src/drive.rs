@@ -16,6 +16,8 @@ pub struct DriveContext {
     pub env: Arc<Value>,
     /// The Block-Height of the message being handled.
     pub block_height: u64,
+    /// Its Timestamp (ms).
+    pub timestamp: u64,
 }
 
 /// Serves WeaveDrive paths: `/data/<id>`, `/tx/<id>`, `/block/<height>`.

@@ -109,7 +109,8 @@ pub fn user() -> Ed25519Signer {
     Ed25519Signer::from_seed([1; 32])
 }
 
-fn su_wallet() -> Ed25519Signer {
+/// The SU's wallet.
+pub fn su_wallet() -> Ed25519Signer {
     Ed25519Signer::from_seed([200; 32])
 }
 

@@ -5,16 +5,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use aorta_api::{EvalRange, Query, TagFilter, Weave};
+use aorta_cu::drive::WeaveDrive;
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_types::ao::ModuleBuilder;
-use aorta_types::{Ed25519Signer, Id, ProcessId, Signer, TagsExt};
+use aorta_types::{DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag, TagsExt};
 use aorta_vm::Runtime;
 use aorta_vm_lua::LuaRuntime;
 use aorta_vm_wasm::WasmRuntime;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{Net, user};
+use crate::{Net, anchor, su_wallet, user};
 
 /// The contract's Lua probe built into an emscripten module (`vm-wasm/lua/build.sh`).
 fn lua_wasm() -> Vec<u8> {
@@ -30,7 +31,11 @@ fn cu_wallet() -> Ed25519Signer {
 }
 
 fn cu(net: &Net, checkpoints: Option<Arc<dyn Signer>>, every: u64) -> ComputeUnit {
-    let runtimes: Vec<Arc<dyn Runtime>> = vec![Arc::new(LuaRuntime), Arc::new(WasmRuntime::new())];
+    let drive = WeaveDrive::new(Arc::new(net.store.clone()), net.clock.clone());
+    let runtimes: Vec<Arc<dyn Runtime>> = vec![
+        Arc::new(LuaRuntime),
+        Arc::new(WasmRuntime::new().with_drive(Arc::new(drive))),
+    ];
     ComputeUnit::new(
         Parts {
             scheduler: Arc::new(net.su.clone()),
@@ -47,14 +52,17 @@ fn cu(net: &Net, checkpoints: Option<Arc<dyn Signer>>, every: u64) -> ComputeUni
     )
 }
 
-/// A process of the WASM Lua probe and the ids of `count` messages (every seventh fails).
-fn process_with_messages(net: &Net, count: u64) -> (ProcessId, Vec<Id>) {
+fn wasm_module(net: &Net) -> Id {
     let module = ModuleBuilder::new("wasm32-unknown-emscripten4", lua_wasm())
         .tag("Memory-Limit", "256-mb")
         .sign(&user())
         .expect("signs");
-    let module = net.store.put(&module).expect("stored").id;
-    let process = net.spawn(module, &[]);
+    net.store.put(&module).expect("stored").id
+}
+
+/// A process of the WASM Lua probe and the ids of `count` messages (every seventh fails).
+fn process_with_messages(net: &Net, count: u64) -> (ProcessId, Vec<Id>) {
+    let process = net.spawn(wasm_module(net), &[]);
     let ids = (1..=count)
         .map(|n| {
             let data = if n % 7 == 0 { "fail" } else { "count" };
@@ -186,4 +194,87 @@ fn a_cu_resumes_from_its_checkpoints_with_the_same_results() {
     let early = cu(&net, Some(wallet), 10);
     let fifth = early.result(ids[4], process).expect("evaluates");
     assert_eq!(output(&fifth), Value::String("5".into()));
+}
+
+/// Data on the weave, signed by `signer` with `tags`.
+fn put(net: &Net, signer: &dyn Signer, tags: &[(&str, &str)], data: &[u8]) -> Id {
+    let item = DataItemBuilder::new()
+        .tags(tags.iter().map(|(k, v)| Tag::new(*k, *v)))
+        .anchor(anchor())
+        .data(data.to_vec())
+        .sign(signer)
+        .expect("signs");
+    net.store.put(&item).expect("stored").id
+}
+
+#[test]
+fn weavedrive_serves_admissible_weave_data_to_wasm_processes() {
+    let net = Net::new();
+    let unit = cu(&net, None, 0);
+    let module = wasm_module(&net);
+    let model = put(
+        &net,
+        &user(),
+        &[("Content-Type", "application/octet-stream")],
+        &[b'm'; 100_000],
+    );
+    let other = put(&net, &user(), &[], b"not attested");
+    // Attested by the SU (the process's Scheduler), and a forged attestation by the user.
+    put(
+        &net,
+        &su_wallet(),
+        &[("Type", "Attestation"), ("Message", &model.to_string())],
+        b"",
+    );
+    put(
+        &net,
+        &user(),
+        &[("Type", "Attestation"), ("Message", &other.to_string())],
+        b"",
+    );
+    let boot = put(&net, &user(), &[], b"boot data");
+
+    let with = net.spawn(
+        module,
+        &[("Extension", "WeaveDrive"), ("On-Boot", &boot.to_string())],
+    );
+    let without = net.spawn(module, &[]);
+    let run = |process: ProcessId, command: String| {
+        let id = net.send(process, "Probe", &command);
+        unit.result(id, process).expect("evaluates")
+    };
+    let read = |process: ProcessId, path: String| run(process, format!("read:{path}"));
+    let ok = read(with, format!("/data/{model}"));
+    assert_eq!(
+        ok["Output"],
+        Value::String(format!("100000:{}", "m".repeat(64))),
+        "{ok}"
+    );
+    let forged = read(with, format!("/data/{other}"));
+    assert!(
+        forged["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not attested")),
+        "{forged}"
+    );
+    let on_boot = read(with, format!("/data/{boot}"));
+    assert_eq!(on_boot["Output"], Value::String("9:boot data".into()));
+    let tx = run(with, format!("readall:/tx/{model}"));
+    let tx: Value = serde_json::from_str(tx["Output"].as_str().expect("text")).expect("JSON");
+    assert_eq!(tx["id"], Value::String(model.to_string()));
+    assert_eq!(
+        tx["ownerAddress"],
+        Value::String(user().address().to_string())
+    );
+    assert_eq!(tx["data_size"], Value::String("100000".into()));
+    let block = run(with, "readall:/block/1000".into());
+    let block: Value = serde_json::from_str(block["Output"].as_str().expect("text")).expect("JSON");
+    assert_eq!(block["height"], Value::from(1000));
+    let no_extension = read(without, format!("/data/{model}"));
+    assert!(
+        no_extension["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Extension: WeaveDrive")),
+        "{no_extension}"
+    );
 }
