@@ -786,5 +786,14 @@
 
 
 
+/*
+** aorta: table.sort would pick pivots from clock() and time() after an unbalanced partition,
+** so the order of equal elements (and the gas spent) would differ between runs and machines.
+** A fixed value keeps sorting deterministic (Lua's own comment suggests ~0).
+*/
+#define l_randomizePivot()	(~0u)
+
+
+
 #endif
 

@@ -28,6 +28,13 @@ flags=(-O2 -I"$lua" -I"$work" -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sTO
 emcc "${flags[@]}" -sASYNCIFY -sMAXIMUM_MEMORY=4GB process.c $sources "$lua/aorta.c" \
   -o "$work/probe32.js"
 cp "$work/probe32.wasm" "$out/lua-probe32.wasm"
+# The same probe with exactly the imports and exports ao's own loader (@permaweb/ao-loader,
+# format wasm32-unknown-emscripten2) links: no files, no WeaveDrive, the stack-check exports.
+# The interop test runs it there and here and compares every result and the memory.
+core=$(ls "$lua"/l*.c | grep -v -e loslib -e liolib -e loadlib -e linit)
+emcc "${flags[@]}" -DAORTA_NO_DRIVE -sSTACK_OVERFLOW_CHECK=1 -sMAXIMUM_MEMORY=4GB process.c \
+  $core "$lua/aorta.c" -o "$work/probe-ao2.js"
+cp "$work/probe-ao2.wasm" "$out/lua-probe-ao2.wasm"
 # No Memory64 build: with this emscripten (3.1.6, LLVM 14) setjmp in wasm64 calls malloc with
 # a 32-bit size, which the linker turns into a trap, and its binaryen cannot Asyncify a 64-bit
 # memory. tests/fixtures/memory64.wat covers the 64-bit ABI instead.

@@ -15,7 +15,18 @@
 #include "chunks.h" /* generated: prelude_lua, process_lua */
 
 /* WeaveDrive: asynchronous imports (__asyncjs__weavedrive_*, Asyncify) as ao's modules have
- * them, or plain synchronous ones (weavedrive_*) with -DAORTA_SYNC_DRIVE. */
+ * them, plain synchronous ones (weavedrive_*) with -DAORTA_SYNC_DRIVE, or none with
+ * -DAORTA_NO_DRIVE (the module then imports only what ao's emscripten2 loader glue offers). */
+#ifdef AORTA_NO_DRIVE
+static int weavedrive_open(const char *path, const char *mode) { (void)path; (void)mode; return -1; }
+static int weavedrive_read(int fd, char *dst, int len) { (void)fd; (void)dst; (void)len; return 0; }
+static int weavedrive_close(int fd) { (void)fd; return 0; }
+/* No files at all: luaL_loadfile's fopen would import a syscall older glue does not have. */
+#include <stdio.h>
+#include <errno.h>
+FILE *fopen(const char *path, const char *mode) { (void)path; (void)mode; errno = ENOENT; return NULL; }
+FILE *freopen(const char *path, const char *mode, FILE *f) { (void)path; (void)mode; (void)f; errno = ENOENT; return NULL; }
+#else
 #ifdef AORTA_SYNC_DRIVE
 #define DRIVE_IMPORT EM_JS
 #else
@@ -30,6 +41,7 @@ DRIVE_IMPORT(int, weavedrive_read, (int fd, char *dst, int len), {
 DRIVE_IMPORT(int, weavedrive_close, (int fd), {
   throw new Error("WeaveDrive needs an ao host");
 });
+#endif
 
 static lua_State *L = NULL;
 static char *last = NULL;
@@ -55,7 +67,7 @@ static int drive_read(lua_State *L) {
 static void run(const unsigned char *chunk, size_t len, const char *name) {
   if (luaL_loadbufferx(L, (const char *)chunk, len, name, "t") != LUA_OK ||
       lua_pcall(L, 0, 0, 0) != LUA_OK) {
-    emscripten_log(EM_LOG_ERROR, "%s: %s", name, lua_tostring(L, -1));
+    (void)name;
     abort();
   }
 }

@@ -81,6 +81,8 @@ pub(crate) const ASYNCIFY_STACK: u64 = 4096;
 /// A process's host side: what the imports read and write.
 pub(crate) struct Host {
     pub mem64: bool,
+    /// `ccall` reserves four bytes per UTF-16 unit (the older glue).
+    pub wide_strings: bool,
     pub memory: Option<Memory>,
     pub exports: Exports,
     /// Bytes linear memory may grow to (`Memory-Limit`).
@@ -281,8 +283,32 @@ pub(crate) fn stack_restore(
 
 /// Copies `bytes` and a NUL onto the emscripten stack, as `ccall` passes strings.
 pub(crate) fn stack_string(
+    store: impl AsContextMut<Data = Host>,
+    bytes: &[u8],
+) -> wasmtime::Result<u64> {
+    stack_string_in(store, bytes, bytes.len() as u64 + 1)
+}
+
+/// Bytes `ccall` reserves on the stack for a string: older glue (the first two wasm32 formats)
+/// reserves four per UTF-16 unit of the JavaScript string, newer glue its UTF-8 length. The
+/// rest of the reservation keeps whatever was there, so where later strings land, and what
+/// memory holds, follow the reference loader.
+pub(crate) fn ccall_reserve(bytes: &[u8], wide: bool) -> u64 {
+    if !wide {
+        return bytes.len() as u64 + 1;
+    }
+    let units: u64 = String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| c.len_utf16() as u64)
+        .sum();
+    (units << 2) + 1
+}
+
+/// Copies `bytes` and a NUL into `reserve` bytes allocated on the emscripten stack.
+pub(crate) fn stack_string_in(
     mut store: impl AsContextMut<Data = Host>,
     bytes: &[u8],
+    reserve: u64,
 ) -> wasmtime::Result<u64> {
     let f = store
         .as_context()
@@ -290,7 +316,7 @@ pub(crate) fn stack_string(
         .exports
         .stack_alloc
         .ok_or_else(|| missing("stackAlloc"))?;
-    let ptr = call(&mut store, &f, &[bytes.len() as u64 + 1])?.unwrap_or(0);
+    let ptr = call(&mut store, &f, &[reserve])?.unwrap_or(0);
     let mem = store
         .as_context()
         .data()

@@ -154,6 +154,10 @@ impl Runtime for WasmRuntime {
             limits,
             fuel,
             mem64,
+            wide_strings: matches!(
+                format,
+                "wasm32-unknown-emscripten" | "wasm32-unknown-emscripten2"
+            ),
             drive: self.drive.clone(),
         }))))
     }
@@ -166,6 +170,7 @@ struct Shared {
     /// Fuel each message gets.
     fuel: u64,
     mem64: bool,
+    wide_strings: bool,
     drive: Option<Arc<dyn Drive>>,
 }
 
@@ -210,6 +215,7 @@ impl Live {
     fn boot(shared: &Shared) -> Result<Self, Error> {
         let host = Host {
             mem64: shared.mem64,
+            wide_strings: shared.wide_strings,
             memory: None,
             exports: abi::Exports::default(),
             memory_limit: shared.limits.memory,
@@ -237,6 +243,11 @@ impl Live {
         let exports = abi::exports(&mut store, &instance);
         store.data_mut().memory = Some(memory);
         store.data_mut().exports = exports;
+        // The glue's order: stack limits and the overflow cookie, constructors, then `main`.
+        if let Some(init) = instance.get_func(&mut store, "emscripten_stack_init") {
+            abi::call(&mut store, &init, &[]).map_err(instantiate)?;
+            Self::write_stack_cookie(&mut store, &instance).map_err(instantiate)?;
+        }
         let init = instance
             .get_func(&mut store, "_initialize")
             .or_else(|| instance.get_func(&mut store, "__wasm_call_ctors"));
@@ -244,31 +255,55 @@ impl Live {
             abi::call(&mut store, &init, &[]).map_err(instantiate)?;
         }
         if let Some(main) = instance.get_func(&mut store, "main") {
+            // Like the glue's `callMain`, which leaves argv on the stack: later strings land
+            // where the reference puts them.
             let argv = Self::argv(&mut store).map_err(instantiate)?;
-            let sp = abi::stack_save(&mut store).map_err(instantiate)?;
             abi::call(&mut store, &main, &[1, argv]).map_err(instantiate)?;
-            abi::stack_restore(&mut store, sp).map_err(instantiate)?;
         }
         Ok(Self { store, handle })
     }
 
-    /// `argv` as the glue's `callMain` lays it out on the stack: the program name, then NULL.
+    /// The glue's `writeStackCookie`: two magic words at the stack's end and `emsc` at 0.
+    fn write_stack_cookie(
+        store: &mut Store<Host>,
+        instance: &wasmtime::Instance,
+    ) -> wasmtime::Result<()> {
+        let Some(end) = instance.get_func(&mut *store, "emscripten_stack_get_end") else {
+            return Ok(());
+        };
+        let mut max = abi::call(&mut *store, &end, &[])?.unwrap_or(0);
+        if max == 0 {
+            max += 4;
+        }
+        let memory = store
+            .data()
+            .memory
+            .ok_or_else(|| wasmtime::Error::msg("no memory"))?;
+        let at = usize::try_from(max)?;
+        memory.write(&mut *store, at, &0x0213_5467u32.to_le_bytes())?;
+        memory.write(&mut *store, at + 4, &0x89BA_CDFEu32.to_le_bytes())?;
+        memory.write(&mut *store, 0, &0x6373_6d65u32.to_le_bytes())?;
+        Ok(())
+    }
+
+    /// `argv` as the glue's `callMain` lays it out on the stack: the pointer array first, then
+    /// the program name; `argv[0]` = the name, `argv[1]` = NULL.
     fn argv(store: &mut Store<Host>) -> wasmtime::Result<u64> {
-        let name = abi::stack_string(&mut *store, b"./this.program")?;
         let width: usize = if store.data().mem64 { 8 } else { 4 };
-        let mut bytes = vec![0u8; 2 * width];
-        bytes[..width].copy_from_slice(&name.to_le_bytes()[..width]);
         let alloc = store
             .data()
             .exports
             .stack_alloc
             .ok_or_else(|| wasmtime::Error::msg("the module exports no stackAlloc"))?;
-        let argv = abi::call(&mut *store, &alloc, &[bytes.len() as u64])?.unwrap_or(0);
+        let argv = abi::call(&mut *store, &alloc, &[2 * width as u64])?.unwrap_or(0);
+        let name = abi::stack_string(&mut *store, b"./this.program")?;
+        let mut bytes = vec![0u8; 2 * width];
+        bytes[..width].copy_from_slice(&name.to_le_bytes()[..width]);
         let memory = store
             .data()
             .memory
             .ok_or_else(|| wasmtime::Error::msg("no memory"))?;
-        memory.write(&mut *store, argv as usize, &bytes)?;
+        memory.write(&mut *store, usize::try_from(argv)?, &bytes)?;
         Ok(argv)
     }
 
@@ -331,8 +366,11 @@ impl Live {
         let env_json = serde_json::to_vec(env)?;
         let store = &mut self.store;
         let sp = abi::stack_save(&mut *store)?;
-        let msg_ptr = abi::stack_string(&mut *store, &msg_json)?;
-        let env_ptr = abi::stack_string(&mut *store, &env_json)?;
+        let wide = store.data().wide_strings;
+        let msg_ptr =
+            abi::stack_string_in(&mut *store, &msg_json, abi::ccall_reserve(&msg_json, wide))?;
+        let env_ptr =
+            abi::stack_string_in(&mut *store, &env_json, abi::ccall_reserve(&env_json, wide))?;
         let handle = self.handle;
         let mut ret = abi::call(&mut *store, &handle, &[msg_ptr, env_ptr])?;
         // Drive Asyncify: while the module unwound to suspend, rewind it into the call.
