@@ -97,37 +97,40 @@ local function decode_string(s, i)
   end
 end
 
+-- The items of an object or array from just after its opening bracket: `item` reads one
+-- into `t` and answers where it ended.
+local function sequence(s, i, close, what, item)
+  local t = {}
+  i = skip(s, i)
+  if s:sub(i, i) == close then return t, i + 1 end
+  while true do
+    i = skip(s, item(t, i))
+    local d = s:sub(i, i)
+    if d == close then return t, i + 1 end
+    if d ~= ',' then error('expected , in JSON ' .. what) end
+    i = i + 1
+  end
+end
+
 decode = function(s, i)
   i = skip(s, i)
   local c = s:sub(i, i)
   if c == '{' then
-    local t = {}
-    i = skip(s, i + 1)
-    if s:sub(i, i) == '}' then return t, i + 1 end
-    while true do
+    return sequence(s, i + 1, '}', 'object', function(t, j)
       local k
-      k, i = decode_string(s, skip(s, i))
-      i = skip(s, i)
-      if s:sub(i, i) ~= ':' then error('expected : in JSON object') end
-      t[k], i = decode(s, i + 1)
-      i = skip(s, i)
-      local d = s:sub(i, i)
-      if d == '}' then return t, i + 1 end
-      if d ~= ',' then error('expected , in JSON object') end
-      i = i + 1
-    end
+      k, j = decode_string(s, skip(s, j))
+      j = skip(s, j)
+      if s:sub(j, j) ~= ':' then error('expected : in JSON object') end
+      t[k], j = decode(s, j + 1)
+      return j
+    end)
   elseif c == '[' then
-    local t = {}
-    i = skip(s, i + 1)
-    if s:sub(i, i) == ']' then return t, i + 1 end
-    while true do
-      t[#t + 1], i = decode(s, i)
-      i = skip(s, i)
-      local d = s:sub(i, i)
-      if d == ']' then return t, i + 1 end
-      if d ~= ',' then error('expected , in JSON array') end
-      i = i + 1
-    end
+    return sequence(s, i + 1, ']', 'array', function(t, j)
+      local v
+      v, j = decode(s, j)
+      t[#t + 1] = v
+      return j
+    end)
   elseif c == '"' then
     return decode_string(s, i)
   elseif s:sub(i, i + 3) == 'true' then return true, i + 4
