@@ -7,6 +7,7 @@
 //! use still load. Pointers are `i32` or `i64` (Memory64); handlers read arguments by their
 //! declared types, so one handler serves both widths and every emscripten version's signature.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmtime::{
@@ -14,7 +15,7 @@ use wasmtime::{
     Val, ValType,
 };
 
-use crate::drive::{Drive, DriveContext, OpenFile};
+use crate::drive::{Contents, Drive, DriveContext, MemFile, OpenFile};
 use crate::time;
 
 /// Thrown by `_emscripten_throw_longjmp` and caught by the `invoke_*` trampolines (the JS glue
@@ -97,8 +98,10 @@ pub(crate) struct Host {
     pub gas_limit: u64,
     pub drive: Option<Arc<dyn Drive>>,
     pub drive_context: DriveContext,
-    /// Open WeaveDrive files; fd = index + [`FIRST_FD`].
+    /// Open files; fd = index + [`FIRST_FD`].
     pub files: Vec<Option<OpenFile>>,
+    /// The in-memory file system: created by the process, gone when the message ends.
+    pub fs: HashMap<String, Contents>,
     pub pending: Option<Pending>,
 }
 
@@ -535,9 +538,16 @@ fn handler(module: &str, name: &str) -> Option<Handler> {
             }
             Ok(Ret::Unit)
         },
-        ("env", "__syscall_openat" | "__sys_open" | "__syscall_open") => {
-            |_, _| Ok(Ret::Int(-44)) // ENOENT: there is no file system besides WeaveDrive
-        }
+        ("env", "__syscall_openat") => |c, p| sys_open(c, arg(p, 1), arg(p, 2)),
+        ("env", "__syscall_open" | "__sys_open") => |c, p| sys_open(c, arg(p, 0), arg(p, 1)),
+        ("env", "__syscall_unlinkat") => |c, p| {
+            let path = String::from_utf8_lossy(&cstr(c, arg(p, 1))?).into_owned();
+            Ok(Ret::Int(if c.data_mut().fs.remove(&path).is_some() {
+                0
+            } else {
+                -44
+            }))
+        },
         ("env", "__syscall_ioctl") => |_, _| Ok(Ret::Int(-59)), // ENOTTY
         ("env", n) if n.starts_with("__syscall_") || n.starts_with("__sys_") => {
             |_, _| Ok(Ret::Int(-52)) // ENOSYS
@@ -749,13 +759,20 @@ fn iovecs(c: &Caller<'_, Host>, iov: u64, count: u64) -> wasmtime::Result<Vec<(u
 
 fn fd_write(c: &mut Caller<'_, Host>, p: &[Val]) -> wasmtime::Result<Ret> {
     let (fd, iov, count, written) = (arg(p, 0), arg(p, 1), arg(p, 2), arg(p, 3));
-    if fd != 1 && fd != 2 {
-        return Ok(Ret::Int(8)); // EBADF
-    }
     let mut total = 0u64;
     for (ptr, len) in iovecs(c, iov, count)? {
         let bytes = read_bytes(c, ptr, len)?;
-        c.data_mut().output.extend_from_slice(&bytes);
+        if fd == 1 || fd == 2 {
+            c.data_mut().output.extend_from_slice(&bytes);
+        } else {
+            let file = fd
+                .checked_sub(FIRST_FD)
+                .and_then(|i| c.data_mut().files.get_mut(i as usize))
+                .and_then(Option::as_mut);
+            if file.and_then(|f| f.write(&bytes)).is_none() {
+                return Ok(Ret::Int(8)); // EBADF: not open for writing
+            }
+        }
         total += len;
     }
     write_ptr(c, written, total)?;
@@ -809,30 +826,82 @@ fn fd_seek(c: &mut Caller<'_, Host>, p: &[Val]) -> wasmtime::Result<Ret> {
     Ok(Ret::Int(0))
 }
 
-fn drive_open(c: &mut Caller<'_, Host>, p: &[Val]) -> wasmtime::Result<Ret> {
-    let path = String::from_utf8_lossy(&cstr(c, arg(p, 0))?).into_owned();
+/// Flags of `open` (musl's values, as emscripten has them).
+const O_ACCMODE: u64 = 0o3;
+const O_CREAT: u64 = 0o100;
+const O_EXCL: u64 = 0o200;
+const O_TRUNC: u64 = 0o1000;
+const O_APPEND: u64 = 0o2000;
+
+/// A free descriptor for `file`.
+fn add_file(host: &mut Host, file: OpenFile) -> u64 {
+    let slot = match host.files.iter().position(Option::is_none) {
+        Some(i) => i,
+        None => {
+            host.files.push(None);
+            host.files.len() - 1
+        }
+    };
+    host.files[slot] = Some(file);
+    slot as u64 + FIRST_FD
+}
+
+/// `open`: WeaveDrive paths read-only (`io.open("/data/<id>")`, as in the reference), anything
+/// else in the in-memory file system.
+fn sys_open(c: &mut Caller<'_, Host>, path: u64, flags: u64) -> wasmtime::Result<Ret> {
+    let path = String::from_utf8_lossy(&cstr(c, path)?).into_owned();
+    if ["/data/", "/tx/", "/block/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
+        if flags & O_ACCMODE != 0 {
+            return Ok(Ret::Int(-2)); // EACCES: the weave is read-only
+        }
+        let fd = open_drive(c.data_mut(), &path)?;
+        return Ok(Ret::Int(fd as i64));
+    }
     let host = c.data_mut();
+    let exists = host.fs.contains_key(&path);
+    if !exists && flags & O_CREAT == 0 {
+        return Ok(Ret::Int(-44)); // ENOENT
+    }
+    if exists && flags & O_CREAT != 0 && flags & O_EXCL != 0 {
+        return Ok(Ret::Int(-20)); // EEXIST
+    }
+    let contents = Arc::clone(host.fs.entry(path).or_default());
+    if flags & O_TRUNC != 0 && flags & O_ACCMODE != 0 {
+        contents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+    let file = OpenFile {
+        file: Box::new(MemFile(Arc::clone(&contents))),
+        position: 0,
+        writable: (flags & O_ACCMODE != 0).then_some(contents),
+        append: flags & O_APPEND != 0,
+    };
+    Ok(Ret::Int(add_file(host, file) as i64))
+}
+
+fn open_drive(host: &mut Host, path: &str) -> wasmtime::Result<u64> {
     let Some(drive) = host.drive.clone() else {
         return Err(wasmtime::Error::new(Halt(format!(
             "HALT: FILE NOT FOUND: {path} (WeaveDrive is not attached to this process)"
         ))));
     };
-    match drive.open(&path, &host.drive_context) {
-        Ok(file) => {
-            let slot = match host.files.iter().position(Option::is_none) {
-                Some(i) => i,
-                None => {
-                    host.files.push(None);
-                    host.files.len() - 1
-                }
-            };
-            host.files[slot] = Some(file.into());
-            Ok(Ret::Int((slot as u64 + FIRST_FD) as i64))
-        }
+    match drive.open(path, &host.drive_context) {
+        Ok(file) => Ok(add_file(host, file.into())),
         Err(reason) => Err(wasmtime::Error::new(Halt(format!(
             "HALT: FILE NOT FOUND: {path}: {reason}"
         )))),
     }
+}
+
+fn drive_open(c: &mut Caller<'_, Host>, p: &[Val]) -> wasmtime::Result<Ret> {
+    let path = String::from_utf8_lossy(&cstr(c, arg(p, 0))?).into_owned();
+    let fd = open_drive(c.data_mut(), &path)?;
+    Ok(Ret::Int(fd as i64))
 }
 
 fn read_file(c: &mut Caller<'_, Host>, fd: u64, dst: u64, len: u64) -> wasmtime::Result<u64> {

@@ -227,6 +227,7 @@ impl Live {
             drive: shared.drive.clone(),
             drive_context: DriveContext::default(),
             files: Vec::new(),
+            fs: std::collections::HashMap::new(),
             pending: None,
         };
         let mut store = Store::new(&shared.engine, host);
@@ -350,6 +351,10 @@ impl Live {
             timestamp: msg.get("Timestamp").and_then(Value::as_u64).unwrap_or(0),
         };
         host.output.clear();
+        // Files live for one message: what a process keeps must be in its memory, or a CU
+        // resumed from a checkpoint would not have it.
+        host.files.clear();
+        host.fs.clear();
         host.usegas = 0;
         host.pending = None;
         if let Err(e) = self.store.set_fuel(fuel) {

@@ -230,3 +230,23 @@ fn memory64_passes_64_bit_pointers_through_every_family() {
     let error = wrong.err().expect("refused").to_string();
     assert!(error.contains("64-bit"), "{error}");
 }
+
+#[test]
+fn files_live_in_memory_for_one_message_and_weavedrive_opens_through_them() {
+    let runtime = drive_runtime();
+    let mut p = instance(&runtime, FORMAT, "files.wat", limits(1 << 30, 1 << 30));
+    let written = p
+        .handle(message(1, "write"), &env())
+        .expect("no host failure");
+    assert_eq!(output(&written.outcome), json!("hello file"));
+    let weave = p
+        .handle(message(2, "weave!"), &env())
+        .expect("no host failure");
+    assert_eq!(output(&weave.outcome), json!("hello from the weave"));
+    // /tmp/kept, created and left open by message 1, is gone in message 3: files last one
+    // message.
+    let gone = p
+        .handle(message(3, "gone?"), &env())
+        .expect("no host failure");
+    assert_eq!(output(&gone.outcome), json!("gone"));
+}
