@@ -239,3 +239,70 @@ fn default_module_builds_from_its_folder_and_runs_the_same_out_of_process() {
     assert_eq!(balances["A"], json!("6"));
     assert_eq!(balances["B"], json!("4"));
 }
+
+#[test]
+fn run_takes_a_wasm_module_and_rolls_back_its_failures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines: Vec<String> = ["count", "fail", "count", "echo:hi"]
+        .iter()
+        .enumerate()
+        .map(|(n, data)| {
+            json!({
+                "msg": { "Id": format!("m{n}"), "From": "sender", "Data": data, "Timestamp": 1000 + n },
+                "env": { "Process": { "Id": "pid", "Owner": "owner", "Tags": [] } },
+            })
+            .to_string()
+        })
+        .collect();
+    let messages = dir.path().join("messages.jsonl");
+    std::fs::write(&messages, lines.join("\n")).expect("write messages");
+    let module = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../vm-wasm/tests/fixtures/lua-probe32.wasm"
+    );
+    let out = aorta(&[
+        "module",
+        "run",
+        module,
+        "--format",
+        "wasm32-unknown-emscripten4",
+        "--messages",
+        messages.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["response"]["Output"], json!("1"));
+    assert_eq!(lines[1]["ok"], json!(false));
+    // The failed message's increment was rolled back.
+    assert_eq!(lines[2]["response"]["Output"], json!("2"));
+    assert_eq!(
+        lines[3]["response"]["Messages"][0]["Target"],
+        json!("sender")
+    );
+    assert!(lines[0]["response"]["GasUsed"].as_u64().expect("gas") > 0);
+
+    // An unknown format is refused with the formats there are.
+    let refused = aorta(&[
+        "module",
+        "run",
+        module,
+        "--format",
+        "wasm128",
+        "--messages",
+        messages.to_str().expect("utf-8"),
+    ]);
+    assert!(!refused.status.success());
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("wasm64-unknown-emscripten-draft_2024_02_15"),
+        "{text}"
+    );
+}
