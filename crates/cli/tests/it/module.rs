@@ -40,7 +40,12 @@ end
 }
 
 fn messages(dir: &std::path::Path) -> std::path::PathBuf {
-    let lines: Vec<String> = ["a", "fail", "bb", "ccc"]
+    messages_of(dir, &["a", "fail", "bb", "ccc"])
+}
+
+/// A JSONL file of messages with these `Data`, from `sender`.
+fn messages_of(dir: &std::path::Path, data: &[&str]) -> std::path::PathBuf {
+    let lines: Vec<String> = data
         .iter()
         .enumerate()
         .map(|(n, data)| {
@@ -74,13 +79,24 @@ fn build(dir: &std::path::Path, out: &std::path::Path) {
 
 /// `aorta module run MODULE --messages FILE`, which must succeed: its raw output and lines.
 fn run(module: &std::path::Path, messages: &std::path::Path) -> (Vec<u8>, Vec<Value>) {
-    let out = aorta(&[
+    run_with(module, messages, &[])
+}
+
+/// [`run`] with more options.
+fn run_with(
+    module: &std::path::Path,
+    messages: &std::path::Path,
+    options: &[&str],
+) -> (Vec<u8>, Vec<Value>) {
+    let mut args = vec![
         "module",
         "run",
         module.to_str().expect("utf-8"),
         "--messages",
         messages.to_str().expect("utf-8"),
-    ]);
+    ];
+    args.extend(options);
+    let out = aorta(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -243,41 +259,16 @@ fn default_module_builds_from_its_folder_and_runs_the_same_out_of_process() {
 #[test]
 fn run_takes_a_wasm_module_and_rolls_back_its_failures() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let lines: Vec<String> = ["count", "fail", "count", "echo:hi"]
-        .iter()
-        .enumerate()
-        .map(|(n, data)| {
-            json!({
-                "msg": { "Id": format!("m{n}"), "From": "sender", "Data": data, "Timestamp": 1000 + n },
-                "env": { "Process": { "Id": "pid", "Owner": "owner", "Tags": [] } },
-            })
-            .to_string()
-        })
-        .collect();
-    let messages = dir.path().join("messages.jsonl");
-    std::fs::write(&messages, lines.join("\n")).expect("write messages");
+    let messages = messages_of(dir.path(), &["count", "fail", "count", "echo:hi"]);
     let module = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../vm-wasm/tests/fixtures/lua-probe32.wasm"
     );
-    let out = aorta(&[
-        "module",
-        "run",
-        module,
-        "--format",
-        "wasm32-unknown-emscripten4",
-        "--messages",
-        messages.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (_, lines) = run_with(
+        std::path::Path::new(module),
+        &messages,
+        &["--format", "wasm32-unknown-emscripten4"],
     );
-    let lines: Vec<Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["response"]["Output"], json!("1"));
     assert_eq!(lines[1]["ok"], json!(false));
