@@ -155,7 +155,8 @@ fn checkpoints(mode: &Mode, wasm: &dyn Module) {
     let (mut write, mut restore, mut compressed) = (f64::MAX, f64::MAX, 0);
     for _ in 0..rounds {
         let start = Instant::now();
-        let item = checkpoint::build(&signer, pid, id, &mark, &memory).expect("builds");
+        let sha256 = process.state_hash().expect("WASM state hashes");
+        let item = checkpoint::build(&signer, pid, id, &mark, &memory, &sha256).expect("builds");
         aorta_api::Weave::put(&weave, &item).expect("put");
         write = write.min(start.elapsed().as_secs_f64());
         compressed = item.data().len();

@@ -73,7 +73,8 @@ impl Mark {
     }
 }
 
-/// A checkpoint item's tags and gzip-compressed memory.
+/// A checkpoint item's tags and gzip-compressed memory; `sha256` is the memory's (the
+/// instance's `state_hash`, not computed twice).
 ///
 /// # Errors
 /// When the item cannot be compressed, built or signed.
@@ -83,6 +84,7 @@ pub fn build(
     module: Id,
     mark: &Mark,
     memory: &[u8],
+    sha256: &[u8; 32],
 ) -> Result<aorta_types::DataItem, String> {
     let mut gz = flate2::write::GzEncoder::new(
         Vec::with_capacity(memory.len() / 8),
@@ -92,7 +94,7 @@ pub fn build(
         .write_all(memory)
         .and_then(|()| gz.finish())
         .map_err(|e| format!("compressing memory: {e}"))?;
-    let sha = hex(&Sha256::digest(memory));
+    let sha = hex(sha256);
     let mut tags = vec![
         Tag::new("Data-Protocol", "ao"),
         Tag::new("Variant", "ao.TN.1"),
@@ -129,10 +131,8 @@ fn hex(bytes: &[u8]) -> String {
 pub struct Found {
     /// Where it was taken.
     pub mark: Mark,
-    /// The raw memory.
+    /// The raw memory, checked against the item's `SHA-256` tag.
     pub memory: Vec<u8>,
-    /// Its SHA-256.
-    pub sha256: [u8; 32],
 }
 
 /// The newest checkpoint of `process` by `owner` at or before nonce `limit`.
@@ -187,11 +187,7 @@ pub fn newest(
         tracing::warn!(%process, checkpoint = %id, "checkpoint memory does not match its SHA-256");
         return Ok(None);
     }
-    Ok(Some(Found {
-        mark,
-        memory,
-        sha256,
-    }))
+    Ok(Some(Found { mark, memory }))
 }
 
 fn read_tags(tags: &[Tag]) -> Option<(Mark, [u8; 32])> {

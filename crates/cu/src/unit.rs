@@ -735,12 +735,9 @@ impl ComputeUnit {
         else {
             return Ok(false);
         };
+        // `newest` checked the memory against its SHA-256; restoring copies it as it is.
         let instance = match meta.module.restore(&found.memory) {
-            Ok(instance) if instance.state_hash() == Some(found.sha256) => instance,
-            Ok(_) => {
-                tracing::warn!(process = %stream.process, "a restored checkpoint hashes differently; starting from nonce 0");
-                return Ok(false);
-            }
+            Ok(instance) => instance,
             Err(e) => {
                 tracing::warn!(process = %stream.process, "checkpoint does not restore ({e}); starting from nonce 0");
                 return Ok(false);
@@ -773,15 +770,23 @@ impl ComputeUnit {
         let Some(instance) = &stream.instance else {
             return;
         };
-        if instance.state_hash().is_none() {
-            return;
-        }
         let Some(mark) = checkpoint::Mark::of(&stream.pos) else {
             return;
         };
+        // Only canonical state (WASM memory) is checkpointed.
+        let Some(sha256) = instance.state_hash() else {
+            return;
+        };
         let memory = instance.state();
-        let written = checkpoint::build(&**signer, stream.process, meta.module_id, &mark, &memory)
-            .and_then(|item| self.inner.parts.weave.put(&item).map_err(|e| e.to_string()));
+        let written = checkpoint::build(
+            &**signer,
+            stream.process,
+            meta.module_id,
+            &mark,
+            &memory,
+            &sha256,
+        )
+        .and_then(|item| self.inner.parts.weave.put(&item).map_err(|e| e.to_string()));
         match written {
             Ok(_) => {
                 stream.checkpointed = stream.pos.evaluations;

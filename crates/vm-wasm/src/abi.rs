@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmtime::{
-    AsContextMut, Caller, Extern, ExternType, Func, Linker, Memory, Module, ResourceLimiter, Table,
-    Val, ValType,
+    AsContext, AsContextMut, Caller, Extern, ExternType, Func, Linker, Memory, Module,
+    ResourceLimiter, Table, Val, ValType,
 };
 
 use crate::drive::{Contents, Drive, DriveContext, MemFile, OpenFile};
@@ -252,36 +252,43 @@ fn write_ptr(caller: &mut Caller<'_, Host>, ptr: u64, v: u64) -> wasmtime::Resul
 }
 
 fn export(
-    caller: &Caller<'_, Host>,
+    store: &impl AsContext<Data = Host>,
     pick: fn(&Exports) -> &Option<Func>,
     what: &str,
 ) -> wasmtime::Result<Func> {
-    (*pick(&caller.data().exports)).ok_or_else(|| missing(what))
+    (*pick(&store.as_context().data().exports)).ok_or_else(|| missing(what))
+}
+
+/// Calls the export `pick` chooses (named `what` in errors) with integer arguments.
+fn call_export(
+    mut store: impl AsContextMut<Data = Host>,
+    pick: fn(&Exports) -> &Option<Func>,
+    what: &str,
+    args: &[u64],
+) -> wasmtime::Result<u64> {
+    let f = export(&store, pick, what)?;
+    Ok(call(&mut store, &f, args)?.unwrap_or(0))
 }
 
 /// `stackSave()`.
-pub(crate) fn stack_save(mut store: impl AsContextMut<Data = Host>) -> wasmtime::Result<u64> {
-    let f = store
-        .as_context()
-        .data()
-        .exports
-        .stack_save
-        .ok_or_else(|| missing("stackSave"))?;
-    Ok(call(&mut store, &f, &[])?.unwrap_or(0))
+pub(crate) fn stack_save(store: impl AsContextMut<Data = Host>) -> wasmtime::Result<u64> {
+    call_export(store, |e| &e.stack_save, "stackSave", &[])
 }
 
 /// `stackRestore(sp)`.
 pub(crate) fn stack_restore(
-    mut store: impl AsContextMut<Data = Host>,
+    store: impl AsContextMut<Data = Host>,
     sp: u64,
 ) -> wasmtime::Result<()> {
-    let f = store
-        .as_context()
-        .data()
-        .exports
-        .stack_restore
-        .ok_or_else(|| missing("stackRestore"))?;
-    call(&mut store, &f, &[sp]).map(drop)
+    call_export(store, |e| &e.stack_restore, "stackRestore", &[sp]).map(drop)
+}
+
+/// `stackAlloc(size)`.
+pub(crate) fn stack_alloc(
+    store: impl AsContextMut<Data = Host>,
+    size: u64,
+) -> wasmtime::Result<u64> {
+    call_export(store, |e| &e.stack_alloc, "stackAlloc", &[size])
 }
 
 /// Copies `bytes` and a NUL onto the emscripten stack, as `ccall` passes strings.
@@ -313,13 +320,7 @@ pub(crate) fn stack_string_in(
     bytes: &[u8],
     reserve: u64,
 ) -> wasmtime::Result<u64> {
-    let f = store
-        .as_context()
-        .data()
-        .exports
-        .stack_alloc
-        .ok_or_else(|| missing("stackAlloc"))?;
-    let ptr = call(&mut store, &f, &[reserve])?.unwrap_or(0);
+    let ptr = stack_alloc(&mut store, reserve)?;
     let mem = store
         .as_context()
         .data()
@@ -407,8 +408,7 @@ fn resume(caller: &mut Caller<'_, Host>) -> wasmtime::Result<Option<i64>> {
         .take()
         .ok_or_else(|| wasmtime::Error::msg("Asyncify rewound with no call pending"))?;
     // The glue frees the buffer here, before the module goes on.
-    let free = export(caller, |e| &e.free, "free")?;
-    call(&mut *caller, &free, &[pending.data])?;
+    call_export(&mut *caller, |e| &e.free, "free", &[pending.data])?;
     Ok(Some(pending.result))
 }
 
@@ -424,10 +424,14 @@ fn suspend(caller: &mut Caller<'_, Host>, ret: Ret) -> wasmtime::Result<Ret> {
         Ret::Int(v) => v,
         Ret::Float(f) => f as i64,
     };
-    let malloc = export(caller, |e| &e.malloc, "malloc")?;
     let width = if caller.data().mem64 { 8 } else { 4 };
     let header = 2 * width + 4;
-    let data = call(&mut *caller, &malloc, &[header + ASYNCIFY_STACK])?.unwrap_or(0);
+    let data = call_export(
+        &mut *caller,
+        |e| &e.malloc,
+        "malloc",
+        &[header + ASYNCIFY_STACK],
+    )?;
     if data == 0 {
         return Err(wasmtime::Error::msg("no memory for the Asyncify buffer"));
     }
@@ -462,8 +466,7 @@ fn invoke(
         Ok(()) => Ok(()),
         Err(e) if e.is::<Longjmp>() => {
             stack_restore(&mut *caller, sp)?;
-            let set_threw = export(caller, |e| &e.set_threw, "setThrew")?;
-            call(&mut *caller, &set_threw, &[1, 0])?;
+            call_export(&mut *caller, |e| &e.set_threw, "setThrew", &[1, 0])?;
             for (slot, ty) in out.iter_mut().zip(results) {
                 *slot = zero(ty);
             }
@@ -491,9 +494,8 @@ fn handler(module: &str, name: &str) -> Option<Handler> {
         ("env", "emscripten_get_now_res") => |_, _| Ok(Ret::Float(1e6)),
         ("env", "_emscripten_throw_longjmp") => |_, _| Err(wasmtime::Error::new(Longjmp)),
         ("env", "emscripten_longjmp" | "_emscripten_longjmp" | "longjmp" | "_longjmp") => |c, p| {
-            let set_threw = export(c, |e| &e.set_threw, "setThrew")?;
             let value = arg(p, 1).max(1);
-            call(&mut *c, &set_threw, &[arg(p, 0), value])?;
+            call_export(&mut *c, |e| &e.set_threw, "setThrew", &[arg(p, 0), value])?;
             Err(wasmtime::Error::new(Longjmp))
         },
         ("env", "getTempRet0" | "__getTempRet0" | "get_tempRet0") => {
@@ -702,9 +704,8 @@ fn tzset(c: &mut Caller<'_, Host>, p: &[Val]) -> wasmtime::Result<Ret> {
         write(c, arg(p, 3), b"GMT\0")?;
     } else if p.len() == 3 {
         // Older glue: `char *tzname[2]`, strings allocated with malloc.
-        let malloc = export(c, |e| &e.malloc, "malloc")?;
         for i in 0..2u64 {
-            let ptr = call(&mut *c, &malloc, &[4])?.unwrap_or(0);
+            let ptr = call_export(&mut *c, |e| &e.malloc, "malloc", &[4])?;
             write(c, ptr, b"GMT\0")?;
             let width = if c.data().mem64 { 8 } else { 4 };
             write_ptr(c, arg(p, 2) + i * width, ptr)?;

@@ -291,12 +291,7 @@ impl Live {
     /// the program name; `argv[0]` = the name, `argv[1]` = NULL.
     fn argv(store: &mut Store<Host>) -> wasmtime::Result<u64> {
         let width: usize = if store.data().mem64 { 8 } else { 4 };
-        let alloc = store
-            .data()
-            .exports
-            .stack_alloc
-            .ok_or_else(|| wasmtime::Error::msg("the module exports no stackAlloc"))?;
-        let argv = abi::call(&mut *store, &alloc, &[2 * width as u64])?.unwrap_or(0);
+        let argv = abi::stack_alloc(&mut *store, 2 * width as u64)?;
         let name = abi::stack_string(&mut *store, b"./this.program")?;
         let mut bytes = vec![0u8; 2 * width];
         bytes[..width].copy_from_slice(&name.to_le_bytes()[..width]);

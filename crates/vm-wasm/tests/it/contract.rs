@@ -20,42 +20,32 @@ impl Probe for LuaWasm32 {
     }
 }
 
-macro_rules! contract_tests {
-    ($name:ident, $probe:expr) => {
-        mod $name {
-            use super::*;
-
-            #[test]
-            fn responds() {
-                contract::responds(&WasmRuntime::new(), &$probe);
-            }
-
-            #[test]
-            fn keeps_state() {
-                contract::keeps_state(&WasmRuntime::new(), &$probe);
-            }
-
-            #[test]
-            fn rolls_back() {
-                contract::rolls_back(&WasmRuntime::new(), &$probe);
-            }
-
-            #[test]
-            fn contains_runaways() {
-                contract::contains_runaways(&WasmRuntime::new(), &$probe);
-            }
-
-            #[test]
-            fn is_deterministic() {
-                contract::is_deterministic(&WasmRuntime::new(), &$probe);
-            }
-
-            #[test]
-            fn dry_run_changes_nothing() {
-                contract::dry_run_changes_nothing(&WasmRuntime::new(), &$probe);
-            }
-        }
-    };
+#[test]
+fn responds() {
+    contract::responds(&WasmRuntime::new(), &LuaWasm32);
 }
 
-contract_tests!(wasm32, LuaWasm32);
+#[test]
+fn keeps_state() {
+    contract::keeps_state(&WasmRuntime::new(), &LuaWasm32);
+}
+
+#[test]
+fn rolls_back() {
+    contract::rolls_back(&WasmRuntime::new(), &LuaWasm32);
+}
+
+#[test]
+fn contains_runaways() {
+    contract::contains_runaways(&WasmRuntime::new(), &LuaWasm32);
+}
+
+#[test]
+fn is_deterministic() {
+    contract::is_deterministic(&WasmRuntime::new(), &LuaWasm32);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    contract::dry_run_changes_nothing(&WasmRuntime::new(), &LuaWasm32);
+}

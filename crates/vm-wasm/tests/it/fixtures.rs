@@ -21,6 +21,12 @@ fn limits(memory: u64, compute: u64) -> Limits {
     }
 }
 
+/// Handles one contract message with `data`.
+fn send(p: &mut dyn aorta_vm::Instance, nonce: u64, data: &str) -> aorta_vm::Evaluation {
+    p.handle(message(nonce, data), &env())
+        .expect("no host failure")
+}
+
 fn output(outcome: &Outcome) -> Value {
     match outcome {
         Outcome::Ok(response) => response.output.clone(),
@@ -45,16 +51,12 @@ fn memory_grows_by_the_glues_rule_within_the_limit() {
         limits(1 << 30, 1 << 30),
     );
     assert_eq!(p.memory_used(), 2 * 65_536);
-    let first = p
-        .handle(message(1, "grow"), &env())
-        .expect("no host failure");
+    let first = send(&mut *p, 1, "grow");
     assert_eq!(output(&first.outcome), json!("grew"));
     // Requested 2 pages + 1 MiB = 1 179 648 bytes; +20 % of the old size is less, so exactly
     // that, page-aligned: 18 pages.
     assert_eq!(p.memory_used(), 18 * 65_536);
-    let second = p
-        .handle(message(2, "grow"), &env())
-        .expect("no host failure");
+    let second = send(&mut *p, 2, "grow");
     assert_eq!(output(&second.outcome), json!("grew"));
     // 18 pages + 1 MiB = 34 pages; +20 % of 18 pages is 21.6: the request wins again.
     assert_eq!(p.memory_used(), 34 * 65_536);
@@ -66,9 +68,7 @@ fn memory_grows_by_the_glues_rule_within_the_limit() {
         "memory-growth.wat",
         limits(1 << 20, 1 << 30),
     );
-    let refused = small
-        .handle(message(1, "grow"), &env())
-        .expect("no host failure");
+    let refused = send(&mut *small, 1, "grow");
     assert_eq!(refused.outcome, Outcome::Error(json!("refused")));
     assert_eq!(small.memory_used(), 2 * 65_536);
 }
@@ -78,19 +78,13 @@ fn longjmp_lands_in_the_invoke_trampoline() {
     let runtime = WasmRuntime::new();
     let mut p = instance(&runtime, FORMAT, "longjmp.wat", limits(1 << 30, 1 << 30));
     for nonce in 1..=3 {
-        let caught = p
-            .handle(message(nonce, "jump"), &env())
-            .expect("no host failure");
+        let caught = send(&mut *p, nonce, "jump");
         assert_eq!(output(&caught.outcome), json!("caught"), "message {nonce}");
     }
-    let uncaught = p
-        .handle(message(4, "jump!"), &env())
-        .expect("no host failure");
+    let uncaught = send(&mut *p, 4, "jump!");
     assert!(error(&uncaught.outcome).contains("longjmp"), "{uncaught:?}");
     // The instance was rebuilt after the error and still works.
-    let again = p
-        .handle(message(5, "jump"), &env())
-        .expect("no host failure");
+    let again = send(&mut *p, 5, "jump");
     assert_eq!(output(&again.outcome), json!("caught"));
 }
 
@@ -122,13 +116,9 @@ fn drive_runtime() -> WasmRuntime {
 fn weavedrive_reads_admissible_files_only() {
     let runtime = drive_runtime();
     let mut p = instance(&runtime, FORMAT, "weavedrive.wat", limits(1 << 30, 1 << 30));
-    let read = p
-        .handle(message(1, "/data/abc"), &env())
-        .expect("no host failure");
+    let read = send(&mut *p, 1, "/data/abc");
     assert_eq!(output(&read.outcome), json!("hello from the weave"));
-    let refused = p
-        .handle(message(2, "/data/secret"), &env())
-        .expect("no host failure");
+    let refused = send(&mut *p, 2, "/data/secret");
     let text = error(&refused.outcome);
     assert!(
         text.contains("HALT: FILE NOT FOUND") && text.contains("/data/secret"),
@@ -142,9 +132,7 @@ fn weavedrive_reads_admissible_files_only() {
         "weavedrive.wat",
         limits(1 << 30, 1 << 30),
     );
-    let none = bare
-        .handle(message(1, "/data/abc"), &env())
-        .expect("no host failure");
+    let none = send(&mut *bare, 1, "/data/abc");
     assert!(error(&none.outcome).contains("FILE NOT FOUND"));
 }
 
@@ -157,13 +145,9 @@ fn asyncify_round_trip_rewinds_into_the_import() {
         "asyncify.wat",
         limits(1 << 30, 1 << 30),
     );
-    let first = p
-        .handle(message(1, "open"), &env())
-        .expect("no host failure");
+    let first = send(&mut *p, 1, "open");
     assert_eq!(output(&first.outcome), json!("before=1 fd=ok"));
-    let second = p
-        .handle(message(2, "check"), &env())
-        .expect("no host failure");
+    let second = send(&mut *p, 2, "check");
     assert_eq!(output(&second.outcome), json!("freed"));
 }
 
@@ -172,14 +156,12 @@ fn metering_runs_out_of_gas() {
     let runtime = WasmRuntime::new();
     let metered = "wasm32-unknown-emscripten-metering";
     let mut p = instance(&runtime, metered, "metering.wat", limits(1 << 30, 1 << 40));
-    let done = p.handle(message(1, "x"), &env()).expect("no host failure");
+    let done = send(&mut *p, 1, "x");
     assert_eq!(output(&done.outcome), json!("done"));
     assert!(done.gas_used > 10_000, "gas used: {}", done.gas_used);
 
     let mut poor = instance(&runtime, metered, "metering.wat", limits(1 << 30, 5_000));
-    let out = poor
-        .handle(message(1, "x"), &env())
-        .expect("no host failure");
+    let out = send(&mut *poor, 1, "x");
     assert_eq!(error(&out.outcome), "out of gas!");
 
     let mut slow = instance(
@@ -188,17 +170,13 @@ fn metering_runs_out_of_gas() {
         "metering.wat",
         limits(1 << 30, 1_000_000),
     );
-    let spent = slow
-        .handle(message(1, "x"), &env())
-        .expect("no host failure");
+    let spent = send(&mut *slow, 1, "x");
     assert_eq!(error(&spent.outcome), "compute limit exceeded");
 
     // Formats without metering ignore Compute-Limit (as the reference does) up to the
     // runaway guard.
     let mut free = instance(&runtime, FORMAT, "memory-growth.wat", limits(1 << 30, 10));
-    let fine = free
-        .handle(message(1, "grow"), &env())
-        .expect("no host failure");
+    let fine = send(&mut *free, 1, "grow");
     assert_eq!(output(&fine.outcome), json!("grew"));
 }
 
@@ -207,7 +185,7 @@ fn memory64_passes_64_bit_pointers_through_every_family() {
     let runtime = drive_runtime();
     let format = "wasm64-unknown-emscripten-draft_2024_02_15";
     let mut p = instance(&runtime, format, "memory64.wat", limits(1 << 30, 1 << 30));
-    let first = p.handle(message(1, "go"), &env()).expect("no host failure");
+    let first = send(&mut *p, 1, "go");
     assert_eq!(output(&first.outcome), json!("hello from the weave"));
     assert_eq!(p.memory_used(), 18 * 65_536);
     // The saved 64-bit memory resumes in a fresh instance.
@@ -235,18 +213,12 @@ fn memory64_passes_64_bit_pointers_through_every_family() {
 fn files_live_in_memory_for_one_message_and_weavedrive_opens_through_them() {
     let runtime = drive_runtime();
     let mut p = instance(&runtime, FORMAT, "files.wat", limits(1 << 30, 1 << 30));
-    let written = p
-        .handle(message(1, "write"), &env())
-        .expect("no host failure");
+    let written = send(&mut *p, 1, "write");
     assert_eq!(output(&written.outcome), json!("hello file"));
-    let weave = p
-        .handle(message(2, "weave!"), &env())
-        .expect("no host failure");
+    let weave = send(&mut *p, 2, "weave!");
     assert_eq!(output(&weave.outcome), json!("hello from the weave"));
     // /tmp/kept, created and left open by message 1, is gone in message 3: files last one
     // message.
-    let gone = p
-        .handle(message(3, "gone?"), &env())
-        .expect("no host failure");
+    let gone = send(&mut *p, 3, "gone?");
     assert_eq!(output(&gone.outcome), json!("gone"));
 }
