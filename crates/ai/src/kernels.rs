@@ -1,0 +1,364 @@
+//! The arithmetic every token goes through, written so that its result is fixed bit for bit.
+//!
+//! * Float reductions use eight accumulators in a fixed pattern and one fixed reduction tree
+//!   ([`reduce8`]); the AVX2 path keeps exactly those eight accumulators in its eight lanes, and
+//!   multiplies then adds (never a fused multiply-add, which rounds once instead of twice).
+//! * Quantised weights meet activations quantised to 8 bits ([`QuantizedInput`]): the dot
+//!   product of one 32-element block is an integer, exact whatever the order, and the float part
+//!   (block scales) is one shared scalar loop for both paths.
+//! * Elementwise code is plain Rust: the compiler may vectorise it but never reassociates or
+//!   fuses floating-point operations, so every CPU computes the same values.
+
+use crate::dtype::{DType, f16_to_f32};
+
+/// Which implementation runs the inner loops. Both give identical bits; [`Kernel::best`] picks
+/// the faster one this CPU supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Portable Rust.
+    Scalar,
+    /// x86-64 AVX2 intrinsics (checked at run time).
+    Avx2,
+}
+
+impl Kernel {
+    /// AVX2 where the CPU has it, otherwise scalar.
+    pub fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Self::Avx2;
+        }
+        Self::Scalar
+    }
+
+    /// The kernel named `name` (`scalar`, `avx2`), if this CPU can run it.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "scalar" => Some(Self::Scalar),
+            "avx2" if Self::best() == Self::Avx2 => Some(Self::Avx2),
+            _ => None,
+        }
+    }
+}
+
+/// The fixed reduction tree of eight partial sums.
+#[inline(always)]
+fn reduce8(a: [f32; 8]) -> f32 {
+    ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
+}
+
+/// `Σ a[i]·b[i]`, the same bits on every kernel.
+pub fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx2 {
+        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2.
+        return unsafe { avx2::dot(a, b) };
+    }
+    let _ = kernel;
+    let mut acc = [0f32; 8];
+    let whole = a.len() / 8 * 8;
+    for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
+        for j in 0..8 {
+            acc[j] = acc[j] + ca[j] * cb[j];
+        }
+    }
+    tail(&mut acc, &a[whole..], &b[whole..]);
+    reduce8(acc)
+}
+
+/// The elements after the last whole group of eight go to accumulators 0, 1, …
+#[inline(always)]
+fn tail(acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
+    for (j, (x, y)) in a.iter().zip(b).enumerate() {
+        acc[j] = acc[j] + x * y;
+    }
+}
+
+/// Activations quantised to 8 bits in blocks of 32, as quantised weights need them.
+#[derive(Clone, Debug, Default)]
+pub struct QuantizedInput {
+    /// One scale per block.
+    pub scale: Vec<f32>,
+    /// `scale · Σq` per block (the offset term of `Q4_1`).
+    pub scaled_sum: Vec<f32>,
+    /// The quantised values.
+    pub q: Vec<i8>,
+}
+
+impl QuantizedInput {
+    /// Quantises `x` (its length a multiple of 32): `q = round(x / d)` with `d = max|x| / 127`.
+    pub fn quantize(&mut self, x: &[f32]) {
+        let blocks = x.len() / 32;
+        self.scale.clear();
+        self.scaled_sum.clear();
+        self.q.clear();
+        self.q.reserve(x.len());
+        for block in x.chunks_exact(32).take(blocks) {
+            let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let d = amax / 127.0;
+            let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+            let mut sum = 0i32;
+            for v in block {
+                let q = (v * id).round().clamp(-127.0, 127.0) as i8;
+                sum += i32::from(q);
+                self.q.push(q);
+            }
+            self.scale.push(d);
+            self.scaled_sum.push(d * sum as f32);
+        }
+    }
+}
+
+/// One output of a matrix-vector product: the dot product of a weight row (`row` bytes of
+/// `dtype`) with the input (`x` in floats, `qx` quantised).
+pub fn row_dot(
+    kernel: Kernel,
+    dtype: DType,
+    row: &[u8],
+    x: &[f32],
+    qx: &QuantizedInput,
+) -> f32 {
+    match dtype {
+        DType::F32 => {
+            let mut w = [0f32; 256];
+            let mut acc = [0f32; 8];
+            // Decoding in pieces keeps the weights unaligned-safe and the order fixed.
+            for (bytes, xs) in row.chunks(1024).zip(x.chunks(256)) {
+                let n = xs.len();
+                for (dst, src) in w.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *dst = f32::from_le_bytes([src[0], src[1], src[2], src[3]]);
+                }
+                accumulate(kernel, &mut acc, &w[..n], xs);
+            }
+            reduce8(acc)
+        }
+        DType::F16 => {
+            let mut w = [0f32; 256];
+            let mut acc = [0f32; 8];
+            for (bytes, xs) in row.chunks(512).zip(x.chunks(256)) {
+                let n = xs.len();
+                for (dst, src) in w.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *dst = f16_to_f32(u16::from_le_bytes([src[0], src[1]]));
+                }
+                accumulate(kernel, &mut acc, &w[..n], xs);
+            }
+            reduce8(acc)
+        }
+        DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => quantized_dot(kernel, dtype, row, qx),
+    }
+}
+
+/// Adds `a·b` into the eight accumulators (`a.len()` a multiple of 8 except at a row's end).
+#[inline(always)]
+fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
+    let whole = a.len() / 8 * 8;
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx2 {
+        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2.
+        unsafe { avx2::accumulate(acc, &a[..whole], &b[..whole]) };
+        tail(acc, &a[whole..], &b[whole..]);
+        return;
+    }
+    let _ = kernel;
+    for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
+        for j in 0..8 {
+            acc[j] = acc[j] + ca[j] * cb[j];
+        }
+    }
+    tail(acc, &a[whole..], &b[whole..]);
+}
+
+/// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
+fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
+    let size = dtype.block_bytes();
+    let mut acc = [0f32; 4];
+    for (b, block) in row.chunks_exact(size).enumerate() {
+        let xq = &qx.q[b * 32..b * 32 + 32];
+        let d = f16_to_f32(u16::from_le_bytes([block[0], block[1]]));
+        let isum = int_dot(kernel, dtype, block, xq);
+        let term = match dtype {
+            DType::Q4_1 => {
+                let m = f16_to_f32(u16::from_le_bytes([block[2], block[3]]));
+                (d * qx.scale[b]) * isum as f32 + m * qx.scaled_sum[b]
+            }
+            _ => (d * qx.scale[b]) * isum as f32,
+        };
+        acc[b & 3] += term;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// The integer dot product of one weight block with 32 quantised inputs.
+#[inline(always)]
+fn int_dot(kernel: Kernel, dtype: DType, block: &[u8], x: &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx2 {
+        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2; lengths are whole blocks.
+        return unsafe { avx2::int_dot(dtype, block, x) };
+    }
+    let _ = kernel;
+    int_dot_scalar(dtype, block, x)
+}
+
+fn int_dot_scalar(dtype: DType, block: &[u8], x: &[i8]) -> i32 {
+    match dtype {
+        DType::Q8_0 => block[2..34]
+            .iter()
+            .zip(x)
+            .map(|(&w, &v)| i32::from(w as i8) * i32::from(v))
+            .sum(),
+        DType::Q4_0 | DType::Q4_1 => {
+            let (qs, offset) = if dtype == DType::Q4_0 {
+                (&block[2..18], 8)
+            } else {
+                (&block[4..20], 0)
+            };
+            let mut sum = 0i32;
+            for (i, &byte) in qs.iter().enumerate() {
+                sum += (i32::from(byte & 15) - offset) * i32::from(x[i]);
+                sum += (i32::from(byte >> 4) - offset) * i32::from(x[i + 16]);
+            }
+            sum
+        }
+        DType::F32 | DType::F16 => 0,
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use crate::dtype::DType;
+
+    /// Eight lanes are the scalar path's eight accumulators; the reduction is the same tree.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0f32; 8];
+        let whole = a.len() / 8 * 8;
+        // SAFETY: the caller checked AVX2; slices are in bounds.
+        unsafe { accumulate(&mut acc, &a[..whole], &b[..whole]) };
+        super::tail(&mut acc, &a[whole..], &b[whole..]);
+        super::reduce8(acc)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn accumulate(acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
+        // SAFETY: unaligned loads and stores of eight floats inside the slices.
+        unsafe {
+            let mut v = _mm256_loadu_ps(acc.as_ptr());
+            for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+                let p = _mm256_mul_ps(_mm256_loadu_ps(ca.as_ptr()), _mm256_loadu_ps(cb.as_ptr()));
+                v = _mm256_add_ps(v, p);
+            }
+            _mm256_storeu_ps(acc.as_mut_ptr(), v);
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn int_dot(dtype: DType, block: &[u8], x: &[i8]) -> i32 {
+        // SAFETY: `block` holds one whole block of `dtype` and `x` 32 values; loads unaligned.
+        unsafe {
+            let xv = _mm256_loadu_si256(x.as_ptr().cast());
+            let pairs = match dtype {
+                DType::Q8_0 => {
+                    let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
+                    // |w| · (x·sign w): maddubs wants its first operand unsigned.
+                    _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w))
+                }
+                DType::Q4_0 => {
+                    let w = _mm256_sub_epi8(nibbles(&block[2..18]), _mm256_set1_epi8(8));
+                    _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w))
+                }
+                DType::Q4_1 => _mm256_maddubs_epi16(nibbles(&block[4..20]), xv),
+                DType::F32 | DType::F16 => return 0,
+            };
+            let quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+            let s = _mm_add_epi32(
+                _mm256_castsi256_si128(quads),
+                _mm256_extracti128_si256(quads, 1),
+            );
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+            _mm_cvtsi128_si32(s)
+        }
+    }
+
+    /// Sixteen bytes of packed nibbles as 32 bytes: low nibbles (elements 0–15), then high.
+    #[inline(always)]
+    unsafe fn nibbles(qs: &[u8]) -> __m256i {
+        // SAFETY: `qs` is 16 bytes.
+        unsafe {
+            let b = _mm_loadu_si128(qs.as_ptr().cast());
+            let m = _mm_set1_epi8(15);
+            let lo = _mm_and_si128(b, m);
+            let hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+            _mm256_set_m128i(hi, lo)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    #[test]
+    /// The AVX2 and scalar dot products agree bit for bit, odd lengths included.
+    fn dot_paths_agree() {
+        let Some(avx) = Kernel::named("avx2") else {
+            eprintln!("no AVX2 on this CPU: only the scalar path exists");
+            return;
+        };
+        let mut seed = 1;
+        for n in [1, 7, 8, 9, 64, 100, 576, 1531] {
+            let a: Vec<f32> = (0..n).map(|_| lcg(&mut seed) * 1e3).collect();
+            let b: Vec<f32> = (0..n).map(|_| lcg(&mut seed) * 1e-3).collect();
+            assert_eq!(
+                dot(avx, &a, &b).to_bits(),
+                dot(Kernel::Scalar, &a, &b).to_bits(),
+                "n = {n}"
+            );
+        }
+    }
+
+    #[test]
+    /// The reduction really is the fixed tree (a plain left-to-right sum differs here).
+    fn dot_order_is_the_tree() {
+        let a = [1e8f32, 1.0, -1e8, 1.0, 0.0, 0.0, 0.0, 0.0, 0.5];
+        let b = [1f32; 9];
+        let expected = ((a[0] + a[8] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+        assert_eq!(dot(Kernel::Scalar, &a, &b), expected);
+    }
+
+    #[test]
+    /// Quantised blocks reproduce the weights they encode, and both paths agree on every type.
+    fn quantized_paths_agree() {
+        let mut seed = 7;
+        let x: Vec<f32> = (0..64).map(|_| lcg(&mut seed)).collect();
+        let mut qx = QuantizedInput::default();
+        qx.quantize(&x);
+        for dtype in [DType::Q8_0, DType::Q4_0, DType::Q4_1] {
+            let w: Vec<f32> = (0..64).map(|_| lcg(&mut seed)).collect();
+            let row = crate::dtype::quantize_row(dtype, &w);
+            let deq = crate::dtype::dequantize_row(dtype, &row, 64);
+            for (a, b) in w.iter().zip(&deq) {
+                assert!((a - b).abs() < 0.15, "{dtype:?}: {a} vs {b}");
+            }
+            let scalar = row_dot(Kernel::Scalar, dtype, &row, &x, &qx);
+            let exact: f32 = deq.iter().zip(&x).map(|(a, b)| a * b).sum();
+            assert!((scalar - exact).abs() < 0.2, "{dtype:?}: {scalar} vs {exact}");
+            if let Some(avx) = Kernel::named("avx2") {
+                assert_eq!(
+                    row_dot(avx, dtype, &row, &x, &qx).to_bits(),
+                    scalar.to_bits(),
+                    "{dtype:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! SmolLM2-135M-Instruct (Q4_1, GPT-2 BPE): the tokenizer against the `gguf` package's
+//! vocabulary, a sensible greedy answer, and the same bits on every thread count and kernel.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use aorta_ai::chat::{Message, prompt};
+use aorta_ai::{Exec, Kernel, Model, Scratch, VecCache, sampler};
+
+use crate::fetched;
+
+/// Greedy tokens after `prompt`, and the bits of the last logits.
+fn generate(model: &Model, exec: &Exec, prompt: &str, n: usize) -> (Vec<u32>, Vec<u32>) {
+    let tokens = model.tokenizer.encode(prompt, model.tokenizer.add_bos, true);
+    let mut kv = VecCache::new(&model.config, 2048);
+    let mut s = Scratch::default();
+    for &t in &tokens {
+        model.forward(exec, t, &mut kv, &mut s).expect("forward");
+    }
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let next = sampler::sample(&s.logits, Default::default(), 0.0);
+        if model.tokenizer.is_end(next) {
+            break;
+        }
+        out.push(next);
+        model.forward(exec, next, &mut kv, &mut s).expect("forward");
+    }
+    (out, s.logits.iter().map(|l| l.to_bits()).collect())
+}
+
+fn chat(model: &Model, question: &str) -> String {
+    prompt(
+        model.chat_template.as_deref(),
+        &[
+            Message::new("system", "You are a helpful assistant."),
+            Message::new("user", question),
+        ],
+    )
+}
+
+#[test]
+/// Token ids equal those of a Hugging Face `tokenizers` BPE built from the vocabulary and
+/// merges that the `gguf` package reads from the same file; decoding gives the text back.
+fn tokenizer_matches_the_gguf_package() {
+    let (path, python) = fetched();
+    let model = Model::open(path, None).expect("load");
+    let sentences = [
+        "Hello, world!",
+        "What is the capital of France?",
+        "  leading spaces and\ttabs\n\nnewlines   ",
+        "numbers 12345 and 3.14159, 2nd place",
+        "emoji 🦙 and accents café naïve Ωμέγα",
+        "<|im_start|>user\nHi there<|im_end|>\n",
+        "don't won't it's we'll they're I'm you've he'd",
+        "中文 日本語 한국어",
+        "fn main() { println!(\"{}\", x[0] + 1); } // code",
+        "MiXeD CaSe and ALLCAPS words, ... !!! ???",
+    ];
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/reference_tokenizer.py"
+    );
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("running the reference tokenizer");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(serde_json::to_string(&sentences).expect("json").as_bytes())
+        .expect("writing sentences");
+    let out = child.wait_with_output().expect("reference output");
+    assert!(out.status.success(), "the reference tokenizer failed");
+    let expected: Vec<Vec<u32>> = serde_json::from_slice(&out.stdout).expect("ids");
+    for (sentence, want) in sentences.iter().zip(&expected) {
+        let got = model.tokenizer.encode(sentence, false, true);
+        assert_eq!(&got, want, "{sentence:?}");
+        assert_eq!(model.tokenizer.decode_all(&got).as_str(), sentence.replace("<|im_start|>", "").replace("<|im_end|>", ""));
+    }
+}
+
+#[test]
+/// Greedy SmolLM2 answers a factual question sensibly.
+fn answers_a_question() {
+    let (path, _) = fetched();
+    let model = Model::open(path, None).expect("load");
+    let exec = Exec::new(2, Kernel::best()).expect("threads");
+    let (out, _) = generate(&model, &exec, &chat(&model, "What is the capital of France?"), 24);
+    let text = model.tokenizer.decode_all(&out);
+    assert!(text.contains("Paris"), "{text:?}");
+}
+
+#[test]
+/// One thread with the scalar kernel and two threads with the best kernel give the same tokens
+/// and the same logits, bit for bit.
+fn same_bits_on_every_path() {
+    let (path, _) = fetched();
+    let model = Model::open(path, None).expect("load");
+    let p = chat(&model, "Name a colour.");
+    let one = generate(&model, &Exec::new(1, Kernel::Scalar).expect("exec"), &p, 6);
+    let two = generate(&model, &Exec::new(2, Kernel::best()).expect("exec"), &p, 6);
+    assert!(!one.0.is_empty());
+    assert_eq!(one, two);
+}
