@@ -108,7 +108,7 @@ fn sentencepiece_tokenizers() {
     assert_eq!(pieces, ["\u{2581}hello", "\u{2581}", "<0x7E>", "<0xC3>", "<0xA9>"]);
     assert_eq!(t.decode_all(&t.encode("hello ~é world", true, false)), "hello ~é world");
 
-    let l = Model::from_llama2c(Storage::Owned(llama2c(Shape::tiny(300), true, 2)), &llama2c_tokenizer(300))
+    let l = Model::from_llama2c(Storage::Owned(llama2c(Shape::tiny(320), true, 2)), &llama2c_tokenizer(320))
         .expect("llama2.c");
     let t = &l.tokenizer;
     let ids = t.encode("hello world the", true, false);
