@@ -128,7 +128,7 @@ impl Setup {
                 weave: Arc::new(self.store.clone()),
                 chain: Arc::new(self.chain),
                 results: Arc::new(MemoryResults::new()),
-                runtimes: vec![Arc::new(LuaRuntime)],
+                runtimes: vec![Arc::new(LuaRuntime::default())],
                 checkpoints: None,
             },
             Config::default(),
@@ -202,7 +202,7 @@ fn main() {
             Arc::new(message::env(&info, &module_view, module_item.tags()))
         })
         .collect();
-    let module = LuaRuntime
+    let module = LuaRuntime::default()
         .load(FORMAT, default_module().as_bytes(), Limits::default())
         .expect("module");
     let start = Instant::now();

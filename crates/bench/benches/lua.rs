@@ -60,7 +60,7 @@ fn transfer(n: u64) -> Value {
 }
 
 fn token_process() -> Box<dyn Instance> {
-    let mut p = LuaRuntime
+    let mut p = LuaRuntime::default()
         .load(FORMAT, default_module().as_bytes(), Limits::default())
         .expect("default module")
         .instantiate()
@@ -83,7 +83,7 @@ fn echo_process(response: &Value) -> Box<dyn Instance> {
         "local json = require('json') local r = json.decode([==[{response}]==]) \
          function handle(msg, env) return r end"
     );
-    LuaRuntime
+    LuaRuntime::default()
         .load(FORMAT, source.as_bytes(), Limits::default())
         .expect("echo module")
         .instantiate()

@@ -62,7 +62,7 @@ impl Node {
                 weave: store.clone(),
                 chain: Arc::new(chain),
                 results: Arc::new(MemoryResults::new()),
-                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime::default())],
                 checkpoints: None,
             },
             aorta_cu::Config::default(),

@@ -44,7 +44,7 @@ impl Node {
             weave: Arc::new(self.store.clone()),
             chain: Arc::new(self.chain),
             results: Arc::new(MemoryResults::new()),
-            runtimes: vec![Arc::new(LuaRuntime)],
+            runtimes: vec![Arc::new(LuaRuntime::default())],
             checkpoints: None,
         }
     }
@@ -204,7 +204,7 @@ fn main() {
             weave: gateway.clone(),
             chain: gateway,
             results: Arc::new(MemoryResults::new()),
-            runtimes: vec![Arc::new(LuaRuntime)],
+            runtimes: vec![Arc::new(LuaRuntime::default())],
             checkpoints: None,
         },
     );

@@ -59,7 +59,7 @@ fn main() {
     let mode = Mode::from_env();
     mode.banner("WASM process bench");
     let count = mode.count(20_000) as u64;
-    let native = LuaRuntime
+    let native = LuaRuntime::default()
         .load(aorta_vm_lua::FORMAT, LUA_PROBE.as_bytes(), limits())
         .expect("the Lua probe loads");
     let wasm_runtime = WasmRuntime::new();

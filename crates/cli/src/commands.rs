@@ -3,6 +3,7 @@
 pub mod client;
 pub mod cu;
 pub mod dev;
+pub mod model;
 pub mod module;
 pub mod mu;
 pub mod su;
@@ -14,12 +15,25 @@ use std::sync::Arc;
 use aorta_api::{Chain, Weave};
 use aorta_vm::Runtime;
 
-/// The runtimes a CU evaluates with: native Lua, and ao's WASM modules with WeaveDrive over
-/// `weave` and `chain`.
-pub fn runtimes(weave: Arc<dyn Weave>, chain: Arc<dyn Chain>) -> Vec<Arc<dyn Runtime>> {
-    let drive = aorta_cu::drive::WeaveDrive::new(weave, chain);
+/// The runtimes a CU evaluates with: native Lua with WeaveDrive and llama inference (weights
+/// copied into `models` to be mapped), and ao's WASM modules with WeaveDrive over `weave` and
+/// `chain`.
+pub fn runtimes(
+    weave: Arc<dyn Weave>,
+    chain: Arc<dyn Chain>,
+    models: std::path::PathBuf,
+) -> Vec<Arc<dyn Runtime>> {
+    let drive: Arc<dyn aorta_vm::drive::Drive> =
+        Arc::new(aorta_cu::drive::WeaveDrive::new(weave, chain));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let exec = aorta_ai::Exec::new(threads, aorta_ai::Kernel::best())
+        .unwrap_or_else(|_| aorta_ai::Exec::single());
     vec![
-        Arc::new(aorta_vm_lua::LuaRuntime),
-        Arc::new(aorta_vm_wasm::WasmRuntime::new().with_drive(Arc::new(drive))),
+        Arc::new(
+            aorta_vm_lua::LuaRuntime::default()
+                .with_drive(Arc::clone(&drive))
+                .with_inference(aorta_vm_lua::Inference { models, exec }),
+        ),
+        Arc::new(aorta_vm_wasm::WasmRuntime::new().with_drive(drive)),
     ]
 }

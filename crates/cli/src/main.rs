@@ -50,6 +50,12 @@ enum Command {
     /// Build process modules and run them locally over a file of messages.
     #[command(subcommand)]
     Module(commands::module::Command),
+    /// Publish model weights to the weave (for `Llama.load("/data/<id>")` in processes).
+    #[command(subcommand)]
+    Model(commands::model::Command),
+    /// Run a model locally.
+    #[command(subcommand)]
+    Llm(commands::model::Llm),
 }
 
 /// Units allocate and free many small JSON values and buffers per message; glibc's malloc spent
@@ -87,6 +93,8 @@ fn main() -> std::process::ExitCode {
         Command::Result(args) => commands::client::result(&args),
         Command::Repl(args) => commands::client::repl(&args),
         Command::Verify(args) => commands::verify::run(&args),
+        Command::Model(command) => commands::model::run(command),
+        Command::Llm(command) => commands::model::llm(command),
         Command::Wallet(command) => commands::wallet::run(command),
         Command::Su(command) => commands::su::run(command),
         Command::Cu(command) => commands::cu::run(command),

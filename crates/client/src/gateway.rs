@@ -368,3 +368,15 @@ impl Chain for GatewayClient {
         }
     }
 }
+
+impl GatewayClient {
+    /// Uploads a signed data item streamed from `body` (`POST /tx/arweave`), for items too
+    /// large to hold in memory; `id` is the item's id.
+    ///
+    /// # Errors
+    /// The gateway refused the item or could not be reached.
+    pub fn put_stream(&self, id: Id, body: &mut dyn std::io::Read) -> Result<(), aorta_api::Error> {
+        let _: Value = self.http.post_reader("/tx/arweave", body, id)?;
+        Ok(())
+    }
+}

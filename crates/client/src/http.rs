@@ -78,12 +78,23 @@ impl Http {
         body: &[u8],
         about: Id,
     ) -> Result<T, aorta_api::Error> {
+        let mut reader = body;
+        self.post_reader(path, &mut reader, about)
+    }
+
+    /// As [`Self::post_bytes`], with the body streamed from `body` (large data items).
+    pub(crate) fn post_reader<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &mut dyn std::io::Read,
+        about: Id,
+    ) -> Result<T, aorta_api::Error> {
         let url = format!("{}{path}", self.base);
         let mut response = self
             .agent
             .post(&url)
             .header("content-type", "application/octet-stream")
-            .send(body)
+            .send(ureq::SendBody::from_reader(body))
             .map_err(|e| self.transport(&url, e))?;
         let status = response.status().as_u16();
         let bytes = response

@@ -52,7 +52,8 @@ impl Default for Options {
         Self {
             network: "aorta".into(),
             data_at_root: true,
-            max_upload: 64 * 1024 * 1024,
+            // Model weights are uploaded as one data item.
+            max_upload: 1 << 30,
         }
     }
 }

@@ -9,12 +9,15 @@ pub enum Chunk<'a> {
     Blob(&'a [u8]),
     /// A list of nodes.
     List(&'a [Chunk<'a>]),
+    /// A blob known by its length and SHA-384 (streamed data too large to hold).
+    Digest(u64, [u8; 48]),
 }
 
 /// The 48-byte deep hash of a node.
 pub fn deep_hash(chunk: Chunk<'_>) -> [u8; 48] {
     match chunk {
         Chunk::Blob(b) => blob_from_digest(b.len() as u64, Sha384::digest(b).into()),
+        Chunk::Digest(len, sha384) => blob_from_digest(len, sha384),
         Chunk::List(items) => {
             let mut acc: [u8; 48] = tagged_digest("list", items.len() as u64);
             for item in items {

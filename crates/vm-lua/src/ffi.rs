@@ -64,6 +64,7 @@ unsafe extern "C" {
     pub fn lua_pushcclosure(l: *mut lua_State, f: lua_CFunction, n: c_int);
     pub fn lua_pushboolean(l: *mut lua_State, b: c_int);
     pub fn lua_pushlightuserdata(l: *mut lua_State, p: *mut c_void);
+    pub fn lua_newuserdata(l: *mut lua_State, size: usize) -> *mut c_void;
 
     pub fn lua_getglobal(l: *mut lua_State, name: *const c_char) -> c_int;
     pub fn lua_getfield(l: *mut lua_State, idx: c_int, k: *const c_char) -> c_int;

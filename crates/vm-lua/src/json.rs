@@ -31,7 +31,7 @@ pub(crate) unsafe extern "C" fn open(l: *mut lua_State) -> c_int {
 }
 
 /// Pushes a byte string (run as a protected call: `lua_pushlstring` can raise).
-unsafe extern "C" fn push_bytes(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C" fn push_bytes(l: *mut lua_State) -> c_int {
     // SAFETY: the caller passed a live `&[u8]` as light userdata.
     unsafe {
         let bytes = &*lua_touserdata(l, 1).cast::<&[u8]>();
@@ -52,7 +52,7 @@ unsafe extern "C" fn push_value(l: *mut lua_State) -> c_int {
 
 /// Calls `f` protected with `arg`, leaving its result (or its error) on top; true when it
 /// succeeded.
-unsafe fn protected(l: *mut lua_State, f: lua_CFunction, arg: *mut c_void) -> bool {
+pub(crate) unsafe fn protected(l: *mut lua_State, f: lua_CFunction, arg: *mut c_void) -> bool {
     // SAFETY: a live state with room for two values (C functions get LUA_MINSTACK = 20).
     unsafe {
         lua_pushcclosure(l, f, 0);

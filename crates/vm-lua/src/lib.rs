@@ -21,6 +21,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
+use aorta_vm::drive::{Drive, DriveContext};
 use aorta_vm::{Error, Evaluation, Instance, Limits, Module, Outcome, Response, Runtime};
 use serde_json::Value;
 
@@ -28,7 +29,10 @@ mod arena;
 pub mod bundle;
 mod convert;
 mod ffi;
+mod host;
 mod json;
+
+pub use host::{Host, Inference, MACS_PER_GAS};
 
 use arena::{Arena, Snapshot};
 use ffi::*;
@@ -76,9 +80,26 @@ pub fn default_module() -> String {
         .unwrap_or_else(|e| unreachable!("the built-in sources bundle: {e}"))
 }
 
-/// The `lua-5.3` runtime.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct LuaRuntime;
+/// The `lua-5.3` runtime: plain Lua by default; with a [`Drive`] processes read WeaveDrive
+/// files, and with [`Inference`] they run models (`require('llama')`).
+#[derive(Clone, Debug, Default)]
+pub struct LuaRuntime {
+    host: Host,
+}
+
+impl LuaRuntime {
+    /// Gives processes WeaveDrive (`io.open`, `require('weavedrive')`).
+    pub fn with_drive(mut self, drive: Arc<dyn Drive>) -> Self {
+        self.host.drive = Some(drive);
+        self
+    }
+
+    /// Lets processes run models read through WeaveDrive.
+    pub fn with_inference(mut self, inference: Inference) -> Self {
+        self.host.inference = Some(inference);
+        self
+    }
+}
 
 impl Runtime for LuaRuntime {
     fn formats(&self) -> &[&'static str] {
@@ -95,6 +116,7 @@ impl Runtime for LuaRuntime {
         let module = LuaModule {
             source: data.to_vec(),
             limits,
+            host: self.host.clone(),
         };
         // Check it compiles and defines `handle` once, here, rather than at every instance.
         module.instantiate()?;
@@ -107,22 +129,25 @@ impl Runtime for LuaRuntime {
 pub struct LuaModule {
     source: Vec<u8>,
     limits: Limits,
+    host: Host,
 }
 
 impl Module for LuaModule {
     fn instantiate(&self) -> Result<Box<dyn Instance>, Error> {
-        Ok(Box::new(LuaInstance::new(&self.source, self.limits)?))
+        Ok(Box::new(LuaInstance::new(&self.source, self.limits, self.host.clone())?))
     }
 }
 
-/// The compute budget of the message being handled; each thread's extra space points here.
-#[derive(Debug, Default)]
-struct Meter {
+/// The compute budget of the message being handled, and the host; each thread's extra space
+/// points here.
+#[derive(Default)]
+pub(crate) struct Meter {
     /// Count-hook calls so far in this message.
-    fired: u64,
+    pub(crate) fired: u64,
     /// Calls allowed: `compute / HOOK_INTERVAL`.
-    allowed: u64,
-    exhausted: bool,
+    pub(crate) allowed: u64,
+    pub(crate) exhausted: bool,
+    pub(crate) host: host::HostState,
 }
 
 /// One process: a Lua state on its own arena.
@@ -180,7 +205,7 @@ unsafe extern "C" fn count_hook(l: *mut lua_State, _ar: *mut lua_Debug) {
 
 /// Opens the standard libraries a process gets (a C function: run under `lua_pcall`).
 unsafe extern "C" fn open_libs(l: *mut lua_State) -> c_int {
-    let libs: [(&std::ffi::CStr, lua_CFunction); 8] = [
+    let libs: [(&std::ffi::CStr, lua_CFunction); 9] = [
         (c"_G", luaopen_base),
         (c"coroutine", luaopen_coroutine),
         (c"table", luaopen_table),
@@ -190,6 +215,8 @@ unsafe extern "C" fn open_libs(l: *mut lua_State) -> c_int {
         (c"bit32", luaopen_bit32),
         // The prelude moves it from the global into `package.loaded`.
         (c"json", json::open),
+        // The prelude wraps it (WeaveDrive, llama) and removes the global.
+        (c"_host", host::open),
     ];
     for (name, open) in libs {
         // SAFETY: a live state inside a protected call.
@@ -223,7 +250,7 @@ struct Call<'a> {
 }
 
 impl LuaInstance {
-    fn new(source: &[u8], limits: Limits) -> Result<Self, Error> {
+    fn new(source: &[u8], limits: Limits, host: Host) -> Result<Self, Error> {
         let memory = usize::try_from(limits.memory).unwrap_or(usize::MAX);
         let arena = Arena::new(memory).map_err(|e| Error::Instantiate(e.to_string()))?;
         // SAFETY: the allocator and its userdata live in `arena`, which outlives the state.
@@ -234,6 +261,7 @@ impl LuaInstance {
             ));
         }
         let mut meter = Box::<Meter>::default();
+        meter.host.host = host;
         // SAFETY: a fresh state; the meter is boxed, so its address is stable.
         unsafe {
             lua_atpanic(l, panic);
@@ -308,11 +336,9 @@ impl LuaInstance {
     }
 
     fn reset_meter(&mut self) {
-        *self.meter = Meter {
-            fired: 0,
-            allowed: self.limits.compute / HOOK_INTERVAL,
-            exhausted: false,
-        };
+        self.meter.fired = 0;
+        self.meter.allowed = self.limits.compute / HOOK_INTERVAL;
+        self.meter.exhausted = false;
         // SAFETY: a live state between calls.
         unsafe {
             lua_sethook(
@@ -326,8 +352,13 @@ impl LuaInstance {
 
     /// Runs one message; on success the state has advanced, on error it may be torn (the
     /// caller rolls back).
-    fn run(&mut self, msg: &Value, env: &Value) -> (Result<Response, Value>, u64) {
+    fn run(&mut self, msg: &Value, env: &Arc<Value>) -> (Result<Response, Value>, u64) {
         self.reset_meter();
+        self.meter.host.context = DriveContext {
+            env: Arc::clone(env),
+            block_height: msg.get("Block-Height").and_then(Value::as_u64).unwrap_or(0),
+            timestamp: msg.get("Timestamp").and_then(Value::as_u64).unwrap_or(0),
+        };
         let l = self.l;
         let call = Call {
             msg,

@@ -145,6 +145,157 @@ require = function(name)
   return package.loaded[name]
 end
 
+-- WeaveDrive (spec §6.7) and llama, over the host's functions (`_host`, removed from the
+-- globals here). Files are read-only: `io.open(path)` and `require('weavedrive').open(path)`
+-- give the same handle (`read`, `seek`, `lines`, `close`); the Drive decides admissibility.
+local host = _host
+_host = nil
+local File = {}
+File.__index = File
+
+function File:read(what)
+  what = what or "l"
+  if type(what) == "string" then
+    what = what:gsub("^%*", "")
+  end
+  if self.pos >= self.size then
+    return (what == "a") and "" or nil
+  end
+  if what == "a" then
+    local chunk = host.drive_read(self.path, self.pos, self.size - self.pos)
+    self.pos = self.size
+    return chunk
+  elseif type(what) == "number" then
+    local chunk = host.drive_read(self.path, self.pos, math.max(0, math.tointeger(what) or 0))
+    self.pos = self.pos + #chunk
+    return chunk
+  elseif what == "l" or what == "L" then
+    local line = {}
+    while self.pos < self.size do
+      local chunk = host.drive_read(self.path, self.pos, 4096)
+      local nl = chunk:find("\n", 1, true)
+      if nl then
+        line[#line + 1] = chunk:sub(1, what == "L" and nl or nl - 1)
+        self.pos = self.pos + nl
+        return concat(line)
+      end
+      line[#line + 1] = chunk
+      self.pos = self.pos + #chunk
+    end
+    return concat(line)
+  end
+  error("bad argument #1 to 'read' (invalid format)", 2)
+end
+
+function File:seek(whence, offset)
+  whence, offset = whence or "cur", offset or 0
+  local base = (whence == "set" and 0) or (whence == "end" and self.size) or self.pos
+  self.pos = math.max(0, base + offset)
+  return self.pos
+end
+
+function File:lines(what)
+  return function()
+    return self:read(what)
+  end
+end
+
+function File:close()
+  return true
+end
+
+local weavedrive = {}
+function weavedrive.open(path, mode)
+  if mode ~= nil and mode ~= "r" and mode ~= "rb" then
+    return nil, path .. ": WeaveDrive files are read-only"
+  end
+  local ok, size = pcall(host.drive_size, path)
+  if not ok then
+    return nil, size
+  end
+  return setmetatable({ path = path, size = size, pos = 0 }, File)
+end
+io = { open = weavedrive.open }
+package.loaded.io = io
+package.loaded.weavedrive = weavedrive
+
+-- aos-llama's API on the native engine. The context (keys and values of every position, the
+-- tokens waiting to be run) lives in the process state, so it is rolled back with the rest.
+local Llama = { temperature = 0, topP = 1 }
+local model, context, pending = nil, nil, ""
+
+function Llama.load(path, tokenizer)
+  model = host.llama_load(path, tokenizer)
+  context, pending = nil, ""
+end
+
+local function loaded()
+  if model == nil then
+    error("no model loaded: call Llama.load('/data/<id>') first", 3)
+  end
+  return model
+end
+
+function Llama.setPrompt(text)
+  context, pending = nil, host.llama_tokenize(loaded(), text, true)
+end
+
+function Llama.add(text)
+  pending = pending .. host.llama_tokenize(loaded(), text, false)
+end
+
+-- The next piece of text, or nil at the end of the model's turn.
+function Llama.next()
+  local token, piece, done
+  context, token, piece, done =
+    host.llama_next(loaded(), context, pending, Llama.temperature, Llama.topP, math.random())
+  -- The chosen token runs at the next call (an end-of-turn token too, so that the context
+  -- holds the whole conversation when more is added).
+  pending = string.pack("<I4", token)
+  if done then
+    return nil
+  end
+  return piece
+end
+
+function Llama.run(count)
+  local out = {}
+  for _ = 1, count do
+    local piece = Llama.next()
+    if piece == nil then
+      break
+    end
+    out[#out + 1] = piece
+  end
+  return concat(out)
+end
+
+function Llama.stop()
+  context, pending = nil, ""
+end
+
+function Llama.setTemperature(t)
+  Llama.temperature = t
+end
+
+function Llama.setTopP(p)
+  Llama.topP = p
+end
+
+-- The prompt for a conversation ({ {role=..., content=...}, ... }) in the model's own format.
+function Llama.chat(messages)
+  return host.llama_chat(loaded(), package.loaded.json.encode(messages))
+end
+
+function Llama.info()
+  return host.llama_info(model)
+end
+
+package.preload.llama = function()
+  _G.Llama = Llama
+  return Llama
+end
+
 -- print collects lines; a response without Output gets them as its Output.
 local printed = {}
 print = function(...)

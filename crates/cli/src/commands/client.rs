@@ -135,7 +135,8 @@ fn id(text: &str, what: &str) -> anyhow::Result<Id> {
 }
 
 impl Connection {
-    fn signer(&self) -> anyhow::Result<Arc<dyn Signer>> {
+    /// The wallet that signs (`--wallet`, else the user wallet of the data directory).
+    pub fn signer(&self) -> anyhow::Result<Arc<dyn Signer>> {
         let path = match &self.wallet {
             Some(path) => path.clone(),
             None => crate::data_dir(self.data_dir.as_deref())?.join("wallets/user.json"),

@@ -118,7 +118,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             weave: store.clone(),
             chain: Arc::new(chain),
             results: Arc::new(MemoryResults::new()),
-            runtimes: super::runtimes(store.clone(), Arc::new(chain)),
+            runtimes: super::runtimes(store.clone(), Arc::new(chain), data_dir.join("models")),
             checkpoints: Some(cu_wallet),
         },
         Arc::new(scheduler.clone()),
@@ -194,7 +194,7 @@ fn follow(args: &Args, su: &str, gateway: &str) -> anyhow::Result<()> {
             weave: weave.clone(),
             chain: weave.clone(),
             results: Arc::new(MemoryResults::new()),
-            runtimes: super::runtimes(weave.clone(), weave),
+            runtimes: super::runtimes(weave.clone(), weave, data_dir.join("models")),
             // The weave is another node's: this node's checkpoints would not be its to write.
             checkpoints: None,
         },

@@ -123,7 +123,7 @@ fn build(dir: &Path, out: &Path, main: &str) -> anyhow::Result<()> {
     }
     let chunk = bundle(&files, main)?;
     // The bundle must at least compile; running it is `aorta module run`'s job.
-    aorta_vm_lua::LuaRuntime
+    aorta_vm_lua::LuaRuntime::default()
         .load(aorta_vm_lua::FORMAT, chunk.as_bytes(), Limits::default())
         .with_context(|| format!("the bundle of {} does not load", dir.display()))?;
     std::fs::write(out, chunk).with_context(|| format!("writing {}", out.display()))?;
@@ -173,7 +173,7 @@ fn run_messages(
 ) -> anyhow::Result<()> {
     let data = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
     let runtimes: [Box<dyn Runtime>; 2] = [
-        Box::new(aorta_vm_lua::LuaRuntime),
+        Box::new(aorta_vm_lua::LuaRuntime::default()),
         Box::new(aorta_vm_wasm::WasmRuntime::new()),
     ];
     let runtime = runtimes

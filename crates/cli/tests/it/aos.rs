@@ -144,7 +144,7 @@ impl Drop for Recorded {
 
 /// A booted process (its boot message runs `boot_code` as On-Boot data).
 pub fn booted(boot_code: &str) -> Box<dyn Instance> {
-    let inner = LuaRuntime
+    let inner = LuaRuntime::default()
         .load(FORMAT, default_module().as_bytes(), Limits::default())
         .expect("the default module loads")
         .instantiate()

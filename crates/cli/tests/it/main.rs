@@ -4,6 +4,7 @@ mod aoconnect;
 mod aos;
 mod apart;
 mod crash;
+mod llm;
 mod cu;
 mod module;
 mod people;

@@ -217,7 +217,7 @@ fn default_module_builds_from_its_folder_and_runs_the_same_out_of_process() {
     std::fs::write(&input, lines.join("\n")).expect("write");
     let (_, outside) = run(&module, &input);
 
-    let mut p = aorta_vm_lua::LuaRuntime
+    let mut p = aorta_vm_lua::LuaRuntime::default()
         .load(
             aorta_vm_lua::FORMAT,
             aorta_vm_lua::default_module().as_bytes(),

@@ -242,7 +242,7 @@ fn cu_over_http_equals_cu_in_process() {
                 weave,
                 chain,
                 results: Arc::new(MemoryResults::new()),
-                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime::default())],
                 checkpoints: None,
             },
             Config {

@@ -175,7 +175,7 @@ impl Net {
                 weave: Arc::new(store.clone()),
                 chain: clock.clone(),
                 results: Arc::new(MemoryResults::new()),
-                runtimes: vec![Arc::new(LuaRuntime)],
+                runtimes: vec![Arc::new(LuaRuntime::default())],
                 checkpoints: None,
             },
             config,

@@ -33,7 +33,7 @@ fn cu_wallet() -> Ed25519Signer {
 fn cu(net: &Net, checkpoints: Option<Arc<dyn Signer>>, every: u64) -> ComputeUnit {
     let drive = WeaveDrive::new(Arc::new(net.store.clone()), net.clock.clone());
     let runtimes: Vec<Arc<dyn Runtime>> = vec![
-        Arc::new(LuaRuntime),
+        Arc::new(LuaRuntime::default()),
         Arc::new(WasmRuntime::new().with_drive(Arc::new(drive))),
     ];
     ComputeUnit::new(

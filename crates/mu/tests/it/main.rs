@@ -46,7 +46,7 @@ impl Node {
                 weave: Arc::new(store.clone()),
                 chain: Arc::new(blocks),
                 results: Arc::new(MemoryResults::new()),
-                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime::default())],
                 checkpoints: None,
             },
             Config::default(),

@@ -98,7 +98,7 @@ fn start_with(blocks: LocalBlocks) -> Node {
                 weave: store.clone(),
                 chain: Arc::new(blocks),
                 results: Arc::new(MemoryResults::new()),
-                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime)],
+                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime::default())],
                 checkpoints: None,
             },
             Config::default(),

@@ -18,30 +18,30 @@ impl Probe for LuaProbe {
 
 #[test]
 fn responds() {
-    contract::responds(&LuaRuntime, &LuaProbe);
+    contract::responds(&LuaRuntime::default(), &LuaProbe);
 }
 
 #[test]
 fn keeps_state() {
-    contract::keeps_state(&LuaRuntime, &LuaProbe);
+    contract::keeps_state(&LuaRuntime::default(), &LuaProbe);
 }
 
 #[test]
 fn rolls_back() {
-    contract::rolls_back(&LuaRuntime, &LuaProbe);
+    contract::rolls_back(&LuaRuntime::default(), &LuaProbe);
 }
 
 #[test]
 fn contains_runaways() {
-    contract::contains_runaways(&LuaRuntime, &LuaProbe);
+    contract::contains_runaways(&LuaRuntime::default(), &LuaProbe);
 }
 
 #[test]
 fn is_deterministic() {
-    contract::is_deterministic(&LuaRuntime, &LuaProbe);
+    contract::is_deterministic(&LuaRuntime::default(), &LuaProbe);
 }
 
 #[test]
 fn dry_run_changes_nothing() {
-    contract::dry_run_changes_nothing(&LuaRuntime, &LuaProbe);
+    contract::dry_run_changes_nothing(&LuaRuntime::default(), &LuaProbe);
 }

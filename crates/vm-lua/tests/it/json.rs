@@ -54,7 +54,7 @@ end
 "#;
 
 fn run(code: &str) -> Value {
-    let mut p = LuaRuntime
+    let mut p = LuaRuntime::default()
         .load(FORMAT, RUNNER.as_bytes(), Limits::default())
         .expect("loads")
         .instantiate()

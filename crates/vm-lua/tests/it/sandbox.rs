@@ -24,7 +24,7 @@ fn process_with(body: &str, limits: Limits) -> Box<dyn Instance> {
     let source = format!(
         "function handle(msg, env)\n local function f()\n {body}\n end\n return {{ Output = f() }}\nend"
     );
-    LuaRuntime
+    LuaRuntime::default()
         .load(FORMAT, source.as_bytes(), limits)
         .expect("module loads")
         .instantiate()
@@ -112,7 +112,7 @@ fn random_is_seeded_and_repeatable() {
 #[test]
 fn print_becomes_output_when_the_response_has_none() {
     let source = "function handle(msg) print('a', 1) print('b') return {} end";
-    let mut p = LuaRuntime
+    let mut p = LuaRuntime::default()
         .load(FORMAT, source.as_bytes(), Limits::default())
         .expect("loads")
         .instantiate()
@@ -146,14 +146,14 @@ fn modules_that_do_not_load_are_refused() {
         ("x = 1", "handle"),
         ("error('boom')", "boom"),
     ] {
-        let err = LuaRuntime
+        let err = LuaRuntime::default()
             .load(FORMAT, source.as_bytes(), Limits::default())
             .err()
             .unwrap_or_else(|| panic!("{source:?} should not load"));
         assert!(err.to_string().contains(expect), "{source:?}: {err}");
     }
     assert!(
-        LuaRuntime
+        LuaRuntime::default()
             .load(
                 "wasm64-unknown-emscripten-draft_2024_02_15",
                 b"",
@@ -235,7 +235,7 @@ fn memory_limit_is_enforced_and_reported() {
     let source = "big = {} function handle(msg) \
                   if msg.Data == 'grow' then for i = 1, 1e9 do big[i] = string.rep('y', 1000) .. i end end \
                   return { Output = tostring(#big) } end";
-    let mut p = LuaRuntime
+    let mut p = LuaRuntime::default()
         .load(FORMAT, source.as_bytes(), limits)
         .expect("loads")
         .instantiate()
