@@ -2,4 +2,5 @@
 
 mod contract;
 mod json;
+mod llama;
 mod sandbox;
