@@ -120,7 +120,11 @@ pub fn prompt(template: Option<&str>, messages: &[Message]) -> String {
         Family::Gemma => {
             let mut system = String::new();
             for m in messages {
-                let role = if m.role == "assistant" { "model" } else { m.role.as_str() };
+                let role = if m.role == "assistant" {
+                    "model"
+                } else {
+                    m.role.as_str()
+                };
                 if role == "system" {
                     system = format!("{}\n\n", m.content.trim());
                     continue;
@@ -149,7 +153,10 @@ mod tests {
         );
         let own = prompt(
             Some(template),
-            &[Message::new("system", "Be brief"), Message::new("user", "Hi")],
+            &[
+                Message::new("system", "Be brief"),
+                Message::new("user", "Hi"),
+            ],
         );
         assert!(own.starts_with("<|im_start|>system\nBe brief<|im_end|>"));
         assert_eq!(family(Some("{{ '[INST] ' }}")), Family::Llama2);

@@ -193,9 +193,13 @@ impl Gguf {
             let name = r.string()?;
             let n_dims = r.u32()?;
             if n_dims > 4 {
-                return Err(Error::Format(format!("tensor {name} has {n_dims} dimensions")));
+                return Err(Error::Format(format!(
+                    "tensor {name} has {n_dims} dimensions"
+                )));
             }
-            let dims = (0..n_dims).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
+            let dims = (0..n_dims)
+                .map(|_| r.u64())
+                .collect::<Result<Vec<_>, _>>()?;
             let kind = r.u32()?;
             let offset = r.u64()?;
             infos.push((name, dims, kind, offset));
@@ -222,9 +226,7 @@ impl Gguf {
                 .checked_add(offset)
                 .and_then(|s| usize::try_from(s).ok())
                 .filter(|&s| s.checked_add(len).is_some_and(|e| e <= bytes.len()))
-                .ok_or_else(|| {
-                    Error::Format(format!("tensor {name} lies outside the file"))
-                })?;
+                .ok_or_else(|| Error::Format(format!("tensor {name} lies outside the file")))?;
             tensors.push(TensorInfo {
                 name,
                 dims,

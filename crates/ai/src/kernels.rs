@@ -112,13 +112,7 @@ impl QuantizedInput {
 
 /// One output of a matrix-vector product: the dot product of a weight row (`row` bytes of
 /// `dtype`) with the input (`x` in floats, `qx` quantised).
-pub fn row_dot(
-    kernel: Kernel,
-    dtype: DType,
-    row: &[u8],
-    x: &[f32],
-    qx: &QuantizedInput,
-) -> f32 {
+pub fn row_dot(kernel: Kernel, dtype: DType, row: &[u8], x: &[f32], qx: &QuantizedInput) -> f32 {
     match dtype {
         DType::F32 => {
             let mut w = [0f32; 256];
@@ -171,34 +165,53 @@ fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
 
 /// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
 fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx2 {
+        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2.
+        return unsafe { avx2::quantized_dot(dtype, row, qx) };
+    }
+    let _ = kernel;
+    quantized_row(dtype, row, qx, |block, x| int_dot_scalar(dtype, block, x))
+}
+
+/// The float part both kernels share, around their integer block products.
+#[inline(always)]
+fn quantized_row(
+    dtype: DType,
+    row: &[u8],
+    qx: &QuantizedInput,
+    int_dot: impl Fn(&[u8], &[i8]) -> i32,
+) -> f32 {
     let size = dtype.block_bytes();
+    let table = half_table();
+    let half = |b: &[u8], at: usize| table[usize::from(u16::from_le_bytes([b[at], b[at + 1]]))];
     let mut acc = [0f32; 4];
-    for (b, block) in row.chunks_exact(size).enumerate() {
-        let xq = &qx.q[b * 32..b * 32 + 32];
-        let d = f16_to_f32(u16::from_le_bytes([block[0], block[1]]));
-        let isum = int_dot(kernel, dtype, block, xq);
-        let term = match dtype {
-            DType::Q4_1 => {
-                let m = f16_to_f32(u16::from_le_bytes([block[2], block[3]]));
-                (d * qx.scale[b]) * isum as f32 + m * qx.scaled_sum[b]
-            }
-            _ => (d * qx.scale[b]) * isum as f32,
-        };
-        acc[b & 3] += term;
+    let blocks = row.chunks_exact(size);
+    let xs = qx.q.chunks_exact(32);
+    let parts = qx.scale.iter().zip(&qx.scaled_sum);
+    if dtype == DType::Q4_1 {
+        for (b, ((block, x), (scale, sum))) in blocks.zip(xs).zip(parts).enumerate() {
+            let term = (half(block, 0) * scale) * int_dot(block, x) as f32 + half(block, 2) * sum;
+            acc[b & 3] += term;
+        }
+    } else {
+        for (b, ((block, x), (scale, _))) in blocks.zip(xs).zip(parts).enumerate() {
+            acc[b & 3] += (half(block, 0) * scale) * int_dot(block, x) as f32;
+        }
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// The integer dot product of one weight block with 32 quantised inputs.
-#[inline(always)]
-fn int_dot(kernel: Kernel, dtype: DType, block: &[u8], x: &[i8]) -> i32 {
-    #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Avx2 {
-        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2; lengths are whole blocks.
-        return unsafe { avx2::int_dot(dtype, block, x) };
-    }
-    let _ = kernel;
-    int_dot_scalar(dtype, block, x)
+/// Every half as a float (exact), so block scales cost a load.
+fn half_table() -> &'static [f32; 65536] {
+    static TABLE: std::sync::OnceLock<Box<[f32; 65536]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([0f32; 65536]);
+        for (h, v) in t.iter_mut().enumerate() {
+            *v = f16_to_f32(h as u16);
+        }
+        t
+    })
 }
 
 fn int_dot_scalar(dtype: DType, block: &[u8], x: &[i8]) -> i32 {
@@ -255,8 +268,18 @@ mod avx2 {
         }
     }
 
+    /// The shared float loop, compiled with AVX2 so the block products inline into it.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn int_dot(dtype: DType, block: &[u8], x: &[i8]) -> i32 {
+    pub unsafe fn quantized_dot(dtype: DType, row: &[u8], qx: &super::QuantizedInput) -> f32 {
+        // SAFETY: AVX2 is enabled here; blocks are whole.
+        super::quantized_row(dtype, row, qx, |block, x| unsafe {
+            int_dot(dtype, block, x)
+        })
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn int_dot(dtype: DType, block: &[u8], x: &[i8]) -> i32 {
         // SAFETY: `block` holds one whole block of `dtype` and `x` 32 values; loads unaligned.
         unsafe {
             let xv = _mm256_loadu_si256(x.as_ptr().cast());
@@ -303,7 +326,9 @@ mod tests {
     use super::*;
 
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -351,7 +376,10 @@ mod tests {
             }
             let scalar = row_dot(Kernel::Scalar, dtype, &row, &x, &qx);
             let exact: f32 = deq.iter().zip(&x).map(|(a, b)| a * b).sum();
-            assert!((scalar - exact).abs() < 0.2, "{dtype:?}: {scalar} vs {exact}");
+            assert!(
+                (scalar - exact).abs() < 0.2,
+                "{dtype:?}: {scalar} vs {exact}"
+            );
             if let Some(avx) = Kernel::named("avx2") {
                 assert_eq!(
                     row_dot(avx, dtype, &row, &x, &qx).to_bits(),

@@ -262,7 +262,8 @@ impl KvCache for VecCache {
         if pos >= self.limit {
             return Err(Error::ContextFull(self.limit));
         }
-        self.data.resize((pos + 1) * self.layers * 2 * self.kv_dim, 0.0);
+        self.data
+            .resize((pos + 1) * self.layers * 2 * self.kv_dim, 0.0);
         Ok(())
     }
 
@@ -358,11 +359,8 @@ impl Model {
         let tokenizer = Tokenizer::from_gguf(&gguf)?;
         let dim = num("embedding_length")?;
         let heads = num("attention.head_count")?;
-        let tensors: std::collections::HashMap<&str, &crate::gguf::TensorInfo> = gguf
-            .tensors
-            .iter()
-            .map(|t| (t.name.as_str(), t))
-            .collect();
+        let tensors: std::collections::HashMap<&str, &crate::gguf::TensorInfo> =
+            gguf.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
         let tensor = |name: &str, rows: usize, cols: usize| -> Result<Tensor, Error> {
             let info = tensors
                 .get(name)
@@ -476,9 +474,7 @@ impl Model {
             usize::try_from(field(i))
                 .ok()
                 .filter(|&v| v > 0 && v < 1 << 24)
-                .ok_or_else(|| {
-                    Error::Format(format!("llama2.c header: {what} = {}", field(i)))
-                })
+                .ok_or_else(|| Error::Format(format!("llama2.c header: {what} = {}", field(i))))
         };
         let vocab_signed = field(5);
         let config = Config {
@@ -535,7 +531,8 @@ impl Model {
                 bytes.len()
             )));
         }
-        let m = |offset: usize, rows: usize, cols: usize| Tensor::new(DType::F32, rows, cols, offset);
+        let m =
+            |offset: usize, rows: usize, cols: usize| Tensor::new(DType::F32, rows, cols, offset);
         let mut all = Vec::with_capacity(layers);
         for l in 0..layers {
             all.push(Layer {
@@ -695,14 +692,22 @@ impl Model {
                 let q = &s.q[h * hd..(h + 1) * hd];
                 let kvh = (h / group) * hd;
                 for (t, a) in s.att.iter_mut().enumerate() {
-                    let key = if t == pos { &s.k[kvh..kvh + hd] } else { &kv.key(l, t)[kvh..kvh + hd] };
+                    let key = if t == pos {
+                        &s.k[kvh..kvh + hd]
+                    } else {
+                        &kv.key(l, t)[kvh..kvh + hd]
+                    };
                     *a = dot(exec.kernel, q, key) * scale;
                 }
                 softmax(&mut s.att);
                 let out = &mut s.xb[h * hd..(h + 1) * hd];
                 out.fill(0.0);
                 for (t, &a) in s.att.iter().enumerate() {
-                    let value = if t == pos { &s.v[kvh..kvh + hd] } else { &kv.value(l, t)[kvh..kvh + hd] };
+                    let value = if t == pos {
+                        &s.v[kvh..kvh + hd]
+                    } else {
+                        &kv.value(l, t)[kvh..kvh + hd]
+                    };
                     for (o, v) in out.iter_mut().zip(value) {
                         *o = *o + a * v;
                     }

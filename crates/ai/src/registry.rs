@@ -20,7 +20,9 @@ fn loaded() -> &'static Mutex<HashMap<String, Weak<Model>>> {
 /// # Errors
 /// What `load` returns.
 pub fn shared(key: &str, load: impl FnOnce() -> Result<Model, Error>) -> Result<Arc<Model>, Error> {
-    let mut map = loaded().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut map = loaded()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(model) = map.get(key).and_then(Weak::upgrade) {
         return Ok(model);
     }
@@ -52,7 +54,9 @@ pub fn local_copy(
     while offset < size {
         let piece = read_at(offset, (size - offset).min(8 << 20)).map_err(Error::Format)?;
         if piece.is_empty() {
-            return Err(Error::Format(format!("{name} ends at byte {offset} of {size}")));
+            return Err(Error::Format(format!(
+                "{name} ends at byte {offset} of {size}"
+            )));
         }
         tmp.write_all(&piece)?;
         offset += piece.len() as u64;

@@ -81,7 +81,11 @@ pub fn llama2c(shape: Shape, shared: bool, seed: u64) -> Vec<u8> {
     let mut rng = Rng(seed);
     let s = shape;
     let (dim, hidden, layers, kv) = (s.dim, s.hidden, s.layers, s.kv_dim());
-    let vocab = if shared { s.vocab as i32 } else { -(s.vocab as i32) };
+    let vocab = if shared {
+        s.vocab as i32
+    } else {
+        -(s.vocab as i32)
+    };
     let mut out = Vec::new();
     for v in [
         dim as i32,
@@ -148,7 +152,11 @@ pub fn llama2c_tokenizer(vocab: usize) -> Vec<u8> {
     let longest = pieces.iter().map(String::len).max().unwrap_or(1);
     out.extend((longest as i32).to_le_bytes());
     for (i, p) in pieces.iter().enumerate() {
-        let score = if i < 259 { 0.0 } else { p.len() as f32 - i as f32 * 1e-4 };
+        let score = if i < 259 {
+            0.0
+        } else {
+            p.len() as f32 - i as f32 * 1e-4
+        };
         out.extend(score.to_le_bytes());
         out.extend((p.len() as i32).to_le_bytes());
         out.extend(p.as_bytes());
@@ -179,7 +187,10 @@ pub fn gguf(shape: Shape, dtype: DType, vocab: Vocab, separate_output: bool, see
         .meta("llama.embedding_length", Value::U64(dim as u64))
         .meta("llama.feed_forward_length", Value::U64(hidden as u64))
         .meta("llama.attention.head_count", Value::U64(s.heads as u64))
-        .meta("llama.attention.head_count_kv", Value::U64(s.kv_heads as u64))
+        .meta(
+            "llama.attention.head_count_kv",
+            Value::U64(s.kv_heads as u64),
+        )
         .meta("llama.rope.freq_base", Value::F64(10_000.0))
         .meta("llama.attention.layer_norm_rms_epsilon", Value::F64(1e-5));
     let strs = |v: &[String]| Value::Array(v.iter().map(|p| Value::Str(p.clone())).collect());
@@ -199,7 +210,13 @@ pub fn gguf(shape: Shape, dtype: DType, vocab: Vocab, separate_output: bool, see
             let scores = pieces
                 .iter()
                 .enumerate()
-                .map(|(i, p)| Value::F64(if i < 259 { 0.0 } else { p.len() as f64 - i as f64 * 1e-4 }))
+                .map(|(i, p)| {
+                    Value::F64(if i < 259 {
+                        0.0
+                    } else {
+                        p.len() as f64 - i as f64 * 1e-4
+                    })
+                })
                 .collect();
             w = w
                 .meta("tokenizer.ggml.model", Value::Str("llama".into()))
@@ -229,7 +246,9 @@ pub fn gguf(shape: Shape, dtype: DType, vocab: Vocab, separate_output: bool, see
                 .map(str::to_owned)
                 .to_vec();
             pieces.extend(bytes);
-            let merges = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "Ġwor ld", "Ġ t", "Ġt he"];
+            let merges = [
+                "h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "Ġwor ld", "Ġ t", "Ġt he",
+            ];
             for m in merges {
                 let joined = m.replace(' ', "");
                 if !pieces.contains(&joined) {
@@ -263,7 +282,11 @@ pub fn gguf(shape: Shape, dtype: DType, vocab: Vocab, separate_output: bool, see
                 );
         }
     }
-    let embed_type = if dtype.is_quantized() { DType::Q8_0 } else { dtype };
+    let embed_type = if dtype.is_quantized() {
+        DType::Q8_0
+    } else {
+        dtype
+    };
     let mut matrix = |w: Writer, name: &str, rows: usize, cols: usize, t: DType, scale: f32| {
         let data = quantize_row(t, &rng.fill(rows * cols, scale));
         w.tensor(name, &[cols as u64, rows as u64], t, data)
@@ -282,7 +305,14 @@ pub fn gguf(shape: Shape, dtype: DType, vocab: Vocab, separate_output: bool, see
         w = w.tensor(&n("ffn_norm"), &[dim as u64], DType::F32, fn_);
         w = matrix(w, &n("ffn_gate"), hidden, dim, dtype, scale);
         w = matrix(w, &n("ffn_up"), hidden, dim, dtype, scale);
-        w = matrix(w, &n("ffn_down"), dim, hidden, dtype, 1.0 / (hidden as f32).sqrt());
+        w = matrix(
+            w,
+            &n("ffn_down"),
+            dim,
+            hidden,
+            dtype,
+            1.0 / (hidden as f32).sqrt(),
+        );
     }
     let on = quantize_row(DType::F32, &norm(dim, &mut Rng(seed ^ 999)));
     w = w.tensor("output_norm.weight", &[dim as u64], DType::F32, on);
@@ -325,14 +355,27 @@ pub fn llama2c_as_gguf(bin: &[u8], shape: Shape) -> Vec<u8> {
         .meta("llama.embedding_length", Value::U64(dim as u64))
         .meta("llama.feed_forward_length", Value::U64(hidden as u64))
         .meta("llama.attention.head_count", Value::U64(s.heads as u64))
-        .meta("llama.attention.head_count_kv", Value::U64(s.kv_heads as u64))
+        .meta(
+            "llama.attention.head_count_kv",
+            Value::U64(s.kv_heads as u64),
+        )
         .meta("tokenizer.ggml.model", Value::Str("llama".into()))
         .meta(
             "tokenizer.ggml.tokens",
             Value::Array(pieces.into_iter().map(Value::Str).collect()),
         )
-        .tensor("token_embd.weight", &[dim as u64, s.vocab as u64], DType::F32, embed)
-        .tensor("output.weight", &[dim as u64, s.vocab as u64], DType::F32, cls)
+        .tensor(
+            "token_embd.weight",
+            &[dim as u64, s.vocab as u64],
+            DType::F32,
+            embed,
+        )
+        .tensor(
+            "output.weight",
+            &[dim as u64, s.vocab as u64],
+            DType::F32,
+            cls,
+        )
         .tensor("output_norm.weight", &[dim as u64], DType::F32, norm);
     let (d, h, k) = (dim as u64, hidden as u64, kv as u64);
     for l in 0..layers {
@@ -342,11 +385,31 @@ pub fn llama2c_as_gguf(bin: &[u8], shape: Shape) -> Vec<u8> {
             .tensor(&n("attn_q"), &[d, d], DType::F32, part(&wq, l, dim * dim))
             .tensor(&n("attn_k"), &[d, k], DType::F32, part(&wk, l, dim * kv))
             .tensor(&n("attn_v"), &[d, k], DType::F32, part(&wv, l, dim * kv))
-            .tensor(&n("attn_output"), &[d, d], DType::F32, part(&wo, l, dim * dim))
+            .tensor(
+                &n("attn_output"),
+                &[d, d],
+                DType::F32,
+                part(&wo, l, dim * dim),
+            )
             .tensor(&n("ffn_norm"), &[d], DType::F32, part(&ffn_norm, l, dim))
-            .tensor(&n("ffn_gate"), &[d, h], DType::F32, part(&w1, l, hidden * dim))
-            .tensor(&n("ffn_down"), &[h, d], DType::F32, part(&w2, l, dim * hidden))
-            .tensor(&n("ffn_up"), &[d, h], DType::F32, part(&w3, l, hidden * dim));
+            .tensor(
+                &n("ffn_gate"),
+                &[d, h],
+                DType::F32,
+                part(&w1, l, hidden * dim),
+            )
+            .tensor(
+                &n("ffn_down"),
+                &[h, d],
+                DType::F32,
+                part(&w2, l, dim * hidden),
+            )
+            .tensor(
+                &n("ffn_up"),
+                &[d, h],
+                DType::F32,
+                part(&w3, l, hidden * dim),
+            );
     }
     w.finish()
 }

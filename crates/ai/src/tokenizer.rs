@@ -672,7 +672,10 @@ mod tests {
     fn gpt2_pattern() {
         let split = |t| pre_tokenize(PreTokenizer::Gpt2, t);
         assert_eq!(split("Hello, world!"), ["Hello", ",", " world", "!"]);
-        assert_eq!(split("it's  two  spaces"), ["it", "'s", " ", " two", " ", " spaces"]);
+        assert_eq!(
+            split("it's  two  spaces"),
+            ["it", "'s", " ", " two", " ", " spaces"]
+        );
         assert_eq!(split("a\n\nb  "), ["a", "\n", "\n", "b", "  "]);
         assert_eq!(split("x 123 café"), ["x", " 123", " café"]);
         assert_eq!(

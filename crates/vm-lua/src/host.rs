@@ -251,7 +251,13 @@ fn model(s: &mut HostState, path: &str, tokenizer: Option<&str>) -> Result<Arc<M
         // Data is immutable: the path names its content.
         let name: String = p
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         aorta_ai::registry::local_copy(&inference.models, &name, file.size(), |o, n| {
             file.read_at(o, n)
@@ -260,7 +266,12 @@ fn model(s: &mut HostState, path: &str, tokenizer: Option<&str>) -> Result<Arc<M
     };
     let weights = local(path)?;
     let tokenizer = tokenizer.map(local).transpose()?;
-    let key = format!("{path}\u{0}{}", tokenizer.as_ref().map_or(String::new(), |t| t.display().to_string()));
+    let key = format!(
+        "{path}\u{0}{}",
+        tokenizer
+            .as_ref()
+            .map_or(String::new(), |t| t.display().to_string())
+    );
     let model = aorta_ai::registry::shared(&key, || Model::open(&weights, tokenizer.as_deref()))
         .map_err(|e| format!("loading {path}: {e}"))?;
     s.models.insert(path.to_owned(), Arc::clone(&model));
@@ -363,7 +374,11 @@ unsafe extern "C" fn llama_next(l: *mut lua_State) -> c_int {
             if need > cap {
                 let new_cap = need.max(cap * 2).max(64).min(c.context);
                 let mut size = CONTEXT_HEADER + new_cap * row * 4;
-                if !protected(l, new_context, std::ptr::addr_of_mut!(size).cast::<c_void>()) {
+                if !protected(
+                    l,
+                    new_context,
+                    std::ptr::addr_of_mut!(size).cast::<c_void>(),
+                ) {
                     return Err("not enough memory for the model's context".to_owned());
                 }
                 let p = lua_touserdata(l, -1).cast::<u8>();
@@ -384,11 +399,17 @@ unsafe extern "C" fn llama_next(l: *mut lua_State) -> c_int {
             } else {
                 lua_pushvalue(l, 2);
             }
-            charge(l, pending.len() as u64 * m.macs_per_token().div_ceil(MACS_PER_GAS))?;
+            charge(
+                l,
+                pending.len() as u64 * m.macs_per_token().div_ceil(MACS_PER_GAS),
+            )?;
             let p = lua_touserdata(l, -1).cast::<u8>();
             let mut cache = UserdataCache {
                 header: std::slice::from_raw_parts_mut(p.cast::<u32>(), 4),
-                data: std::slice::from_raw_parts_mut(p.add(CONTEXT_HEADER).cast::<f32>(), cap * row),
+                data: std::slice::from_raw_parts_mut(
+                    p.add(CONTEXT_HEADER).cast::<f32>(),
+                    cap * row,
+                ),
                 layers: c.layers,
                 kv_dim: c.kv_dim(),
             };
@@ -424,7 +445,9 @@ unsafe extern "C" fn llama_next(l: *mut lua_State) -> c_int {
 unsafe fn charge(l: *mut lua_State, gas: u64) -> Result<(), String> {
     // SAFETY: the meter outlives the call.
     let meter = unsafe { &mut *(*lua_getextraspace(l)).cast::<crate::Meter>() };
-    meter.fired = meter.fired.saturating_add(gas.div_ceil(crate::HOOK_INTERVAL));
+    meter.fired = meter
+        .fired
+        .saturating_add(gas.div_ceil(crate::HOOK_INTERVAL));
     if meter.exhausted || meter.fired > meter.allowed {
         meter.exhausted = true;
         return Err("compute limit exceeded".to_owned());

@@ -134,7 +134,11 @@ pub struct LuaModule {
 
 impl Module for LuaModule {
     fn instantiate(&self) -> Result<Box<dyn Instance>, Error> {
-        Ok(Box::new(LuaInstance::new(&self.source, self.limits, self.host.clone())?))
+        Ok(Box::new(LuaInstance::new(
+            &self.source,
+            self.limits,
+            self.host.clone(),
+        )?))
     }
 }
 

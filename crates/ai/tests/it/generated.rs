@@ -19,7 +19,9 @@ fn run(model: &Model, exec: &Exec, tokens: &[u32]) -> Vec<Vec<f32>> {
 }
 
 fn bits(v: &[Vec<f32>]) -> Vec<Vec<u32>> {
-    v.iter().map(|l| l.iter().map(|x| x.to_bits()).collect()).collect()
+    v.iter()
+        .map(|l| l.iter().map(|x| x.to_bits()).collect())
+        .collect()
 }
 
 fn exec(threads: usize, kernel: Kernel) -> Exec {
@@ -34,15 +36,21 @@ fn llama2c_and_gguf_agree() {
     let bin = llama2c(shape, false, 5);
     let tok = llama2c_tokenizer(300);
     let a = Model::from_llama2c(Storage::Owned(bin.clone()), &tok).expect("llama2.c");
-    let b = Model::from_gguf(Storage::Owned(aorta_ai::testing::llama2c_as_gguf(&bin, shape)))
-        .expect("gguf");
+    let b = Model::from_gguf(Storage::Owned(aorta_ai::testing::llama2c_as_gguf(
+        &bin, shape,
+    )))
+    .expect("gguf");
     assert_eq!(a.config.dim, b.config.dim);
     let tokens = [1, 40, 7, 299, 3];
     let e = Exec::single();
     assert_eq!(bits(&run(&a, &e, &tokens)), bits(&run(&b, &e, &tokens)));
     // The shared-classifier variant loads and differs (its head is the embeddings).
-    let shared = Model::from_llama2c(Storage::Owned(llama2c(shape, true, 5)), &tok).expect("shared");
-    assert_ne!(bits(&run(&shared, &e, &tokens)), bits(&run(&a, &e, &tokens)));
+    let shared =
+        Model::from_llama2c(Storage::Owned(llama2c(shape, true, 5)), &tok).expect("shared");
+    assert_ne!(
+        bits(&run(&shared, &e, &tokens)),
+        bits(&run(&a, &e, &tokens))
+    );
 }
 
 #[test]
@@ -50,7 +58,16 @@ fn llama2c_and_gguf_agree() {
 /// closer the logits.
 fn quantised_types_track_f32() {
     let shape = Shape::tiny(320);
-    let load = |t| Model::from_gguf(Storage::Owned(gguf(shape, t, Vocab::SentencePiece, true, 9))).expect("load");
+    let load = |t| {
+        Model::from_gguf(Storage::Owned(gguf(
+            shape,
+            t,
+            Vocab::SentencePiece,
+            true,
+            9,
+        )))
+        .expect("load")
+    };
     let tokens = [1, 300, 260, 301];
     let e = Exec::single();
     let reference = run(&load(DType::F32), &e, &tokens);
@@ -84,8 +101,14 @@ fn same_bits_on_every_path() {
         (DType::Q4_0, Vocab::Bpe),
         (DType::Q4_1, Vocab::SentencePiece),
     ] {
-        let model = Model::from_gguf(Storage::Owned(gguf(Shape::tiny(320), dtype, vocab, false, 3)))
-            .expect("load");
+        let model = Model::from_gguf(Storage::Owned(gguf(
+            Shape::tiny(320),
+            dtype,
+            vocab,
+            false,
+            3,
+        )))
+        .expect("load");
         let tokens = [1, 17, 300, 2, 260, 99];
         let one = run(&model, &exec(1, Kernel::Scalar), &tokens);
         let two = run(&model, &exec(2, Kernel::best()), &tokens);
@@ -97,19 +120,34 @@ fn same_bits_on_every_path() {
 /// SentencePiece vocabularies (GGUF `llama` and llama2.c): merges by score, the space prefix,
 /// byte fallback for what the vocabulary lacks, and decoding back.
 fn sentencepiece_tokenizers() {
-    let g = Model::from_gguf(Storage::Owned(gguf(Shape::tiny(320), DType::F32, Vocab::SentencePiece, false, 1)))
-        .expect("gguf");
+    let g = Model::from_gguf(Storage::Owned(gguf(
+        Shape::tiny(320),
+        DType::F32,
+        Vocab::SentencePiece,
+        false,
+        1,
+    )))
+    .expect("gguf");
     let t = &g.tokenizer;
     let ids = t.encode("hello world", true, false);
     let pieces: Vec<&str> = ids.iter().map(|&i| t.piece(i).expect("piece")).collect();
     assert_eq!(pieces, ["<s>", "\u{2581}hello", "\u{2581}world"]);
     let ids = t.encode("hello ~é", false, false);
     let pieces: Vec<&str> = ids.iter().map(|&i| t.piece(i).expect("piece")).collect();
-    assert_eq!(pieces, ["\u{2581}hello", "\u{2581}", "<0x7E>", "<0xC3>", "<0xA9>"]);
-    assert_eq!(t.decode_all(&t.encode("hello ~é world", true, false)), "hello ~é world");
+    assert_eq!(
+        pieces,
+        ["\u{2581}hello", "\u{2581}", "<0x7E>", "<0xC3>", "<0xA9>"]
+    );
+    assert_eq!(
+        t.decode_all(&t.encode("hello ~é world", true, false)),
+        "hello ~é world"
+    );
 
-    let l = Model::from_llama2c(Storage::Owned(llama2c(Shape::tiny(320), true, 2)), &llama2c_tokenizer(320))
-        .expect("llama2.c");
+    let l = Model::from_llama2c(
+        Storage::Owned(llama2c(Shape::tiny(320), true, 2)),
+        &llama2c_tokenizer(320),
+    )
+    .expect("llama2.c");
     let t = &l.tokenizer;
     let ids = t.encode("hello world the", true, false);
     let pieces: Vec<&str> = ids.iter().map(|&i| t.piece(i).expect("piece")).collect();
@@ -125,8 +163,14 @@ fn sentencepiece_tokenizers() {
 #[test]
 /// The GPT-2 vocabulary: merges by rank, digits alone, special tokens only when asked.
 fn bpe_tokenizer() {
-    let m = Model::from_gguf(Storage::Owned(gguf(Shape::tiny(320), DType::F32, Vocab::Bpe, false, 1)))
-        .expect("gguf");
+    let m = Model::from_gguf(Storage::Owned(gguf(
+        Shape::tiny(320),
+        DType::F32,
+        Vocab::Bpe,
+        false,
+        1,
+    )))
+    .expect("gguf");
     let t = &m.tokenizer;
     let ids = t.encode("hello the world 42", false, false);
     let pieces: Vec<&str> = ids.iter().map(|&i| t.piece(i).expect("piece")).collect();
@@ -134,7 +178,10 @@ fn bpe_tokenizer() {
     assert_eq!(t.encode("<|im_end|>", false, true), [2]);
     assert_ne!(t.encode("<|im_end|>", false, false), [2]);
     assert!(t.is_end(2));
-    assert_eq!(t.decode_all(&t.encode("héllo, 世界", false, false)), "héllo, 世界");
+    assert_eq!(
+        t.decode_all(&t.encode("héllo, 世界", false, false)),
+        "héllo, 世界"
+    );
 }
 
 #[test]
@@ -148,12 +195,19 @@ fn malformed_files_are_refused() {
     let mut odd = good.clone();
     // The first tensor's type field → an unsupported type (Q4_K = 12).
     let name = b"token_embd.weight";
-    let at = odd.windows(name.len()).position(|w| w == name).expect("tensor name") + name.len();
+    let at = odd
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("tensor name")
+        + name.len();
     odd[at + 4 + 16..at + 4 + 20].copy_from_slice(&12u32.to_le_bytes());
     let err = Model::from_gguf(Storage::Owned(odd)).expect_err("unsupported");
     assert!(matches!(err, Error::Unsupported(_)), "{err}");
     let bin = llama2c(Shape::tiny(300), true, 1);
-    let err = Model::from_llama2c(Storage::Owned(bin[..bin.len() / 2].to_vec()), &llama2c_tokenizer(300))
-        .expect_err("short");
+    let err = Model::from_llama2c(
+        Storage::Owned(bin[..bin.len() / 2].to_vec()),
+        &llama2c_tokenizer(300),
+    )
+    .expect_err("short");
     assert!(err.to_string().contains("header implies"), "{err}");
 }

@@ -11,7 +11,9 @@ use crate::fetched;
 
 /// Greedy tokens after `prompt`, and the bits of the last logits.
 fn generate(model: &Model, exec: &Exec, prompt: &str, n: usize) -> (Vec<u32>, Vec<u32>) {
-    let tokens = model.tokenizer.encode(prompt, model.tokenizer.add_bos, true);
+    let tokens = model
+        .tokenizer
+        .encode(prompt, model.tokenizer.add_bos, true);
     let mut kv = VecCache::new(&model.config, 2048);
     let mut s = Scratch::default();
     for &t in &tokens {
@@ -80,7 +82,12 @@ fn tokenizer_matches_the_gguf_package() {
     for (sentence, want) in sentences.iter().zip(&expected) {
         let got = model.tokenizer.encode(sentence, false, true);
         assert_eq!(&got, want, "{sentence:?}");
-        assert_eq!(model.tokenizer.decode_all(&got).as_str(), sentence.replace("<|im_start|>", "").replace("<|im_end|>", ""));
+        assert_eq!(
+            model.tokenizer.decode_all(&got).as_str(),
+            sentence
+                .replace("<|im_start|>", "")
+                .replace("<|im_end|>", "")
+        );
     }
 }
 
@@ -90,7 +97,12 @@ fn answers_a_question() {
     let (path, _) = fetched();
     let model = Model::open(path, None).expect("load");
     let exec = Exec::new(2, Kernel::best()).expect("threads");
-    let (out, _) = generate(&model, &exec, &chat(&model, "What is the capital of France?"), 24);
+    let (out, _) = generate(
+        &model,
+        &exec,
+        &chat(&model, "What is the capital of France?"),
+        24,
+    );
     let text = model.tokenizer.decode_all(&out);
     assert!(text.contains("Paris"), "{text:?}");
 }

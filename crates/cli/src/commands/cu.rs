@@ -76,7 +76,11 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             weave: gateway.clone(),
             chain: gateway.clone(),
             results: Arc::new(MemoryResults::new()),
-            runtimes: super::runtimes(gateway.clone(), gateway, crate::data_dir(None)?.join("models")),
+            runtimes: super::runtimes(
+                gateway.clone(),
+                gateway,
+                crate::data_dir(None)?.join("models"),
+            ),
             checkpoints: None,
         },
         Config {

@@ -91,7 +91,11 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 }
 
 /// Reads `file` in pieces, calling `each` on every piece and drawing progress as `what`.
-fn stream(file: &Path, what: &str, mut each: impl FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn stream(
+    file: &Path,
+    what: &str,
+    mut each: impl FnMut(&[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let size = std::fs::metadata(file)?.len();
     let mut f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let mut buf = vec![0u8; 4 << 20];
@@ -110,7 +114,11 @@ fn stream(file: &Path, what: &str, mut each: impl FnMut(&[u8]) -> anyhow::Result
 }
 
 fn bar(what: &str, done: u64, size: u64) {
-    let part = if size == 0 { 1.0 } else { done as f64 / size as f64 };
+    let part = if size == 0 {
+        1.0
+    } else {
+        done as f64 / size as f64
+    };
     let filled = (part * 30.0) as usize;
     let mut err = std::io::stderr().lock();
     let _ = write!(
@@ -237,7 +245,8 @@ pub fn llm(command: Llm) -> anyhow::Result<()> {
     } = command;
     let kernel = match kernel.as_deref() {
         None => Kernel::best(),
-        Some(k) => Kernel::named(k).with_context(|| format!("kernel {k:?} is not available here (scalar, avx2)"))?,
+        Some(k) => Kernel::named(k)
+            .with_context(|| format!("kernel {k:?} is not available here (scalar, avx2)"))?,
     };
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
@@ -255,10 +264,7 @@ pub fn llm(command: Llm) -> anyhow::Result<()> {
     if input.is_empty() {
         bail!("the prompt has no tokens");
     }
-    let sampling = Sampling {
-        temperature,
-        top_p,
-    };
+    let sampling = Sampling { temperature, top_p };
     let mut kv = VecCache::new(&m.config, m.config.context);
     let mut s = Scratch::default();
     let t0 = Instant::now();

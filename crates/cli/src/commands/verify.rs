@@ -62,7 +62,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             weave: gateway.clone(),
             chain: gateway.clone(),
             results: Arc::new(MemoryResults::new()),
-            runtimes: super::runtimes(gateway.clone(), gateway, crate::data_dir(None)?.join("models")),
+            runtimes: super::runtimes(
+                gateway.clone(),
+                gateway,
+                crate::data_dir(None)?.join("models"),
+            ),
             // A verifier replays from nonce 0: that is the point.
             checkpoints: None,
         },

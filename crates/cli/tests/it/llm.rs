@@ -57,17 +57,35 @@ fn a_process_answers_with_smollm2_and_verify_recomputes_it() {
     let id = cli.run(&["model", "publish", &model]);
     let id = id.trim();
     let wallet = dir.path().join("me/wallets/user.json");
-    let me = crate::stdout(&crate::aorta(&["wallet", "address", &wallet.to_string_lossy()]));
+    let me = crate::stdout(&crate::aorta(&[
+        "wallet",
+        "address",
+        &wallet.to_string_lossy(),
+    ]));
     let attestor = format!("Attestor={}", me.trim());
     let pid = cli.run(&["spawn", "--tag", "Extension=WeaveDrive", "--tag", &attestor]);
     let pid = pid.trim();
     cli.run(&["eval", pid, AGENT]);
 
     // WeaveDrive from Lua: the GGUF magic and the size of the published file.
-    let out = cli.run(&["send", pid, "--action", "Peek", "--tag", &format!("Model={id}")]);
+    let out = cli.run(&[
+        "send",
+        pid,
+        "--action",
+        "Peek",
+        "--tag",
+        &format!("Model={id}"),
+    ]);
     let result: Value = serde_json::from_str(&out).expect("result JSON");
     let size = std::fs::metadata(&model).expect("model").len();
-    assert_eq!(result["Output"]["data"].as_str().or(result["Output"].as_str()).map(str::trim), Some(format!("GGUF {size}").as_str()), "{result}");
+    assert_eq!(
+        result["Output"]["data"]
+            .as_str()
+            .or(result["Output"].as_str())
+            .map(str::trim),
+        Some(format!("GGUF {size}").as_str()),
+        "{result}"
+    );
 
     let out = cli.run(&[
         "send",
@@ -82,12 +100,24 @@ fn a_process_answers_with_smollm2_and_verify_recomputes_it() {
     let result: Value = serde_json::from_str(&out).expect("result JSON");
     let answer = result["Messages"][0]["Data"].as_str().unwrap_or_default();
     assert!(answer.contains("Paris"), "{result}");
-    assert!(result.to_string().contains("layers"), "Llama.info: {result}");
+    assert!(
+        result.to_string().contains("layers"),
+        "Llama.info: {result}"
+    );
 
     // A process without the WeaveDrive extension may not read the model.
     let other = cli.run(&["spawn"]);
     cli.run(&["eval", other.trim(), AGENT]);
-    let out = cli.run(&["send", other.trim(), "--action", "Ask", "--data", "Hi", "--tag", &format!("Model={id}")]);
+    let out = cli.run(&[
+        "send",
+        other.trim(),
+        "--action",
+        "Ask",
+        "--data",
+        "Hi",
+        "--tag",
+        &format!("Model={id}"),
+    ]);
     assert!(out.contains("Extension: WeaveDrive"), "{out}");
 
     let (ok, stdout, stderr) = crate::verify::verify(pid, ports[2], ports[3]);
@@ -101,13 +131,31 @@ fn llm_run_is_the_same_in_fresh_processes() {
     let model = smollm();
     let run = |threads: &str, kernel: &str| {
         let out = crate::aorta(&[
-            "llm", "run", &model, "--prompt", "Once upon a time", "--tokens", "12", "--ids",
-            "--threads", threads, "--kernel", kernel,
+            "llm",
+            "run",
+            &model,
+            "--prompt",
+            "Once upon a time",
+            "--tokens",
+            "12",
+            "--ids",
+            "--threads",
+            threads,
+            "--kernel",
+            kernel,
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         crate::stdout(&out)
     };
-    let best = if std::arch::is_x86_feature_detected!("avx2") { "avx2" } else { "scalar" };
+    let best = if std::arch::is_x86_feature_detected!("avx2") {
+        "avx2"
+    } else {
+        "scalar"
+    };
     let a = run("1", "scalar");
     let b = run("2", best);
     let c = run("2", best);

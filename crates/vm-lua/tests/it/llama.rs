@@ -51,7 +51,14 @@ end
 "#;
 
 fn process(compute: u64) -> Box<dyn Instance> {
-    let model: Arc<[u8]> = gguf(Shape::tiny(320), DType::Q4_1, Vocab::SentencePiece, false, 4).into();
+    let model: Arc<[u8]> = gguf(
+        Shape::tiny(320),
+        DType::Q4_1,
+        Vocab::SentencePiece,
+        false,
+        4,
+    )
+    .into();
     let dir = tempfile::tempdir().expect("tempdir").keep();
     LuaRuntime::default()
         .with_drive(Arc::new(Files(model)))
@@ -98,7 +105,10 @@ fn generation_is_repeatable_and_rolls_back() {
     let mut b = process(1 << 40);
     assert_eq!(send(&mut *b, 1, prompt).expect("prompt"), first);
     // As if the failed message had never run: the same continuation.
-    assert_eq!(send(&mut *b, 2, json!({"Action": "More"})).expect("more"), after);
+    assert_eq!(
+        send(&mut *b, 2, json!({"Action": "More"})).expect("more"),
+        after
+    );
 }
 
 #[test]
@@ -140,7 +150,10 @@ fn sampling_follows_the_seed() {
     };
     let texts: Vec<Value> = (1..=4).map(at).collect();
     assert_eq!(at(1), texts[0]);
-    assert!(texts.iter().any(|t| *t != texts[0]), "four seeds, one text: {texts:?}");
+    assert!(
+        texts.iter().any(|t| *t != texts[0]),
+        "four seeds, one text: {texts:?}"
+    );
 }
 
 #[test]
@@ -149,8 +162,5 @@ fn sampling_follows_the_seed() {
 fn weavedrive_files_from_lua() {
     let mut p = process(1 << 40);
     let out = send(&mut *p, 1, json!({"Action": "Read"})).expect("read");
-    assert_eq!(
-        out,
-        "one|two\nthree|nil|/data/nope is not attested"
-    );
+    assert_eq!(out, "one|two\nthree|nil|/data/nope is not attested");
 }

@@ -1,0 +1,119 @@
+//! Inference speed against the memory-bandwidth bound, measured in the same run.
+//!
+//! `cargo bench -p aorta-bench --bench ai` (full) or with `AORTA_BENCH_SMOKE=1` (seconds).
+//!
+//! Decoding one token reads every weight once, so a token cannot take less than
+//! `bytes of weights per token ÷ read bandwidth`. The bandwidth is measured here (one thread
+//! summing a buffer far larger than the caches, best of three); each model's decode rate is
+//! reported against that bound. Models: SmolLM2-135M-Instruct Q4_1 (fetched by
+//! `scripts/fetch-model.sh`) and a generated F32 llama2.c checkpoint of stories15M's shape.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use aorta_ai::testing::{Shape, llama2c, llama2c_tokenizer};
+use aorta_ai::{Exec, Kernel, Model, Scratch, VecCache, sampler};
+use aorta_bench::Mode;
+
+/// Bytes per second one thread reads from memory.
+fn read_bandwidth(mode: Mode) -> f64 {
+    let len = if mode.smoke { 16 << 20 } else { 512 << 20 };
+    let buf: Vec<u64> = (0..len / 8).map(|i| i as u64).collect();
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut acc = [0u64; 8];
+        for chunk in buf.chunks_exact(8) {
+            for j in 0..8 {
+                acc[j] = acc[j].wrapping_add(chunk[j]);
+            }
+        }
+        black_box(acc);
+        best = best.max(len as f64 / start.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn smollm() -> PathBuf {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/fetch-model.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("running fetch-model.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .expect("path")
+            .trim(),
+    )
+}
+
+/// Decode tokens per second after a short prompt.
+fn decode_rate(model: &Model, exec: &Exec, tokens: usize) -> f64 {
+    let mut kv = VecCache::new(&model.config, model.config.context);
+    let mut s = Scratch::default();
+    for t in model
+        .tokenizer
+        .encode("Once upon a time", model.tokenizer.add_bos, false)
+    {
+        model.forward(exec, t, &mut kv, &mut s).expect("forward");
+    }
+    let start = Instant::now();
+    for _ in 0..tokens {
+        let next = sampler::sample(&s.logits, Default::default(), 0.0);
+        model.forward(exec, next, &mut kv, &mut s).expect("forward");
+    }
+    tokens as f64 / start.elapsed().as_secs_f64()
+}
+
+fn rows(name: &str, model: &Model, bandwidth: f64, tokens: usize) {
+    let per_token = model.bytes_per_token() as f64;
+    let bound = bandwidth / per_token;
+    let mut cases = vec![(1, Kernel::Scalar), (1, Kernel::best())];
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        cases.push((2, Kernel::best()));
+    }
+    for (threads, kernel) in cases {
+        let exec = Exec::new(threads, kernel).expect("threads");
+        let rate = decode_rate(model, &exec, tokens);
+        println!(
+            "| {name} | {threads} | {kernel:?} | {rate:.1} | {:.1} | {bound:.1} | {:.2} |",
+            per_token / 1e6,
+            rate / bound
+        );
+    }
+}
+
+fn main() {
+    let mode = Mode::from_env();
+    mode.banner("Inference bench");
+    let bandwidth = read_bandwidth(mode);
+    println!("single-thread read bandwidth: {:.2} GB/s", bandwidth / 1e9);
+    println!(
+        "| model | threads | kernel | tokens/s | MB read/token | bandwidth bound (tokens/s) | ratio |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|");
+    let tokens = if mode.smoke { 2 } else { 48 };
+
+    let smol = Model::open(&smollm(), None).expect("SmolLM2");
+    rows("SmolLM2-135M Q4_1", &smol, bandwidth, tokens);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("stories15m.bin");
+    std::fs::write(&bin, llama2c(Shape::stories15m(), true, 15)).expect("write");
+    std::fs::write(dir.path().join("tokenizer.bin"), llama2c_tokenizer(32000)).expect("write");
+    let stories = Model::open(Path::new(&bin), None).expect("stories15M");
+    rows(
+        "stories15M-shaped F32 (llama2.c)",
+        &stories,
+        bandwidth,
+        tokens * 4,
+    );
+}
