@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of aorta: the benches in smoke mode (so they keep compiling and running),
 # then the whole workspace's tests. Interop tests install their npm packages themselves
-# (crates/interop/node, locked by package-lock.json) on first use.
+# (crates/interop/node, locked by package-lock.json) on first use; the model tests fetch
+# SmolLM2 and a python venv for the reference tokenizer (scripts/fetch-model.sh) into
+# ${AORTA_CACHE:-~/.cache/aorta} on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in cargo node npm; do
+for tool in cargo node npm python3; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required (see README.md)" >&2; exit 1; }
 done
 

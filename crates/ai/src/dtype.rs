@@ -77,7 +77,7 @@ impl DType {
     /// # Errors
     /// [`Error::Format`] when `n` is not a whole number of blocks.
     pub fn row_bytes(self, n: usize) -> Result<usize, Error> {
-        if n % self.block_len() != 0 {
+        if !n.is_multiple_of(self.block_len()) {
             return Err(Error::Format(format!(
                 "a row of {n} elements is not whole {self:?} blocks"
             )));

@@ -60,7 +60,7 @@ pub fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
     let whole = a.len() / 8 * 8;
     for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
         for j in 0..8 {
-            acc[j] = acc[j] + ca[j] * cb[j];
+            acc[j] += ca[j] * cb[j];
         }
     }
     tail(&mut acc, &a[whole..], &b[whole..]);
@@ -71,7 +71,7 @@ pub fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
 #[inline(always)]
 fn tail(acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     for (j, (x, y)) in a.iter().zip(b).enumerate() {
-        acc[j] = acc[j] + x * y;
+        acc[j] += x * y;
     }
 }
 
@@ -157,7 +157,7 @@ fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     let _ = kernel;
     for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
         for j in 0..8 {
-            acc[j] = acc[j] + ca[j] * cb[j];
+            acc[j] += ca[j] * cb[j];
         }
     }
     tail(acc, &a[whole..], &b[whole..]);

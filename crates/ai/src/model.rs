@@ -52,9 +52,9 @@ impl Config {
         let ok = self.dim > 0
             && self.heads > 0
             && self.kv_heads > 0
-            && self.dim % self.heads == 0
-            && self.heads % self.kv_heads == 0
-            && self.head_dim() % 2 == 0
+            && self.dim.is_multiple_of(self.heads)
+            && self.heads.is_multiple_of(self.kv_heads)
+            && self.head_dim().is_multiple_of(2)
             && self.rope_dims <= self.head_dim()
             && self.layers > 0
             && self.vocab > 0
@@ -709,14 +709,14 @@ impl Model {
                         &kv.value(l, t)[kvh..kvh + hd]
                     };
                     for (o, v) in out.iter_mut().zip(value) {
-                        *o = *o + a * v;
+                        *o += a * v;
                     }
                 }
             }
             s.qx.quantize(&s.xb);
             self.matmul(exec, &layer.o, &s.xb, &s.qx, &mut s.xb2);
             for (x, d) in s.x.iter_mut().zip(&s.xb2) {
-                *x = *x + d;
+                *x += d;
             }
             rmsnorm(exec.kernel, &mut s.xb, &s.x, &layer.ffn_norm, c.eps);
             s.qx.quantize(&s.xb);
@@ -728,7 +728,7 @@ impl Model {
             s.qx.quantize(&s.hb);
             self.matmul(exec, &layer.down, &s.hb, &s.qx, &mut s.xb2);
             for (x, d) in s.x.iter_mut().zip(&s.xb2) {
-                *x = *x + d;
+                *x += d;
             }
         }
         kv.commit(pos);

@@ -99,6 +99,7 @@ const END_OF_TURN: &[&str] = &[
 ];
 
 impl Tokenizer {
+    #[allow(clippy::too_many_arguments)]
     fn build(
         pieces: Vec<String>,
         scores: Vec<f32>,

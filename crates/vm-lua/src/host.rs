@@ -193,7 +193,7 @@ unsafe fn finish(l: *mut lua_State, outcome: Result<c_int, String>) -> c_int {
     }
 }
 
-fn drive<'a>(s: &'a HostState) -> Result<&'a Arc<dyn Drive>, String> {
+fn drive(s: &HostState) -> Result<&Arc<dyn Drive>, String> {
     s.host
         .drive
         .as_ref()
