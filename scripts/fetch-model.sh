@@ -13,6 +13,9 @@ sha256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 venv="$cache/venv"
 
 mkdir -p "$cache/models"
+# Tests call this in parallel: one at a time fetches, the others then find everything in place.
+exec 9>"$cache/.fetch.lock"
+flock 9
 tmp="$(mktemp -d "$cache/.fetch.XXXXXX")" # in the cache, so a final mv is a rename on one filesystem
 trap 'rm -rf "$tmp"' EXIT
 

@@ -185,19 +185,37 @@ fn quantized_row(
     let size = dtype.block_bytes();
     let table = half_table();
     let half = |b: &[u8], at: usize| table[usize::from(u16::from_le_bytes([b[at], b[at + 1]]))];
+    let offset = dtype == DType::Q4_1;
+    let term = |block: &[u8], x: &[i8], scale: f32, sum: f32| {
+        let product = (half(block, 0) * scale) * int_dot(block, x) as f32;
+        if offset {
+            product + half(block, 2) * sum
+        } else {
+            product
+        }
+    };
+    // Block `b` adds into accumulator `b mod 4`. Four at a time, so the accumulators stay in
+    // registers (an indexed array went through memory: a store-to-load wait per block).
     let mut acc = [0f32; 4];
-    let blocks = row.chunks_exact(size);
-    let xs = qx.q.chunks_exact(32);
-    let parts = qx.scale.iter().zip(&qx.scaled_sum);
-    if dtype == DType::Q4_1 {
-        for (b, ((block, x), (scale, sum))) in blocks.zip(xs).zip(parts).enumerate() {
-            let term = (half(block, 0) * scale) * int_dot(block, x) as f32 + half(block, 2) * sum;
-            acc[b & 3] += term;
-        }
-    } else {
-        for (b, ((block, x), (scale, _))) in blocks.zip(xs).zip(parts).enumerate() {
-            acc[b & 3] += (half(block, 0) * scale) * int_dot(block, x) as f32;
-        }
+    let groups = row
+        .chunks_exact(4 * size)
+        .zip(qx.q.chunks_exact(128))
+        .zip(qx.scale.chunks_exact(4).zip(qx.scaled_sum.chunks_exact(4)));
+    let whole = row.len() / (4 * size) * 4;
+    let (mut a0, mut a1, mut a2, mut a3) = (0f32, 0f32, 0f32, 0f32);
+    for ((blocks, xs), (scales, sums)) in groups {
+        a0 += term(&blocks[..size], &xs[..32], scales[0], sums[0]);
+        a1 += term(&blocks[size..2 * size], &xs[32..64], scales[1], sums[1]);
+        a2 += term(&blocks[2 * size..3 * size], &xs[64..96], scales[2], sums[2]);
+        a3 += term(&blocks[3 * size..], &xs[96..], scales[3], sums[3]);
+    }
+    acc = [acc[0] + a0, acc[1] + a1, acc[2] + a2, acc[3] + a3];
+    let rest = row[whole * size..]
+        .chunks_exact(size)
+        .zip(qx.q[whole * 32..].chunks_exact(32))
+        .zip(qx.scale[whole..].iter().zip(&qx.scaled_sum[whole..]));
+    for (i, ((block, x), (scale, sum))) in rest.enumerate() {
+        acc[(whole + i) & 3] += term(block, x, *scale, *sum);
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }

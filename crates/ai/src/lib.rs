@@ -19,7 +19,7 @@ pub mod testing;
 pub mod tokenizer;
 
 pub use kernels::Kernel;
-pub use model::{Config, Exec, KvCache, Model, Scratch, Storage, VecCache};
+pub use model::{Config, Exec, KvCache, KvLayout, Model, Scratch, Storage, VecCache};
 pub use sampler::Sampling;
 pub use tokenizer::Tokenizer;
 

@@ -226,12 +226,61 @@ pub trait KvCache {
     fn commit(&mut self, pos: usize);
 }
 
-/// A cache in one growing vector: `[pos][layer][key, value][kv_dim]`.
+/// The layout of a flat cache, `[pos][layer][key, value][kv_dim]` floats (a vector here, a
+/// userdata in a Lua process).
+#[derive(Clone, Copy, Debug)]
+pub struct KvLayout {
+    layers: usize,
+    kv_dim: usize,
+}
+
+impl KvLayout {
+    /// The layout for `config`.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            layers: config.layers,
+            kv_dim: config.kv_dim(),
+        }
+    }
+
+    /// Floats one position takes.
+    pub fn per_position(&self) -> usize {
+        self.layers * 2 * self.kv_dim
+    }
+
+    fn at(&self, layer: usize, pos: usize) -> usize {
+        (pos * self.layers + layer) * 2 * self.kv_dim
+    }
+
+    /// Keys of `layer` at `pos`.
+    pub fn key<'a>(&self, data: &'a [f32], layer: usize, pos: usize) -> &'a [f32] {
+        let at = self.at(layer, pos);
+        &data[at..at + self.kv_dim]
+    }
+
+    /// Values of `layer` at `pos`.
+    pub fn value<'a>(&self, data: &'a [f32], layer: usize, pos: usize) -> &'a [f32] {
+        let at = self.at(layer, pos) + self.kv_dim;
+        &data[at..at + self.kv_dim]
+    }
+
+    /// Keys and values of `layer` at `pos`, to write.
+    pub fn slot<'a>(
+        &self,
+        data: &'a mut [f32],
+        layer: usize,
+        pos: usize,
+    ) -> (&'a mut [f32], &'a mut [f32]) {
+        let at = self.at(layer, pos);
+        data[at..at + 2 * self.kv_dim].split_at_mut(self.kv_dim)
+    }
+}
+
+/// A cache in one growing vector.
 #[derive(Clone, Debug)]
 pub struct VecCache {
     data: Vec<f32>,
-    layers: usize,
-    kv_dim: usize,
+    layout: KvLayout,
     len: usize,
     limit: usize,
 }
@@ -241,15 +290,10 @@ impl VecCache {
     pub fn new(config: &Config, limit: usize) -> Self {
         Self {
             data: Vec::new(),
-            layers: config.layers,
-            kv_dim: config.kv_dim(),
+            layout: KvLayout::new(config),
             len: 0,
             limit,
         }
-    }
-
-    fn at(&self, layer: usize, pos: usize) -> usize {
-        (pos * self.layers + layer) * 2 * self.kv_dim
     }
 }
 
@@ -263,23 +307,20 @@ impl KvCache for VecCache {
             return Err(Error::ContextFull(self.limit));
         }
         self.data
-            .resize((pos + 1) * self.layers * 2 * self.kv_dim, 0.0);
+            .resize((pos + 1) * self.layout.per_position(), 0.0);
         Ok(())
     }
 
     fn key(&self, layer: usize, pos: usize) -> &[f32] {
-        let at = self.at(layer, pos);
-        &self.data[at..at + self.kv_dim]
+        self.layout.key(&self.data, layer, pos)
     }
 
     fn value(&self, layer: usize, pos: usize) -> &[f32] {
-        let at = self.at(layer, pos) + self.kv_dim;
-        &self.data[at..at + self.kv_dim]
+        self.layout.value(&self.data, layer, pos)
     }
 
     fn slot(&mut self, layer: usize, pos: usize) -> (&mut [f32], &mut [f32]) {
-        let at = self.at(layer, pos);
-        self.data[at..at + 2 * self.kv_dim].split_at_mut(self.kv_dim)
+        self.layout.slot(&mut self.data, layer, pos)
     }
 
     fn commit(&mut self, pos: usize) {
@@ -632,14 +673,13 @@ impl Model {
             }
         };
         match &exec.pool {
+            // `forward` runs inside the pool: its threads share the rows.
             Some(pool) if w.rows >= 64 => {
                 let chunk = w.rows.div_ceil(pool.current_num_threads() * 4).max(16);
-                pool.install(|| {
-                    out[..w.rows]
-                        .par_chunks_mut(chunk)
-                        .enumerate()
-                        .for_each(|(c, o)| rows(c * chunk, o));
-                });
+                out[..w.rows]
+                    .par_chunks_mut(chunk)
+                    .enumerate()
+                    .for_each(|(c, o)| rows(c * chunk, o));
             }
             _ => rows(0, &mut out[..w.rows]),
         }
@@ -654,7 +694,22 @@ impl Model {
         &self,
         exec: &Exec,
         token: u32,
-        kv: &mut dyn KvCache,
+        kv: &mut (dyn KvCache + Send),
+        s: &mut Scratch,
+    ) -> Result<(), Error> {
+        // The whole token runs inside the pool, so its threads are woken once per token
+        // rather than once per matrix.
+        match &exec.pool {
+            Some(pool) => pool.install(|| self.forward_here(exec, token, kv, s)),
+            None => self.forward_here(exec, token, kv, s),
+        }
+    }
+
+    fn forward_here(
+        &self,
+        exec: &Exec,
+        token: u32,
+        kv: &mut (dyn KvCache + Send),
         s: &mut Scratch,
     ) -> Result<(), Error> {
         let c = &self.config;
@@ -675,14 +730,23 @@ impl Model {
         s.att.resize(pos + 1, 0.0);
         let scale = 1.0 / (hd as f32).sqrt();
         let group = c.heads / c.kv_heads;
+        // One sine and cosine per pair for the whole token, not per head and layer.
+        let rotation: Vec<(f32, f32)> = self
+            .rope_freq
+            .iter()
+            .map(|f| {
+                let angle = pos as f32 * f;
+                (libm::sinf(angle), libm::cosf(angle))
+            })
+            .collect();
         for (l, layer) in self.layers.iter().enumerate() {
             rmsnorm(exec.kernel, &mut s.xb, &s.x, &layer.attn_norm, c.eps);
             s.qx.quantize(&s.xb);
             self.matmul(exec, &layer.q, &s.xb, &s.qx, &mut s.q);
             self.matmul(exec, &layer.k, &s.xb, &s.qx, &mut s.k);
             self.matmul(exec, &layer.v, &s.xb, &s.qx, &mut s.v);
-            self.rope(&mut s.q, pos);
-            self.rope(&mut s.k, pos);
+            self.rope(&mut s.q, &rotation);
+            self.rope(&mut s.k, &rotation);
             {
                 let (k, v) = kv.slot(l, pos);
                 k.copy_from_slice(&s.k);
@@ -743,13 +807,12 @@ impl Model {
         Ok(())
     }
 
-    /// Rotates adjacent pairs of each head by `pos · freq` (GGUF llama and llama2.c layout).
-    fn rope(&self, v: &mut [f32], pos: usize) {
+    /// Rotates adjacent pairs of each head by `pos · freq` (GGUF llama and llama2.c layout);
+    /// `rotation` holds `(sin, cos)` of each pair's angle at this position.
+    fn rope(&self, v: &mut [f32], rotation: &[(f32, f32)]) {
         let hd = self.config.head_dim();
         for head in v.chunks_exact_mut(hd) {
-            for (i, f) in self.rope_freq.iter().enumerate() {
-                let angle = pos as f32 * f;
-                let (sin, cos) = (libm::sinf(angle), libm::cosf(angle));
+            for (i, &(sin, cos)) in rotation.iter().enumerate() {
                 let (a, b) = (head[2 * i], head[2 * i + 1]);
                 head[2 * i] = a * cos - b * sin;
                 head[2 * i + 1] = a * sin + b * cos;

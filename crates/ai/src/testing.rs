@@ -164,6 +164,49 @@ pub fn llama2c_tokenizer(vocab: usize) -> Vec<u8> {
     out
 }
 
+/// The `llama.*` shape keys of a GGUF file.
+fn llama_metadata(s: Shape) -> Writer {
+    let n = |v: usize| Value::U64(v as u64);
+    Writer::new()
+        .meta("general.architecture", Value::Str("llama".into()))
+        .meta("llama.block_count", n(s.layers))
+        .meta("llama.context_length", n(s.context))
+        .meta("llama.embedding_length", n(s.dim))
+        .meta("llama.feed_forward_length", n(s.hidden))
+        .meta("llama.attention.head_count", n(s.heads))
+        .meta("llama.attention.head_count_kv", n(s.kv_heads))
+}
+
+/// SmolLM2-135M-Instruct (GGUF Q4_1) and the python of the reference venv, fetched into the
+/// cache outside the repository by `scripts/fetch-model.sh` (at most once per process).
+///
+/// # Panics
+/// When the script fails (no network on first use, no python3).
+pub fn smollm() -> &'static (std::path::PathBuf, std::path::PathBuf) {
+    static FETCHED: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    FETCHED.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/fetch-model.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .output()
+            .unwrap_or_else(|e| panic!("running {script}: {e}"));
+        assert!(
+            out.status.success(),
+            "fetch-model.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let model = std::path::PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
+        let python = model
+            .parent()
+            .and_then(std::path::Path::parent)
+            .map(|cache| cache.join("venv/bin/python"))
+            .unwrap_or_default();
+        (model, python)
+    })
+}
+
 /// Tokenizer families for [`gguf`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Vocab {
@@ -179,18 +222,8 @@ pub fn gguf(shape: Shape, dtype: DType, vocab: Vocab, separate_output: bool, see
     let mut rng = Rng(seed);
     let s = shape;
     let (dim, hidden, kv) = (s.dim, s.hidden, s.kv_dim());
-    let mut w = Writer::new()
-        .meta("general.architecture", Value::Str("llama".into()))
+    let mut w = llama_metadata(s)
         .meta("general.name", Value::Str("generated".into()))
-        .meta("llama.block_count", Value::U64(s.layers as u64))
-        .meta("llama.context_length", Value::U64(s.context as u64))
-        .meta("llama.embedding_length", Value::U64(dim as u64))
-        .meta("llama.feed_forward_length", Value::U64(hidden as u64))
-        .meta("llama.attention.head_count", Value::U64(s.heads as u64))
-        .meta(
-            "llama.attention.head_count_kv",
-            Value::U64(s.kv_heads as u64),
-        )
         .meta("llama.rope.freq_base", Value::F64(10_000.0))
         .meta("llama.attention.layer_norm_rms_epsilon", Value::F64(1e-5));
     let strs = |v: &[String]| Value::Array(v.iter().map(|p| Value::Str(p.clone())).collect());
@@ -348,17 +381,7 @@ pub fn llama2c_as_gguf(bin: &[u8], shape: Shape) -> Vec<u8> {
     let cls = take(s.vocab * dim);
     let part = |v: &[u8], l: usize, n: usize| v[l * n * 4..(l + 1) * n * 4].to_vec();
     let pieces = spm_pieces(s.vocab, '\u{2581}');
-    let mut w = Writer::new()
-        .meta("general.architecture", Value::Str("llama".into()))
-        .meta("llama.block_count", Value::U64(layers as u64))
-        .meta("llama.context_length", Value::U64(s.context as u64))
-        .meta("llama.embedding_length", Value::U64(dim as u64))
-        .meta("llama.feed_forward_length", Value::U64(hidden as u64))
-        .meta("llama.attention.head_count", Value::U64(s.heads as u64))
-        .meta(
-            "llama.attention.head_count_kv",
-            Value::U64(s.kv_heads as u64),
-        )
+    let mut w = llama_metadata(s)
         .meta("tokenizer.ggml.model", Value::Str("llama".into()))
         .meta(
             "tokenizer.ggml.tokens",

@@ -9,7 +9,7 @@
 //! `scripts/fetch-model.sh`) and a generated F32 llama2.c checkpoint of stories15M's shape.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use aorta_ai::testing::{Shape, llama2c, llama2c_tokenizer};
@@ -33,26 +33,6 @@ fn read_bandwidth(mode: Mode) -> f64 {
         best = best.max(len as f64 / start.elapsed().as_secs_f64());
     }
     best
-}
-
-fn smollm() -> PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/fetch-model.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .output()
-        .expect("running fetch-model.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .expect("path")
-            .trim(),
-    )
 }
 
 /// Decode tokens per second after a short prompt.
@@ -102,7 +82,7 @@ fn main() {
     println!("|---|---:|---|---:|---:|---:|---:|");
     let tokens = if mode.smoke { 2 } else { 48 };
 
-    let smol = Model::open(&smollm(), None).expect("SmolLM2");
+    let smol = Model::open(&aorta_ai::testing::smollm().0, None).expect("SmolLM2");
     rows("SmolLM2-135M Q4_1", &smol, bandwidth, tokens);
 
     let dir = tempfile::tempdir().expect("tempdir");

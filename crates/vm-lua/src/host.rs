@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aorta_ai::chat::Message;
-use aorta_ai::{Exec, KvCache, Model, Sampling, Scratch};
+use aorta_ai::{Exec, KvCache, KvLayout, Model, Sampling, Scratch};
 use aorta_vm::drive::{Drive, DriveContext};
 
 use crate::ffi::*;
@@ -64,18 +64,11 @@ pub(crate) struct HostState {
 /// Bytes before the keys and values in a context userdata: positions stored, capacity.
 const CONTEXT_HEADER: usize = 16;
 
-/// The keys and values of a context userdata: `[pos][layer][key, value][kv_dim]` floats.
+/// The keys and values of a context userdata (after its header).
 struct UserdataCache<'a> {
     header: &'a mut [u32],
     data: &'a mut [f32],
-    layers: usize,
-    kv_dim: usize,
-}
-
-impl UserdataCache<'_> {
-    fn at(&self, layer: usize, pos: usize) -> usize {
-        (pos * self.layers + layer) * 2 * self.kv_dim
-    }
+    layout: KvLayout,
 }
 
 impl KvCache for UserdataCache<'_> {
@@ -91,18 +84,15 @@ impl KvCache for UserdataCache<'_> {
     }
 
     fn key(&self, layer: usize, pos: usize) -> &[f32] {
-        let at = self.at(layer, pos);
-        &self.data[at..at + self.kv_dim]
+        self.layout.key(self.data, layer, pos)
     }
 
     fn value(&self, layer: usize, pos: usize) -> &[f32] {
-        let at = self.at(layer, pos) + self.kv_dim;
-        &self.data[at..at + self.kv_dim]
+        self.layout.value(self.data, layer, pos)
     }
 
     fn slot(&mut self, layer: usize, pos: usize) -> (&mut [f32], &mut [f32]) {
-        let at = self.at(layer, pos);
-        self.data[at..at + 2 * self.kv_dim].split_at_mut(self.kv_dim)
+        self.layout.slot(self.data, layer, pos)
     }
 
     fn commit(&mut self, pos: usize) {
@@ -354,7 +344,8 @@ unsafe extern "C" fn llama_next(l: *mut lua_State) -> c_int {
             };
             let u = number(l, 6) as f32;
             let c = &m.config;
-            let row = c.layers * 2 * c.kv_dim();
+            let layout = KvLayout::new(c);
+            let row = layout.per_position();
             // The existing context, if it is one of this model's.
             let (mut len, mut cap) = (0usize, 0usize);
             if lua_type(l, 2) == 7 {
@@ -410,8 +401,7 @@ unsafe extern "C" fn llama_next(l: *mut lua_State) -> c_int {
                     p.add(CONTEXT_HEADER).cast::<f32>(),
                     cap * row,
                 ),
-                layers: c.layers,
-                kv_dim: c.kv_dim(),
+                layout,
             };
             let exec = s
                 .host

@@ -10,22 +10,7 @@ use crate::free_port;
 
 /// The SmolLM2 GGUF, fetched once into the cache outside the repository.
 fn smollm() -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/fetch-model.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .output()
-        .expect("running fetch-model.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .expect("a path")
-        .trim()
-        .to_owned()
+    aorta_ai::testing::smollm().0.to_string_lossy().into_owned()
 }
 
 const AGENT: &str = r#"
