@@ -115,9 +115,15 @@ impl QuantizedInput {
 pub fn row_dot(kernel: Kernel, dtype: DType, row: &[u8], x: &[f32], qx: &QuantizedInput) -> f32 {
     match dtype {
         DType::F32 => {
+            // SAFETY: any four bytes are a valid f32; `align_to` only yields aligned floats.
+            let (head, floats, _) = unsafe { row.align_to::<f32>() };
+            if head.is_empty() && floats.len() == x.len() && cfg!(target_endian = "little") {
+                // Mapped tensors are aligned (GGUF: 32 bytes; llama2.c: 4): read in place.
+                return dot(kernel, floats, x);
+            }
             let mut w = [0f32; 256];
             let mut acc = [0f32; 8];
-            // Decoding in pieces keeps the weights unaligned-safe and the order fixed.
+            // Unaligned bytes: decoded in pieces, the same order as in place.
             for (bytes, xs) in row.chunks(1024).zip(x.chunks(256)) {
                 let n = xs.len();
                 for (dst, src) in w.iter_mut().zip(bytes.chunks_exact(4)) {
@@ -163,6 +169,56 @@ fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     tail(acc, &a[whole..], &b[whole..]);
 }
 
+/// The float part both kernels share, around their integer block products
+/// (`$int_dot(dtype, block, x)`). A macro rather than a function taking a closure: expanded
+/// inside the AVX2 function, the block products inline into the loop (a closure does not take
+/// its function's target features).
+macro_rules! quantized_row {
+    ($dtype:expr, $row:expr, $qx:expr, $int_dot:path) => {{
+        let (dtype, row, qx): (DType, &[u8], &QuantizedInput) = ($dtype, $row, $qx);
+        let size = dtype.block_bytes();
+        let table = half_table();
+        let offset = dtype == DType::Q4_1;
+        // One block's term: (d·scale)·Σ + m·(scale·Σq) for Q4_1.
+        macro_rules! term {
+            ($block:expr, $x:expr, $scale:expr, $sum:expr) => {{
+                let block: &[u8] = $block;
+                let d = table[usize::from(u16::from_le_bytes([block[0], block[1]]))];
+                let product = (d * $scale) * $int_dot(dtype, block, $x) as f32;
+                if offset {
+                    let m = table[usize::from(u16::from_le_bytes([block[2], block[3]]))];
+                    product + m * $sum
+                } else {
+                    product
+                }
+            }};
+        }
+        // Block `b` adds into accumulator `b mod 4`. Four at a time, so the accumulators stay
+        // in registers (an indexed array went through memory: a store-to-load wait per block).
+        let groups = row
+            .chunks_exact(4 * size)
+            .zip(qx.q.chunks_exact(128))
+            .zip(qx.scale.chunks_exact(4).zip(qx.scaled_sum.chunks_exact(4)));
+        let whole = row.len() / (4 * size) * 4;
+        let (mut a0, mut a1, mut a2, mut a3) = (0f32, 0f32, 0f32, 0f32);
+        for ((blocks, xs), (scales, sums)) in groups {
+            a0 += term!(&blocks[..size], &xs[..32], scales[0], sums[0]);
+            a1 += term!(&blocks[size..2 * size], &xs[32..64], scales[1], sums[1]);
+            a2 += term!(&blocks[2 * size..3 * size], &xs[64..96], scales[2], sums[2]);
+            a3 += term!(&blocks[3 * size..], &xs[96..], scales[3], sums[3]);
+        }
+        let mut acc = [a0, a1, a2, a3];
+        let rest = row[whole * size..]
+            .chunks_exact(size)
+            .zip(qx.q[whole * 32..].chunks_exact(32))
+            .zip(qx.scale[whole..].iter().zip(&qx.scaled_sum[whole..]));
+        for (i, ((block, x), (scale, sum))) in rest.enumerate() {
+            acc[(whole + i) & 3] += term!(block, x, *scale, *sum);
+        }
+        (acc[0] + acc[1]) + (acc[2] + acc[3])
+    }};
+}
+
 /// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
 fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
     #[cfg(target_arch = "x86_64")]
@@ -171,53 +227,7 @@ fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) 
         return unsafe { avx2::quantized_dot(dtype, row, qx) };
     }
     let _ = kernel;
-    quantized_row(dtype, row, qx, |block, x| int_dot_scalar(dtype, block, x))
-}
-
-/// The float part both kernels share, around their integer block products.
-#[inline(always)]
-fn quantized_row(
-    dtype: DType,
-    row: &[u8],
-    qx: &QuantizedInput,
-    int_dot: impl Fn(&[u8], &[i8]) -> i32,
-) -> f32 {
-    let size = dtype.block_bytes();
-    let table = half_table();
-    let half = |b: &[u8], at: usize| table[usize::from(u16::from_le_bytes([b[at], b[at + 1]]))];
-    let offset = dtype == DType::Q4_1;
-    let term = |block: &[u8], x: &[i8], scale: f32, sum: f32| {
-        let product = (half(block, 0) * scale) * int_dot(block, x) as f32;
-        if offset {
-            product + half(block, 2) * sum
-        } else {
-            product
-        }
-    };
-    // Block `b` adds into accumulator `b mod 4`. Four at a time, so the accumulators stay in
-    // registers (an indexed array went through memory: a store-to-load wait per block).
-    let mut acc = [0f32; 4];
-    let groups = row
-        .chunks_exact(4 * size)
-        .zip(qx.q.chunks_exact(128))
-        .zip(qx.scale.chunks_exact(4).zip(qx.scaled_sum.chunks_exact(4)));
-    let whole = row.len() / (4 * size) * 4;
-    let (mut a0, mut a1, mut a2, mut a3) = (0f32, 0f32, 0f32, 0f32);
-    for ((blocks, xs), (scales, sums)) in groups {
-        a0 += term(&blocks[..size], &xs[..32], scales[0], sums[0]);
-        a1 += term(&blocks[size..2 * size], &xs[32..64], scales[1], sums[1]);
-        a2 += term(&blocks[2 * size..3 * size], &xs[64..96], scales[2], sums[2]);
-        a3 += term(&blocks[3 * size..], &xs[96..], scales[3], sums[3]);
-    }
-    acc = [acc[0] + a0, acc[1] + a1, acc[2] + a2, acc[3] + a3];
-    let rest = row[whole * size..]
-        .chunks_exact(size)
-        .zip(qx.q[whole * 32..].chunks_exact(32))
-        .zip(qx.scale[whole..].iter().zip(&qx.scaled_sum[whole..]));
-    for (i, ((block, x), (scale, sum))) in rest.enumerate() {
-        acc[(whole + i) & 3] += term(block, x, *scale, *sum);
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
+    quantized_row!(dtype, row, qx, int_dot_scalar)
 }
 
 /// Every half as a float (exact), so block scales cost a load.
@@ -289,10 +299,9 @@ mod avx2 {
     /// The shared float loop, compiled with AVX2 so the block products inline into it.
     #[target_feature(enable = "avx2")]
     pub unsafe fn quantized_dot(dtype: DType, row: &[u8], qx: &super::QuantizedInput) -> f32 {
+        use super::{QuantizedInput, half_table};
         // SAFETY: AVX2 is enabled here; blocks are whole.
-        super::quantized_row(dtype, row, qx, |block, x| unsafe {
-            int_dot(dtype, block, x)
-        })
+        unsafe { quantized_row!(dtype, row, qx, int_dot) }
     }
 
     #[target_feature(enable = "avx2")]
