@@ -13,7 +13,7 @@ use crate::kernels::{Kernel, QuantizedInput, dot, row_dot};
 use crate::tokenizer::Tokenizer;
 
 /// The shape of a model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Config {
     /// Embedding width.
     pub dim: usize,
@@ -480,7 +480,8 @@ impl Model {
             .get("tokenizer.chat_template")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        Ok(Self::assemble(
+        Ok(Self {
+            rope_freq: rope_frequencies(&config),
             config,
             tokenizer,
             chat_template,
@@ -490,7 +491,7 @@ impl Model {
             layers,
             norm,
             output,
-        ))
+        })
     }
 
     /// A llama2.c checkpoint (legacy header; shared or separate classifier) and its
@@ -592,46 +593,18 @@ impl Model {
         let embed = m(embed_at, vocab, dim)?;
         let output = m(cls, vocab, dim)?;
         let tokenizer = Tokenizer::from_llama2c(tokenizer, vocab)?;
-        Ok(Self::assemble(
+        Ok(Self {
+            rope_freq: rope_frequencies(&config),
             config,
             tokenizer,
-            None,
-            "llama2.c checkpoint".into(),
+            chat_template: None,
+            name: "llama2.c checkpoint".into(),
             storage,
             embed,
-            all,
+            layers: all,
             norm,
             output,
-        ))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn assemble(
-        config: Config,
-        tokenizer: Tokenizer,
-        chat_template: Option<String>,
-        name: String,
-        storage: Storage,
-        embed: Tensor,
-        layers: Vec<Layer>,
-        norm: Vec<f32>,
-        output: Tensor,
-    ) -> Self {
-        let rope_freq = (0..config.rope_dims / 2)
-            .map(|i| 1.0 / libm::powf(config.rope_base, (2 * i) as f32 / config.rope_dims as f32))
-            .collect();
-        Self {
-            config,
-            tokenizer,
-            chat_template,
-            name,
-            storage,
-            embed,
-            layers,
-            norm,
-            output,
-            rope_freq,
-        }
+        })
     }
 
     /// Bytes of weights one token reads (every matrix once, one embedding row).
@@ -819,6 +792,13 @@ impl Model {
             }
         }
     }
+}
+
+/// RoPE's frequency for each rotated pair: `base^(−2i/dims)`.
+fn rope_frequencies(config: &Config) -> Vec<f32> {
+    (0..config.rope_dims / 2)
+        .map(|i| 1.0 / libm::powf(config.rope_base, (2 * i) as f32 / config.rope_dims as f32))
+        .collect()
 }
 
 fn rmsnorm(kernel: Kernel, out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {

@@ -4,54 +4,41 @@
 use crate::dtype::{DType, quantize_row};
 use crate::gguf::{Value, Writer};
 
-/// The shape of a generated model.
-#[derive(Clone, Copy, Debug)]
-pub struct Shape {
-    /// Embedding width.
-    pub dim: usize,
-    /// Feed-forward width.
-    pub hidden: usize,
-    /// Blocks.
-    pub layers: usize,
-    /// Query heads.
-    pub heads: usize,
-    /// Key/value heads.
-    pub kv_heads: usize,
-    /// Vocabulary.
-    pub vocab: usize,
-    /// Context length.
-    pub context: usize,
-}
+/// The shape of a generated model (its RoPE base and epsilon are written as given).
+pub use crate::model::Config as Shape;
 
 impl Shape {
     /// A tiny model (fast in tests): dim 64, 2 layers, grouped-query attention.
     pub fn tiny(vocab: usize) -> Self {
-        Self {
-            dim: 64,
-            hidden: 96,
-            layers: 2,
-            heads: 4,
-            kv_heads: 2,
-            vocab,
-            context: 128,
-        }
+        Self::generated(64, 96, 2, 4, 2, vocab, 128)
     }
 
     /// The shape of llama2.c's stories15M: dim 288, 6 layers, 6 heads, vocab 32000.
     pub fn stories15m() -> Self {
-        Self {
-            dim: 288,
-            hidden: 768,
-            layers: 6,
-            heads: 6,
-            kv_heads: 6,
-            vocab: 32000,
-            context: 256,
-        }
+        Self::generated(288, 768, 6, 6, 6, 32000, 256)
     }
 
-    fn kv_dim(&self) -> usize {
-        self.dim / self.heads * self.kv_heads
+    fn generated(
+        dim: usize,
+        hidden: usize,
+        layers: usize,
+        heads: usize,
+        kv_heads: usize,
+        vocab: usize,
+        context: usize,
+    ) -> Self {
+        Self {
+            dim,
+            hidden,
+            layers,
+            heads,
+            kv_heads,
+            vocab,
+            context,
+            rope_base: 10_000.0,
+            rope_dims: dim / heads,
+            eps: 1e-5,
+        }
     }
 }
 
@@ -224,8 +211,11 @@ pub fn gguf(shape: Shape, dtype: DType, vocab: Vocab, separate_output: bool, see
     let (dim, hidden, kv) = (s.dim, s.hidden, s.kv_dim());
     let mut w = llama_metadata(s)
         .meta("general.name", Value::Str("generated".into()))
-        .meta("llama.rope.freq_base", Value::F64(10_000.0))
-        .meta("llama.attention.layer_norm_rms_epsilon", Value::F64(1e-5));
+        .meta("llama.rope.freq_base", Value::F64(f64::from(s.rope_base)))
+        .meta(
+            "llama.attention.layer_norm_rms_epsilon",
+            Value::F64(f64::from(s.eps)),
+        );
     let strs = |v: &[String]| Value::Array(v.iter().map(|p| Value::Str(p.clone())).collect());
     match vocab {
         Vocab::SentencePiece => {
