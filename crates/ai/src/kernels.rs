@@ -170,11 +170,11 @@ fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
 }
 
 /// The float part both kernels share, around their integer block products
-/// (`$int_dot(dtype, block, x)`). A macro rather than a function taking a closure: expanded
-/// inside the AVX2 function, the block products inline into the loop (a closure does not take
-/// its function's target features).
+/// (`$int_dot!(dtype, block, x)`). Macros rather than functions and closures: expanded inside
+/// the AVX2 function, for one constant `dtype`, everything inlines into one loop (closures do
+/// not take their function's target features, and the inliner left calls per block).
 macro_rules! quantized_row {
-    ($dtype:expr, $row:expr, $qx:expr, $int_dot:path) => {{
+    ($dtype:expr, $row:expr, $qx:expr, $int_dot:ident) => {{
         let (dtype, row, qx): (DType, &[u8], &QuantizedInput) = ($dtype, $row, $qx);
         let size = dtype.block_bytes();
         let table = half_table();
@@ -184,7 +184,7 @@ macro_rules! quantized_row {
             ($block:expr, $x:expr, $scale:expr, $sum:expr) => {{
                 let block: &[u8] = $block;
                 let d = table[usize::from(u16::from_le_bytes([block[0], block[1]]))];
-                let product = (d * $scale) * $int_dot(dtype, block, $x) as f32;
+                let product = (d * $scale) * $int_dot!(dtype, block, $x) as f32;
                 if offset {
                     let m = table[usize::from(u16::from_le_bytes([block[2], block[3]]))];
                     product + m * $sum
@@ -227,7 +227,12 @@ fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) 
         return unsafe { avx2::quantized_dot(dtype, row, qx) };
     }
     let _ = kernel;
-    quantized_row!(dtype, row, qx, int_dot_scalar)
+    macro_rules! scalar {
+        ($dtype:expr, $block:expr, $x:expr) => {
+            int_dot_scalar($dtype, $block, $x)
+        };
+    }
+    quantized_row!(dtype, row, qx, scalar)
 }
 
 /// Every half as a float (exact), so block scales cost a load.
@@ -296,23 +301,15 @@ mod avx2 {
         }
     }
 
-    /// The shared float loop, compiled with AVX2 so the block products inline into it.
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn quantized_dot(dtype: DType, row: &[u8], qx: &super::QuantizedInput) -> f32 {
-        use super::{QuantizedInput, half_table};
-        // SAFETY: AVX2 is enabled here; blocks are whole.
-        unsafe { quantized_row!(dtype, row, qx, int_dot) }
-    }
-
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn int_dot(dtype: DType, block: &[u8], x: &[i8]) -> i32 {
-        // SAFETY: `block` holds one whole block of `dtype` and `x` 32 values; loads unaligned.
-        unsafe {
+    /// One block's products of a weight block and 32 quantised inputs, summed in pairs and
+    /// quads: eight `i32` partial sums (expanded in place; `$dtype` is a constant there).
+    macro_rules! quads {
+        ($dtype:expr, $block:expr, $x:expr) => {{
+            let (block, x): (&[u8], &[i8]) = ($block, $x);
             let xv = _mm256_loadu_si256(x.as_ptr().cast());
-            let pairs = match dtype {
+            let pairs = match $dtype {
                 DType::Q8_0 => {
-                    let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
+                    let w = _mm256_loadu_si256(block[2..34].as_ptr().cast());
                     // |w| · (x·sign w): maddubs wants its first operand unsigned.
                     _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w))
                 }
@@ -320,17 +317,90 @@ mod avx2 {
                     let w = _mm256_sub_epi8(nibbles(&block[2..18]), _mm256_set1_epi8(8));
                     _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w))
                 }
-                DType::Q4_1 => _mm256_maddubs_epi16(nibbles(&block[4..20]), xv),
-                DType::F32 | DType::F16 => return 0,
+                _ => _mm256_maddubs_epi16(nibbles(&block[4..20]), xv),
             };
-            let quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-            let s = _mm_add_epi32(
-                _mm256_castsi256_si128(quads),
-                _mm256_extracti128_si256(quads, 1),
-            );
+            _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+        }};
+    }
+
+    /// The integer dot product of one block (the eight partial sums added).
+    macro_rules! int_dot {
+        ($dtype:expr, $block:expr, $x:expr) => {{
+            let q = quads!($dtype, $block, $x);
+            let s = _mm_add_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
             let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
             let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
             _mm_cvtsi128_si32(s)
+        }};
+    }
+
+    /// The scalar path's float loop, four blocks at a time: lane `j` is the scalar
+    /// accumulator `j` (blocks `4k + j`) and sees the same multiplies and adds in the same
+    /// order; the four blocks' integer sums are reduced together (exact in any order).
+    macro_rules! grouped {
+        ($dtype:expr, $row:expr, $qx:expr) => {{
+            let (dtype, row, qx): (DType, &[u8], &super::QuantizedInput) = ($dtype, $row, $qx);
+            let size = dtype.block_bytes();
+            let table = super::half_table();
+            let half =
+                |b: &[u8], at: usize| table[usize::from(u16::from_le_bytes([b[at], b[at + 1]]))];
+            let offset = dtype == DType::Q4_1;
+            let blocks = row.len() / size;
+            let whole = blocks / 4 * 4;
+            let mut acc = _mm_setzero_ps();
+            let groups = row
+                .chunks_exact(4 * size)
+                .zip(qx.q.chunks_exact(128))
+                .zip(qx.scale.chunks_exact(4).zip(qx.scaled_sum.chunks_exact(4)));
+            for ((bl, xs), (scales, sums)) in groups {
+                let (b0, b1) = (&bl[..size], &bl[size..2 * size]);
+                let (b2, b3) = (&bl[2 * size..3 * size], &bl[3 * size..]);
+                let h01 =
+                    _mm256_hadd_epi32(quads!(dtype, b0, &xs[..32]), quads!(dtype, b1, &xs[32..64]));
+                let h23 =
+                    _mm256_hadd_epi32(quads!(dtype, b2, &xs[64..96]), quads!(dtype, b3, &xs[96..]));
+                let h = _mm256_hadd_epi32(h01, h23);
+                let isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+                let d = _mm_set_ps(half(b3, 0), half(b2, 0), half(b1, 0), half(b0, 0));
+                let scale = _mm_loadu_ps(scales.as_ptr());
+                let mut term = _mm_mul_ps(_mm_mul_ps(d, scale), _mm_cvtepi32_ps(isum));
+                if offset {
+                    let m = _mm_set_ps(half(b3, 2), half(b2, 2), half(b1, 2), half(b0, 2));
+                    term = _mm_add_ps(term, _mm_mul_ps(m, _mm_loadu_ps(sums.as_ptr())));
+                }
+                acc = _mm_add_ps(acc, term);
+            }
+            let mut lanes = [0f32; 4];
+            _mm_storeu_ps(lanes.as_mut_ptr(), acc);
+            let rest = row[whole * size..]
+                .chunks_exact(size)
+                .zip(qx.q[whole * 32..].chunks_exact(32))
+                .zip(qx.scale[whole..].iter().zip(&qx.scaled_sum[whole..]));
+            for (i, ((block, x), (scale, sum))) in rest.enumerate() {
+                let product = (half(block, 0) * scale) * int_dot!(dtype, block, x) as f32;
+                let term = if offset {
+                    product + half(block, 2) * sum
+                } else {
+                    product
+                };
+                lanes[(whole + i) & 3] += term;
+            }
+            (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+        }};
+    }
+
+    /// Quantised row · quantised input with AVX2: one copy of the loop per type (the block
+    /// size and the product are constants in each).
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn quantized_dot(dtype: DType, row: &[u8], qx: &super::QuantizedInput) -> f32 {
+        // SAFETY: AVX2 is enabled here; blocks are whole and every slice is in bounds.
+        unsafe {
+            match dtype {
+                DType::Q8_0 => grouped!(DType::Q8_0, row, qx),
+                DType::Q4_0 => grouped!(DType::Q4_0, row, qx),
+                DType::Q4_1 => grouped!(DType::Q4_1, row, qx),
+                DType::F32 | DType::F16 => 0.0,
+            }
         }
     }
 

@@ -221,9 +221,13 @@ struct Progress<R> {
 
 impl<R: Read> Read for Progress<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let before = self.done * 100 / self.size.max(1);
         let n = self.inner.read(buf)?;
-        self.done += n as u64;
-        bar("uploading", self.done.min(self.size), self.size);
+        self.done = (self.done + n as u64).min(self.size);
+        // Redrawn at each whole percent, not at every small read of the HTTP client.
+        if self.done * 100 / self.size.max(1) != before || n == 0 {
+            bar("uploading", self.done, self.size);
+        }
         Ok(n)
     }
 }
