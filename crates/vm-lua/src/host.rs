@@ -61,6 +61,9 @@ pub(crate) struct HostState {
     scratch: Scratch,
 }
 
+/// Most bytes one host read returns; Lua asks again for the rest (bounded copies).
+pub const MAX_READ: u64 = 8 << 20;
+
 /// Bytes before the keys and values in a context userdata: positions stored, capacity.
 const CONTEXT_HEADER: usize = 16;
 
@@ -212,7 +215,7 @@ unsafe extern "C" fn drive_read(l: *mut lua_State) -> c_int {
             let s = state(l);
             let path = text(l, 1, "the path")?;
             let offset = number(l, 2).max(0.0) as u64;
-            let len = (number(l, 3).max(0.0) as u64).min(64 << 20);
+            let len = (number(l, 3).max(0.0) as u64).min(MAX_READ);
             let chunk = drive(s)?.open(path, &s.context)?.read_at(offset, len)?;
             if push_string(l, &chunk) {
                 Ok(1)

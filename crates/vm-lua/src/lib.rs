@@ -32,7 +32,7 @@ mod ffi;
 mod host;
 mod json;
 
-pub use host::{Host, Inference, MACS_PER_GAS};
+pub use host::{Host, Inference, MACS_PER_GAS, MAX_READ};
 
 use arena::{Arena, Snapshot};
 use ffi::*;

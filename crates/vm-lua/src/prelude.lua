@@ -153,6 +153,21 @@ _host = nil
 local File = {}
 File.__index = File
 
+-- Up to n bytes from the position (the host serves large reads in pieces).
+function File:take(n)
+  local parts = {}
+  while n > 0 and self.pos < self.size do
+    local chunk = host.drive_read(self.path, self.pos, n)
+    if #chunk == 0 then
+      break
+    end
+    parts[#parts + 1] = chunk
+    self.pos = self.pos + #chunk
+    n = n - #chunk
+  end
+  return concat(parts)
+end
+
 function File:read(what)
   what = what or "l"
   if type(what) == "string" then
@@ -162,13 +177,9 @@ function File:read(what)
     return (what == "a") and "" or nil
   end
   if what == "a" then
-    local chunk = host.drive_read(self.path, self.pos, self.size - self.pos)
-    self.pos = self.size
-    return chunk
+    return self:take(self.size - self.pos)
   elseif type(what) == "number" then
-    local chunk = host.drive_read(self.path, self.pos, math.max(0, math.tointeger(what) or 0))
-    self.pos = self.pos + #chunk
-    return chunk
+    return self:take(math.max(0, math.tointeger(what) or 0))
   elseif what == "l" or what == "L" then
     local line = {}
     while self.pos < self.size do

@@ -9,7 +9,7 @@ use aorta_ai::testing::{Shape, Vocab, gguf};
 use aorta_vm::contract::{env, message};
 use aorta_vm::drive::{BytesFile, Drive, DriveContext, DriveFile};
 use aorta_vm::{Instance, Limits, Outcome, Runtime};
-use aorta_vm_lua::{FORMAT, Inference, LuaRuntime};
+use aorta_vm_lua::{FORMAT, Inference, LuaRuntime, MAX_READ};
 use serde_json::{Value, json};
 
 /// Serves the generated model at `/data/model` and text at `/data/text`; nothing else.
@@ -20,6 +20,10 @@ impl Drive for Files {
         match path {
             "/data/model" => Ok(Box::new(BytesFile(Arc::clone(&self.0)))),
             "/data/text" => Ok(Box::new(BytesFile(Arc::from(&b"one\ntwo\nthree"[..])))),
+            // Larger than one host read: bytes are their offset mod 251.
+            "/data/big" => Ok(Box::new(BytesFile(
+                (0..MAX_READ + 1000).map(|i| (i % 251) as u8).collect(),
+            ))),
             _ => Err(format!("{path} is not attested")),
         }
     }
@@ -39,6 +43,12 @@ function handle(msg, env)
     local text = Llama.run(6)
     if msg.Fail then error('failed after ' .. text) end
     return { Output = text }
+  elseif action == 'Big' then
+    local f = io.open('/data/big')
+    local all = f:read('a')
+    f:seek('set', tonumber(msg.At))
+    local piece = f:read(4)
+    return { Output = #all .. ' ' .. table.concat({ piece:byte(1, -1) }, ',') }
   elseif action == 'Read' then
     local f = io.open('/data/text')
     local first = f:read('l')
@@ -163,4 +173,14 @@ fn weavedrive_files_from_lua() {
     let mut p = process(1 << 40);
     let out = send(&mut *p, 1, json!({"Action": "Read"})).expect("read");
     assert_eq!(out, "one|two\nthree|nil|/data/nope is not attested");
+}
+
+#[test]
+/// Files larger than one host read come back whole, and reads across a piece boundary work.
+fn large_files_are_read_in_pieces() {
+    let mut p = process(1 << 40);
+    let at = MAX_READ - 2;
+    let out = send(&mut *p, 1, json!({"Action": "Big", "At": at.to_string()})).expect("read");
+    let expected: Vec<String> = (at..at + 4).map(|i| (i % 251).to_string()).collect();
+    assert_eq!(out, format!("{} {}", MAX_READ + 1000, expected.join(",")));
 }
