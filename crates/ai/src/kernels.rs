@@ -3,9 +3,11 @@
 //! * Float reductions use eight accumulators in a fixed pattern and one fixed reduction tree
 //!   ([`reduce8`]); the AVX2 path keeps exactly those eight accumulators in its eight lanes, and
 //!   multiplies then adds (never a fused multiply-add, which rounds once instead of twice).
-//! * Quantised weights meet activations quantised to 8 bits ([`QuantizedInput`]): the dot
+//! * Quantised weights meet activations quantised to 16 bits ([`QuantizedInput`]): the dot
 //!   product of one 32-element block is an integer, exact whatever the order, and the float part
-//!   (block scales) is one shared scalar loop for both paths.
+//!   (block scales) is the same scalar sequence on both paths. Sixteen bits rather than
+//!   llama.cpp's eight: logits then stay within about 0.1 % of a float64 reference instead of
+//!   3 %, for a few more instructions per block.
 //! * Elementwise code is plain Rust: the compiler may vectorise it but never reassociates or
 //!   fuses floating-point operations, so every CPU computes the same values.
 
@@ -83,11 +85,12 @@ pub struct QuantizedInput {
     /// `scale · Σq` per block (the offset term of `Q4_1`).
     pub scaled_sum: Vec<f32>,
     /// The quantised values.
-    pub q: Vec<i8>,
+    pub q: Vec<i16>,
 }
 
 impl QuantizedInput {
-    /// Quantises `x` (its length a multiple of 32): `q = round(x / d)` with `d = max|x| / 127`.
+    /// Quantises `x` (its length a multiple of 32): `q = round(x / d)` with
+    /// `d = max|x| / 32767`.
     pub fn quantize(&mut self, x: &[f32]) {
         let blocks = x.len() / 32;
         self.scale.clear();
@@ -96,11 +99,11 @@ impl QuantizedInput {
         self.q.reserve(x.len());
         for block in x.chunks_exact(32).take(blocks) {
             let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let d = amax / 127.0;
+            let d = amax / 32767.0;
             let id = if d == 0.0 { 0.0 } else { 1.0 / d };
             let mut sum = 0i32;
             for v in block {
-                let q = (v * id).round().clamp(-127.0, 127.0) as i8;
+                let q = (v * id).round().clamp(-32767.0, 32767.0) as i16;
                 sum += i32::from(q);
                 self.q.push(q);
             }
@@ -247,7 +250,7 @@ fn half_table() -> &'static [f32; 65536] {
     })
 }
 
-fn int_dot_scalar(dtype: DType, block: &[u8], x: &[i8]) -> i32 {
+fn int_dot_scalar(dtype: DType, block: &[u8], x: &[i16]) -> i32 {
     match dtype {
         DType::Q8_0 => block[2..34]
             .iter()
@@ -305,21 +308,24 @@ mod avx2 {
     /// quads: eight `i32` partial sums (expanded in place; `$dtype` is a constant there).
     macro_rules! quads {
         ($dtype:expr, $block:expr, $x:expr) => {{
-            let (block, x): (&[u8], &[i8]) = ($block, $x);
-            let xv = _mm256_loadu_si256(x.as_ptr().cast());
-            let pairs = match $dtype {
-                DType::Q8_0 => {
-                    let w = _mm256_loadu_si256(block[2..34].as_ptr().cast());
-                    // |w| · (x·sign w): maddubs wants its first operand unsigned.
-                    _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w))
-                }
+            let (block, x): (&[u8], &[i16]) = ($block, $x);
+            let x0 = _mm256_loadu_si256(x.as_ptr().cast());
+            let x1 = _mm256_loadu_si256(x[16..].as_ptr().cast());
+            // Weights widened to 16 bits: elements 0–15, then 16–31.
+            let (w0, w1) = match $dtype {
+                DType::Q8_0 => (
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(block[2..18].as_ptr().cast())),
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(block[18..34].as_ptr().cast())),
+                ),
                 DType::Q4_0 => {
-                    let w = _mm256_sub_epi8(nibbles(&block[2..18]), _mm256_set1_epi8(8));
-                    _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w))
+                    let (lo, hi) = nibbles(&block[2..18]);
+                    let eight = _mm256_set1_epi16(8);
+                    (_mm256_sub_epi16(lo, eight), _mm256_sub_epi16(hi, eight))
                 }
-                _ => _mm256_maddubs_epi16(nibbles(&block[4..20]), xv),
+                _ => nibbles(&block[4..20]),
             };
-            _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+            // Products summed in pairs (i32: at most 2·128·32767), then the two halves.
+            _mm256_add_epi32(_mm256_madd_epi16(w0, x0), _mm256_madd_epi16(w1, x1))
         }};
     }
 
@@ -404,16 +410,17 @@ mod avx2 {
         }
     }
 
-    /// Sixteen bytes of packed nibbles as 32 bytes: low nibbles (elements 0–15), then high.
+    /// Sixteen bytes of packed nibbles as 16-bit values: the low nibbles (elements 0–15) and
+    /// the high ones (16–31).
     #[inline(always)]
-    unsafe fn nibbles(qs: &[u8]) -> __m256i {
+    unsafe fn nibbles(qs: &[u8]) -> (__m256i, __m256i) {
         // SAFETY: `qs` is 16 bytes.
         unsafe {
             let b = _mm_loadu_si128(qs.as_ptr().cast());
             let m = _mm_set1_epi8(15);
             let lo = _mm_and_si128(b, m);
             let hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-            _mm256_set_m128i(hi, lo)
+            (_mm256_cvtepu8_epi16(lo), _mm256_cvtepu8_epi16(hi))
         }
     }
 }

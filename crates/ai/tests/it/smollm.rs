@@ -60,13 +60,11 @@ fn reference<I: serde::Serialize + ?Sized, O: serde::de::DeserializeOwned>(
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
+/// A user turn in the model's own chat format (SmolLM2's adds its default system turn).
 fn chat(model: &Model, question: &str) -> String {
     prompt(
         model.chat_template.as_deref(),
-        &[
-            Message::new("system", "You are a helpful assistant."),
-            Message::new("user", question),
-        ],
+        &[Message::new("user", question)],
     )
 }
 
@@ -132,7 +130,7 @@ fn same_bits_on_every_path() {
 
 #[test]
 /// Our logits track an independent float64 llama in numpy over the weights the `gguf` package
-/// dequantises: the same top token, and about 1 % apart (the price of 8-bit activations).
+/// dequantises: the same top token, and within 0.1 % (16-bit activations; 8 bits gave 3 %).
 fn logits_track_the_numpy_reference() {
     let (path, python) = fetched();
     let model = Model::open(path, None).expect("load");
@@ -162,5 +160,5 @@ fn logits_track_the_numpy_reference() {
     let norm: f64 = reference.iter().map(|b| b * b).sum();
     let relative = (diff / norm).sqrt();
     eprintln!("relative L2 difference from the float64 reference: {relative:.4}");
-    assert!(relative < 0.05, "{relative}");
+    assert!(relative < 0.001, "{relative}");
 }

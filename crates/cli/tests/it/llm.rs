@@ -17,10 +17,7 @@ const AGENT: &str = r#"
 local Llama = require('llama')
 Handlers.add('Ask', 'Ask', function(msg)
   Llama.load('/data/' .. msg.Model)
-  Llama.setPrompt(Llama.chat({
-    { role = 'system', content = 'You are a helpful assistant.' },
-    { role = 'user', content = msg.Data },
-  }))
+  Llama.setPrompt(Llama.chat({ { role = 'user', content = msg.Data } }))
   msg.reply({ Data = Llama.run(24) })
   print(Llama.info())
 end)
