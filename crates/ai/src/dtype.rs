@@ -67,7 +67,7 @@ impl DType {
         }
     }
 
-    /// Whether rows meet activations quantised to 8 bits.
+    /// Whether rows meet activations quantised to 16 bits (integer block products).
     pub fn is_quantized(self) -> bool {
         self.block_len() > 1
     }

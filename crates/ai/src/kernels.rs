@@ -77,7 +77,7 @@ fn tail(acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     }
 }
 
-/// Activations quantised to 8 bits in blocks of 32, as quantised weights need them.
+/// Activations quantised to 16 bits in blocks of 32, as quantised weights need them.
 #[derive(Clone, Debug, Default)]
 pub struct QuantizedInput {
     /// One scale per block.
