@@ -607,34 +607,23 @@ impl Model {
         })
     }
 
+    /// Every matrix of every layer.
+    fn matrices(&self) -> impl Iterator<Item = Tensor> + '_ {
+        self.layers
+            .iter()
+            .flat_map(|l| [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])
+    }
+
     /// Bytes of weights one token reads (every matrix once, one embedding row).
     pub fn bytes_per_token(&self) -> u64 {
-        let layers: usize = self
-            .layers
-            .iter()
-            .map(|l| {
-                [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]
-                    .iter()
-                    .map(Tensor::bytes)
-                    .sum::<usize>()
-            })
-            .sum();
+        let layers: usize = self.matrices().map(|t| t.bytes()).sum();
         (layers + self.output.bytes() + self.embed.row_bytes) as u64
     }
 
     /// Multiply-accumulates per token (the model's parameters, about).
     pub fn macs_per_token(&self) -> u64 {
-        let per_layer: usize = self
-            .layers
-            .first()
-            .map(|l| {
-                [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]
-                    .iter()
-                    .map(|t| t.rows * t.cols)
-                    .sum()
-            })
-            .unwrap_or(0);
-        (per_layer * self.layers.len() + self.output.rows * self.output.cols) as u64
+        let layers: usize = self.matrices().map(|t| t.rows * t.cols).sum();
+        (layers + self.output.rows * self.output.cols) as u64
     }
 
     fn matmul(&self, exec: &Exec, w: &Tensor, x: &[f32], qx: &QuantizedInput, out: &mut [f32]) {
