@@ -190,6 +190,13 @@ pub fn quantize_row(dtype: DType, x: &[f32]) -> Vec<u8> {
 /// Decodes a row of `n` elements of `dtype` into floats.
 pub fn dequantize_row(dtype: DType, row: &[u8], n: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(n);
+    dequantize_into(dtype, row, n, &mut out);
+    out
+}
+
+/// [`dequantize_row`] into `out` (cleared first), reusing its memory.
+pub fn dequantize_into(dtype: DType, row: &[u8], n: usize, out: &mut Vec<f32>) {
+    out.clear();
     let half = |b: &[u8], at: usize| f16_to_f32(u16::from_le_bytes([b[at], b[at + 1]]));
     match dtype {
         DType::F32 => out.extend(
@@ -221,7 +228,6 @@ pub fn dequantize_row(dtype: DType, row: &[u8], n: usize) -> Vec<f32> {
         }
     }
     out.truncate(n);
-    out
 }
 
 #[cfg(test)]

@@ -124,32 +124,36 @@ pub fn row_dot(kernel: Kernel, dtype: DType, row: &[u8], x: &[f32], qx: &Quantiz
                 // Mapped tensors are aligned (GGUF: 32 bytes; llama2.c: 4): read in place.
                 return dot(kernel, floats, x);
             }
-            let mut w = [0f32; 256];
-            let mut acc = [0f32; 8];
             // Unaligned bytes: decoded in pieces, the same order as in place.
-            for (bytes, xs) in row.chunks(1024).zip(x.chunks(256)) {
-                let n = xs.len();
-                for (dst, src) in w.iter_mut().zip(bytes.chunks_exact(4)) {
-                    *dst = f32::from_le_bytes([src[0], src[1], src[2], src[3]]);
-                }
-                accumulate(kernel, &mut acc, &w[..n], xs);
-            }
-            reduce8(acc)
+            decoded_dot(kernel, row, 4, x, |b| {
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+            })
         }
-        DType::F16 => {
-            let mut w = [0f32; 256];
-            let mut acc = [0f32; 8];
-            for (bytes, xs) in row.chunks(512).zip(x.chunks(256)) {
-                let n = xs.len();
-                for (dst, src) in w.iter_mut().zip(bytes.chunks_exact(2)) {
-                    *dst = f16_to_f32(u16::from_le_bytes([src[0], src[1]]));
-                }
-                accumulate(kernel, &mut acc, &w[..n], xs);
-            }
-            reduce8(acc)
-        }
+        DType::F16 => decoded_dot(kernel, row, 2, x, |b| {
+            f16_to_f32(u16::from_le_bytes([b[0], b[1]]))
+        }),
         DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => quantized_dot(kernel, dtype, row, qx),
     }
+}
+
+/// `row · x` for rows stored as `width`-byte floats that `decode` reads: decoded 256 at a time
+/// into the same eight accumulators, in the same order, as `dot` on floats in place.
+fn decoded_dot(
+    kernel: Kernel,
+    row: &[u8],
+    width: usize,
+    x: &[f32],
+    decode: impl Fn(&[u8]) -> f32,
+) -> f32 {
+    let mut w = [0f32; 256];
+    let mut acc = [0f32; 8];
+    for (bytes, xs) in row.chunks(256 * width).zip(x.chunks(256)) {
+        for (dst, src) in w.iter_mut().zip(bytes.chunks_exact(width)) {
+            *dst = decode(src);
+        }
+        accumulate(kernel, &mut acc, &w[..xs.len()], xs);
+    }
+    reduce8(acc)
 }
 
 /// Adds `a·b` into the eight accumulators (`a.len()` a multiple of 8 except at a row's end).
@@ -172,54 +176,45 @@ fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     tail(acc, &a[whole..], &b[whole..]);
 }
 
-/// The float part both kernels share, around their integer block products
-/// (`$int_dot!(dtype, block, x)`). Macros rather than functions and closures: expanded inside
-/// the AVX2 function, for one constant `dtype`, everything inlines into one loop (closures do
-/// not take their function's target features, and the inliner left calls per block).
-macro_rules! quantized_row {
-    ($dtype:expr, $row:expr, $qx:expr, $int_dot:ident) => {{
-        let (dtype, row, qx): (DType, &[u8], &QuantizedInput) = ($dtype, $row, $qx);
-        let size = dtype.block_bytes();
-        let table = half_table();
-        let offset = dtype == DType::Q4_1;
-        // One block's term: (d·scale)·Σ + m·(scale·Σq) for Q4_1.
-        macro_rules! term {
-            ($block:expr, $x:expr, $scale:expr, $sum:expr) => {{
-                let block: &[u8] = $block;
-                let d = table[usize::from(u16::from_le_bytes([block[0], block[1]]))];
-                let product = (d * $scale) * $int_dot!(dtype, block, $x) as f32;
-                if offset {
-                    let m = table[usize::from(u16::from_le_bytes([block[2], block[3]]))];
-                    product + m * $sum
-                } else {
-                    product
-                }
-            }};
+/// The scalar float loop around exact integer block products. Block `b` adds into
+/// accumulator `b mod 4`, four blocks at a time so the accumulators stay in registers (an
+/// indexed array went through memory: a store-to-load wait per block). The AVX2 loop
+/// (`avx2::grouped!`) keeps these four accumulators in four lanes, in the same order.
+fn quantized_row(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
+    let size = dtype.block_bytes();
+    let table = half_table();
+    let half = |b: &[u8], at: usize| table[usize::from(u16::from_le_bytes([b[at], b[at + 1]]))];
+    let offset = dtype == DType::Q4_1;
+    // One block's term: (d·scale)·Σ, plus m·(scale·Σq) for Q4_1.
+    let term = |block: &[u8], x: &[i16], scale: f32, sum: f32| {
+        let product = (half(block, 0) * scale) * int_dot_scalar(dtype, block, x) as f32;
+        if offset {
+            product + half(block, 2) * sum
+        } else {
+            product
         }
-        // Block `b` adds into accumulator `b mod 4`. Four at a time, so the accumulators stay
-        // in registers (an indexed array went through memory: a store-to-load wait per block).
-        let groups = row
-            .chunks_exact(4 * size)
-            .zip(qx.q.chunks_exact(128))
-            .zip(qx.scale.chunks_exact(4).zip(qx.scaled_sum.chunks_exact(4)));
-        let whole = row.len() / (4 * size) * 4;
-        let (mut a0, mut a1, mut a2, mut a3) = (0f32, 0f32, 0f32, 0f32);
-        for ((blocks, xs), (scales, sums)) in groups {
-            a0 += term!(&blocks[..size], &xs[..32], scales[0], sums[0]);
-            a1 += term!(&blocks[size..2 * size], &xs[32..64], scales[1], sums[1]);
-            a2 += term!(&blocks[2 * size..3 * size], &xs[64..96], scales[2], sums[2]);
-            a3 += term!(&blocks[3 * size..], &xs[96..], scales[3], sums[3]);
-        }
-        let mut acc = [a0, a1, a2, a3];
-        let rest = row[whole * size..]
-            .chunks_exact(size)
-            .zip(qx.q[whole * 32..].chunks_exact(32))
-            .zip(qx.scale[whole..].iter().zip(&qx.scaled_sum[whole..]));
-        for (i, ((block, x), (scale, sum))) in rest.enumerate() {
-            acc[(whole + i) & 3] += term!(block, x, *scale, *sum);
-        }
-        (acc[0] + acc[1]) + (acc[2] + acc[3])
-    }};
+    };
+    let groups = row
+        .chunks_exact(4 * size)
+        .zip(qx.q.chunks_exact(128))
+        .zip(qx.scale.chunks_exact(4).zip(qx.scaled_sum.chunks_exact(4)));
+    let whole = row.len() / (4 * size) * 4;
+    let (mut a0, mut a1, mut a2, mut a3) = (0f32, 0f32, 0f32, 0f32);
+    for ((blocks, xs), (scales, sums)) in groups {
+        a0 += term(&blocks[..size], &xs[..32], scales[0], sums[0]);
+        a1 += term(&blocks[size..2 * size], &xs[32..64], scales[1], sums[1]);
+        a2 += term(&blocks[2 * size..3 * size], &xs[64..96], scales[2], sums[2]);
+        a3 += term(&blocks[3 * size..], &xs[96..], scales[3], sums[3]);
+    }
+    let mut acc = [a0, a1, a2, a3];
+    let rest = row[whole * size..]
+        .chunks_exact(size)
+        .zip(qx.q[whole * 32..].chunks_exact(32))
+        .zip(qx.scale[whole..].iter().zip(&qx.scaled_sum[whole..]));
+    for (i, ((block, x), (scale, sum))) in rest.enumerate() {
+        acc[(whole + i) & 3] += term(block, x, *scale, *sum);
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
@@ -230,12 +225,7 @@ fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) 
         return unsafe { avx2::quantized_dot(dtype, row, qx) };
     }
     let _ = kernel;
-    macro_rules! scalar {
-        ($dtype:expr, $block:expr, $x:expr) => {
-            int_dot_scalar($dtype, $block, $x)
-        };
-    }
-    quantized_row!(dtype, row, qx, scalar)
+    quantized_row(dtype, row, qx)
 }
 
 /// Every half as a float (exact), so block scales cost a load.

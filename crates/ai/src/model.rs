@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::Error;
-use crate::dtype::{DType, dequantize_row};
+use crate::dtype::{DType, dequantize_into, dequantize_row};
 use crate::gguf::{Gguf, Value};
 use crate::kernels::{Kernel, QuantizedInput, dot, row_dot};
 use crate::tokenizer::Tokenizer;
@@ -341,6 +341,8 @@ pub struct Scratch {
     v: Vec<f32>,
     att: Vec<f32>,
     qx: QuantizedInput,
+    /// `(sin, cos)` of each RoPE pair's angle at this position.
+    rotation: Vec<(f32, f32)>,
     /// The logits of the last token.
     pub logits: Vec<f32>,
 }
@@ -681,7 +683,12 @@ impl Model {
         kv.grow(pos)?;
         let data = self.storage.bytes();
         let at = self.embed.offset + token * self.embed.row_bytes;
-        s.x = dequantize_row(self.embed.dtype, &data[at..at + self.embed.row_bytes], dim);
+        dequantize_into(
+            self.embed.dtype,
+            &data[at..at + self.embed.row_bytes],
+            dim,
+            &mut s.x,
+        );
         for buf in [&mut s.xb, &mut s.xb2, &mut s.q] {
             buf.resize(dim, 0.0);
         }
@@ -693,22 +700,19 @@ impl Model {
         let scale = 1.0 / (hd as f32).sqrt();
         let group = c.heads / c.kv_heads;
         // One sine and cosine per pair for the whole token, not per head and layer.
-        let rotation: Vec<(f32, f32)> = self
-            .rope_freq
-            .iter()
-            .map(|f| {
-                let angle = pos as f32 * f;
-                (libm::sinf(angle), libm::cosf(angle))
-            })
-            .collect();
+        s.rotation.clear();
+        s.rotation.extend(self.rope_freq.iter().map(|f| {
+            let angle = pos as f32 * f;
+            (libm::sinf(angle), libm::cosf(angle))
+        }));
         for (l, layer) in self.layers.iter().enumerate() {
             rmsnorm(exec.kernel, &mut s.xb, &s.x, &layer.attn_norm, c.eps);
             s.qx.quantize(&s.xb);
             self.matmul(exec, &layer.q, &s.xb, &s.qx, &mut s.q);
             self.matmul(exec, &layer.k, &s.xb, &s.qx, &mut s.k);
             self.matmul(exec, &layer.v, &s.xb, &s.qx, &mut s.v);
-            self.rope(&mut s.q, &rotation);
-            self.rope(&mut s.k, &rotation);
+            self.rope(&mut s.q, &s.rotation);
+            self.rope(&mut s.k, &s.rotation);
             {
                 let (k, v) = kv.slot(l, pos);
                 k.copy_from_slice(&s.k);
@@ -758,14 +762,10 @@ impl Model {
             }
         }
         kv.commit(pos);
-        let x = std::mem::take(&mut s.x);
-        rmsnorm(exec.kernel, &mut s.xb, &x, &self.norm, c.eps);
-        s.x = x;
+        rmsnorm(exec.kernel, &mut s.xb, &s.x, &self.norm, c.eps);
         s.qx.quantize(&s.xb);
         s.logits.resize(c.vocab, 0.0);
-        let mut logits = std::mem::take(&mut s.logits);
-        self.matmul(exec, &self.output, &s.xb, &s.qx, &mut logits);
-        s.logits = logits;
+        self.matmul(exec, &self.output, &s.xb, &s.qx, &mut s.logits);
         Ok(())
     }
 

@@ -37,3 +37,24 @@ pub fn runtimes(
         Arc::new(aorta_vm_wasm::WasmRuntime::new().with_drive(drive)),
     ]
 }
+
+/// Draws one frame of a progress bar on stderr: `\r{label}[####    ] 42% {detail}`, for `done`
+/// out of `total` (a full bar when `total` is 0).
+pub fn draw_bar(label: &str, done: u64, total: u64, detail: &str) {
+    use std::io::Write as _;
+    let part = if total == 0 {
+        1.0
+    } else {
+        (done as f64 / total as f64).min(1.0)
+    };
+    let filled = (part * 30.0) as usize;
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r{label}[{}{}] {:>3.0}% {detail}",
+        "#".repeat(filled),
+        " ".repeat(30 - filled),
+        part * 100.0
+    );
+    let _ = err.flush();
+}

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use aorta_ai::chat::Message;
 use aorta_ai::{Exec, KvCache, KvLayout, Model, Sampling, Scratch};
-use aorta_vm::drive::{Drive, DriveContext};
+use aorta_vm::drive::{Drive, DriveContext, DriveFile};
 
 use crate::ffi::*;
 use crate::json::{protected, push_bytes};
@@ -58,7 +58,27 @@ pub(crate) struct HostState {
     pub context: DriveContext,
     /// Models this process loaded, by the path it loaded them from.
     models: HashMap<String, Arc<Model>>,
+    /// Files opened in this message: admissibility is decided (a weave query) once per path
+    /// and message, not at every read.
+    files: HashMap<String, Box<dyn DriveFile>>,
     scratch: Scratch,
+}
+
+impl HostState {
+    /// Starts a message: its context, and no files open yet.
+    pub fn begin(&mut self, context: DriveContext) {
+        self.context = context;
+        self.files.clear();
+    }
+
+    /// `path`, opened once in this message.
+    fn file(&mut self, path: &str) -> Result<&dyn DriveFile, String> {
+        if !self.files.contains_key(path) {
+            let file = drive(self)?.open(path, &self.context)?;
+            self.files.insert(path.to_owned(), file);
+        }
+        Ok(self.files[path].as_ref())
+    }
 }
 
 /// Most bytes one host read returns; Lua asks again for the rest (bounded copies).
@@ -169,6 +189,16 @@ unsafe fn push_string(l: *mut lua_State, b: &[u8]) -> bool {
     }
 }
 
+/// Returns `bytes` as one string (the host function's result count), or why not.
+unsafe fn returned(l: *mut lua_State, bytes: &[u8], what: &str) -> Result<c_int, String> {
+    // SAFETY: as `push_string`.
+    if unsafe { push_string(l, bytes) } {
+        Ok(1)
+    } else {
+        Err(format!("not enough memory for {what}"))
+    }
+}
+
 /// Ends a host function: `Ok(n)` returns the `n` values on top; `Err` raises the message.
 /// Called with nothing owned left alive but `outcome`.
 unsafe fn finish(l: *mut lua_State, outcome: Result<c_int, String>) -> c_int {
@@ -197,10 +227,8 @@ unsafe extern "C" fn drive_size(l: *mut lua_State) -> c_int {
     // SAFETY: a host function called from Lua.
     let outcome = unsafe {
         (|| {
-            let s = state(l);
-            let path = text(l, 1, "the path")?;
-            let file = drive(s)?.open(path, &s.context)?;
-            lua_pushinteger(l, file.size() as lua_Integer);
+            let size = state(l).file(text(l, 1, "the path")?)?.size();
+            lua_pushinteger(l, size as lua_Integer);
             Ok(1)
         })()
     };
@@ -212,16 +240,11 @@ unsafe extern "C" fn drive_read(l: *mut lua_State) -> c_int {
     // SAFETY: a host function called from Lua.
     let outcome = unsafe {
         (|| {
-            let s = state(l);
             let path = text(l, 1, "the path")?;
             let offset = number(l, 2).max(0.0) as u64;
             let len = (number(l, 3).max(0.0) as u64).min(MAX_READ);
-            let chunk = drive(s)?.open(path, &s.context)?.read_at(offset, len)?;
-            if push_string(l, &chunk) {
-                Ok(1)
-            } else {
-                Err("not enough memory for the file's bytes".to_owned())
-            }
+            let chunk = state(l).file(path)?.read_at(offset, len)?;
+            returned(l, &chunk, "the file's bytes")
         })()
     };
     // SAFETY: nothing owned is alive but the outcome.
@@ -304,11 +327,7 @@ unsafe extern "C" fn llama_tokenize(l: *mut lua_State) -> c_int {
                 .iter()
                 .flat_map(|t| t.to_le_bytes())
                 .collect();
-            if push_string(l, &packed) {
-                Ok(1)
-            } else {
-                Err("not enough memory for the tokens".to_owned())
-            }
+            returned(l, &packed, "the tokens")
         })()
     };
     // SAFETY: nothing owned is alive but the outcome.
@@ -466,11 +485,7 @@ unsafe extern "C" fn llama_chat(l: *mut lua_State) -> c_int {
                 })
                 .collect();
             let p = aorta_ai::chat::prompt(m.chat_template.as_deref(), &messages);
-            if push_string(l, p.as_bytes()) {
-                Ok(1)
-            } else {
-                Err("not enough memory for the prompt".to_owned())
-            }
+            returned(l, p.as_bytes(), "the prompt")
         })()
     };
     // SAFETY: nothing owned is alive but the outcome.
@@ -492,11 +507,7 @@ unsafe extern "C" fn llama_info(l: *mut lua_State) -> c_int {
                     m.name, c.layers, c.dim, c.heads, c.kv_heads, c.vocab, c.context
                 );
             }
-            if push_string(l, info.as_bytes()) {
-                Ok(1)
-            } else {
-                Err("not enough memory".to_owned())
-            }
+            returned(l, info.as_bytes(), "the description")
         })()
     };
     // SAFETY: nothing owned is alive but the outcome.

@@ -358,11 +358,11 @@ impl LuaInstance {
     /// caller rolls back).
     fn run(&mut self, msg: &Value, env: &Arc<Value>) -> (Result<Response, Value>, u64) {
         self.reset_meter();
-        self.meter.host.context = DriveContext {
+        self.meter.host.begin(DriveContext {
             env: Arc::clone(env),
             block_height: msg.get("Block-Height").and_then(Value::as_u64).unwrap_or(0),
             timestamp: msg.get("Timestamp").and_then(Value::as_u64).unwrap_or(0),
-        };
+        });
         let l = self.l;
         let call = Call {
             msg,

@@ -114,23 +114,8 @@ fn stream(
 }
 
 fn bar(what: &str, done: u64, size: u64) {
-    let part = if size == 0 {
-        1.0
-    } else {
-        done as f64 / size as f64
-    };
-    let filled = (part * 30.0) as usize;
-    let mut err = std::io::stderr().lock();
-    let _ = write!(
-        err,
-        "\r{what} [{}{}] {:>3.0}% {:.1}/{:.1} MB",
-        "#".repeat(filled),
-        " ".repeat(30 - filled),
-        part * 100.0,
-        done as f64 / 1e6,
-        size as f64 / 1e6
-    );
-    let _ = err.flush();
+    let detail = format!("{:.1}/{:.1} MB", done as f64 / 1e6, size as f64 / 1e6);
+    super::draw_bar(&format!("{what} "), done, size, &detail);
 }
 
 /// Signs the file as a data item without holding it (the data's SHA-384 is streamed into the

@@ -121,22 +121,12 @@ fn progress(verifier: &Verifier, finished: &AtomicBool) {
         let last = finished.load(Ordering::Relaxed);
         let (n, total) = (verifier.done(), verifier.expected());
         let rate = n as f64 / start.elapsed().as_secs_f64().max(1e-3);
-        let part = if total == 0 {
-            1.0
-        } else {
-            (n as f64 / total as f64).min(1.0)
-        };
-        let filled = (part * 30.0) as usize;
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r[{}{}] {:>3.0}% {n}/{total} evaluations, {rate:.0}/s ",
-            "#".repeat(filled),
-            " ".repeat(30 - filled),
-            part * 100.0
+        super::draw_bar(
+            "",
+            n,
+            total,
+            &format!("{n}/{total} evaluations, {rate:.0}/s "),
         );
-        let _ = err.flush();
-        drop(err);
         if last {
             break;
         }
