@@ -42,6 +42,16 @@ pub trait SchedulerApi: Send + Sync {
     /// # Errors
     /// Transport failures.
     fn now(&self) -> Result<(u64, u64), Error>;
+
+    /// The time and height of the SU that schedules `process`: [`Self::now`] unless this
+    /// reads several SUs.
+    ///
+    /// # Errors
+    /// Transport failures.
+    fn now_of(&self, process: ProcessId) -> Result<(u64, u64), Error> {
+        let _ = process;
+        self.now()
+    }
 }
 
 /// A block of the chain the SU stamps assignments with.

@@ -17,6 +17,8 @@ pub struct GatewayDirectory {
     gateway: GatewayClient,
     schedulers: Mutex<HashMap<Address, (SuClient, Instant)>>,
     processes: Mutex<HashMap<Id, Address>>,
+    /// Processes an SU router sent elsewhere, until the scheduler's record expires.
+    routes: Mutex<HashMap<Id, (SuClient, Instant)>>,
 }
 
 impl GatewayDirectory {
@@ -26,6 +28,7 @@ impl GatewayDirectory {
             gateway,
             schedulers: Mutex::new(HashMap::new()),
             processes: Mutex::new(HashMap::new()),
+            routes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -124,6 +127,80 @@ impl GatewayDirectory {
                 scheduler
             }
         };
-        self.su(&scheduler)
+        if let Some((su, until)) = self
+            .routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&process.id())
+            && Instant::now() < *until
+        {
+            return Ok(su.clone());
+        }
+        let su = self.su(&scheduler)?;
+        let routed = su.routed(process)?.unwrap_or(su);
+        let until = self
+            .schedulers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&scheduler)
+            .map_or_else(Instant::now, |(_, until)| *until);
+        self.routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(process.id(), (routed.clone(), until));
+        Ok(routed)
+    }
+}
+
+/// The reads of whichever SU schedules each process, found through a [`GatewayDirectory`]: a
+/// CU configured with nothing but a gateway serves every process this way.
+#[derive(Debug)]
+pub struct DirectoryScheduler {
+    directory: Arc<GatewayDirectory>,
+}
+
+impl DirectoryScheduler {
+    /// Reads through `directory`.
+    pub fn new(directory: Arc<GatewayDirectory>) -> Self {
+        Self { directory }
+    }
+}
+
+impl aorta_api::SchedulerApi for DirectoryScheduler {
+    fn process(&self, process: ProcessId) -> Result<aorta_api::su::ProcessInner, aorta_api::Error> {
+        self.directory.su_of(process)?.process(process)
+    }
+
+    fn page(
+        &self,
+        process: ProcessId,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: usize,
+    ) -> Result<aorta_api::su::SchedulePage, aorta_api::Error> {
+        self.directory
+            .su_of(process)?
+            .page(process, from, to, limit)
+    }
+
+    fn message(
+        &self,
+        id: Id,
+        process: ProcessId,
+    ) -> Result<aorta_api::su::Scheduled, aorta_api::Error> {
+        self.directory.su_of(process)?.message(id, process)
+    }
+
+    /// This host's clock and no height: each process's time comes from its own SU
+    /// ([`Self::now_of`]); this answers only what `GET /` of the CU shows.
+    fn now(&self) -> Result<(u64, u64), aorta_api::Error> {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Ok((ms, 0))
+    }
+
+    fn now_of(&self, process: ProcessId) -> Result<(u64, u64), aorta_api::Error> {
+        self.directory.su_of(process)?.now()
     }
 }

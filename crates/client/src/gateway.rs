@@ -6,6 +6,8 @@
 //! bundler endpoint aorta's gateway serves.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aorta_api::{
@@ -22,7 +24,15 @@ const NODE: &str = "id signature recipient anchor owner { key } tags { name valu
 #[derive(Clone, Debug)]
 pub struct GatewayClient {
     http: Http,
+    /// Cursors that are not heights (Arweave gateways' are opaque text), numbered from
+    /// [`OPAQUE`] so that they fit [`Cursor`].
+    cursors: Arc<Mutex<Vec<String>>>,
+    /// Whether the gateway lacks `/raw/{id}` (arlocal), so data is read at `/{id}`.
+    no_raw: Arc<AtomicBool>,
 }
+
+/// The first [`Cursor`] standing for an opaque gateway cursor.
+const OPAQUE: u64 = 1 << 62;
 
 #[derive(Debug, thiserror::Error)]
 enum GatewayError {
@@ -41,7 +51,86 @@ impl GatewayClient {
     pub fn new(url: &str) -> Self {
         Self {
             http: Http::new(url, Duration::from_secs(120)),
+            cursors: Arc::default(),
+            no_raw: Arc::default(),
         }
+    }
+
+    /// The [`Cursor`] for a gateway's cursor text.
+    fn cursor(&self, text: &str) -> Cursor {
+        if let Ok(height) = text.parse::<u64>()
+            && height < OPAQUE
+        {
+            return Cursor(height);
+        }
+        let mut cursors = self
+            .cursors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cursors.push(text.to_owned());
+        Cursor(OPAQUE + cursors.len() as u64 - 1)
+    }
+
+    /// The gateway's text for a [`Cursor`].
+    fn cursor_text(&self, cursor: Cursor) -> String {
+        if cursor.0 < OPAQUE {
+            return cursor.to_string();
+        }
+        let cursors = self
+            .cursors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        usize::try_from(cursor.0 - OPAQUE)
+            .ok()
+            .and_then(|i| cursors.get(i).cloned())
+            .unwrap_or_else(|| cursor.to_string())
+    }
+
+    /// An item's data: `/raw/{id}`, or `/{id}` on gateways without `/raw` (arlocal).
+    fn raw(&self, id: Id, range: Option<String>) -> Result<Vec<u8>, aorta_api::Error> {
+        if !self.no_raw.load(Ordering::Relaxed) {
+            match self
+                .http
+                .get_bytes(&format!("/raw/{id}"), range.clone(), id)
+            {
+                Err(aorta_api::Error::NotFound { .. })
+                | Err(aorta_api::Error::Remote {
+                    status: 400..=499, ..
+                }) => {
+                    // Only a gateway that knows the item (asked by the caller) gets here.
+                    self.no_raw.store(true, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        self.http.get_bytes(&format!("/{id}"), range, id)
+    }
+
+    /// The bundle an item was posted in, if the gateway says.
+    fn bundled_in(&self, id: Id) -> Result<Option<Id>, aorta_api::Error> {
+        let data = self.graphql(
+            "query($ids: [ID!]) { transactions(ids: $ids, first: 1) { edges { node { bundledIn { id } } } } }",
+            json!({ "ids": [id.to_string()] }),
+        )?;
+        Ok(data["transactions"]["edges"][0]["node"]["bundledIn"]["id"]
+            .as_str()
+            .and_then(|b| b.parse().ok()))
+    }
+
+    /// An item cut out of the bundle it was posted in, exactly as signed: for gateways whose
+    /// GraphQL loses fields (arlocal reports no anchors).
+    fn from_bundle(&self, id: Id) -> Result<Option<DataItem>, aorta_api::Error> {
+        let Some(bundle) = self.bundled_in(id)? else {
+            return Ok(None);
+        };
+        let bytes = self.raw(bundle, None)?;
+        let items = aorta_types::bundle::read(aorta_types::Bytes::from(bytes)).map_err(|e| {
+            aorta_api::Error::storage(GatewayError::Forged {
+                id: bundle,
+                reason: format!("bundle does not read: {e}"),
+            })
+        })?;
+        Ok(items.into_iter().find(|item| item.id() == id))
     }
 
     /// The gateway's URL.
@@ -206,18 +295,32 @@ impl Weave for GatewayClient {
             return Ok(None);
         };
         let parts = decode(&node)?;
-        let data = self.http.get_bytes(&format!("/raw/{id}"), None, id)?;
+        let data = self.raw(id, None)?;
         let mut last = None;
         for kind in &parts.kinds {
-            let item = parts.item(*kind, &data)?;
-            match item.verify() {
-                Ok(()) => return Ok(Some(item)),
-                Err(e) => last = Some(e.to_string()),
+            match parts.item(*kind, &data).and_then(|item| {
+                item.verify().map(|()| item).map_err(|e| {
+                    aorta_api::Error::storage(GatewayError::Forged {
+                        id,
+                        reason: e.to_string(),
+                    })
+                })
+            }) {
+                Ok(item) => return Ok(Some(item)),
+                Err(e) => last = Some(e),
             }
         }
-        Err(aorta_api::Error::storage(GatewayError::Forged {
-            id,
-            reason: last.unwrap_or_default(),
+        // The metadata did not rebuild the signed item: take it from its bundle instead.
+        if let Some(item) = self.from_bundle(id)?
+            && item.verify().is_ok()
+        {
+            return Ok(Some(item));
+        }
+        Err(last.unwrap_or_else(|| {
+            aorta_api::Error::storage(GatewayError::Forged {
+                id,
+                reason: "no signature type fits its owner".into(),
+            })
         }))
     }
 
@@ -236,12 +339,34 @@ impl Weave for GatewayClient {
         let span = range.within(id, size)?;
         let reader: Box<dyn Read + Send> = if span.is_empty() {
             Box::new(std::io::empty())
+        } else if self.no_raw.load(Ordering::Relaxed) {
+            // Such gateways ignore ranges: cut the range out of the whole.
+            let all = self.raw(id, None)?;
+            let (a, b) = (
+                usize::try_from(span.start)
+                    .unwrap_or(usize::MAX)
+                    .min(all.len()),
+                usize::try_from(span.end)
+                    .unwrap_or(usize::MAX)
+                    .min(all.len()),
+            );
+            Box::new(std::io::Cursor::new(all[a..b].to_vec()))
         } else {
-            self.http.get_reader(
+            match self.http.get_reader(
                 &format!("/raw/{id}"),
                 Some(format!("bytes={}-{}", span.start, span.end - 1)),
                 id,
-            )?
+            ) {
+                Ok(reader) => reader,
+                Err(aorta_api::Error::NotFound { .. })
+                | Err(aorta_api::Error::Remote {
+                    status: 400..=499, ..
+                }) => {
+                    self.no_raw.store(true, Ordering::Relaxed);
+                    return self.data(id, range);
+                }
+                Err(e) => return Err(e),
+            }
         };
         Ok(Some(DataReader::new(reader, span.end - span.start, size)))
     }
@@ -299,7 +424,7 @@ impl Weave for GatewayClient {
             decls.push("$tags: [TagFilter!]");
         }
         if let Some(after) = query.after {
-            variables["after"] = json!(after.to_string());
+            variables["after"] = json!(self.cursor_text(after));
             args.push("after: $after");
             decls.push("$after: String");
         }
@@ -315,10 +440,10 @@ impl Weave for GatewayClient {
             .ok_or_else(|| answer("transactions has no edges"))?
             .iter()
             .map(|edge| {
-                let cursor: Cursor = edge["cursor"]
+                let cursor = edge["cursor"]
                     .as_str()
-                    .and_then(|c| c.parse().ok())
-                    .ok_or_else(|| answer("an edge has no readable cursor"))?;
+                    .map(|c| self.cursor(c))
+                    .ok_or_else(|| answer("an edge has no cursor"))?;
                 Ok(Edge {
                     cursor,
                     header: decode(&edge["node"])?.header()?,

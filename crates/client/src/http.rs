@@ -70,6 +70,49 @@ impl Http {
         })
     }
 
+    /// `POST {base}{path}` with a JSON body, retried like [`Self::post_json`]; the answer's
+    /// body is returned as it is (an Arweave node answers `OK` in text).
+    pub(crate) fn post_json_raw(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<Vec<u8>, aorta_api::Error> {
+        let url = format!("{}{path}", self.base);
+        let body = serde_json::to_string(body)
+            .map_err(|e| self.remote(0, format!("{url}: body is not JSON: {e}")))?;
+        self.retrying(&url, Id::from_bytes([0; 32]), || {
+            self.agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(body.as_bytes())
+        })
+    }
+
+    /// Where `GET {base}{path}` redirects to (the `Location` of a 301/302/307/308), without
+    /// following it; `None` when it answers anything else.
+    pub(crate) fn redirect_of(&self, path: &str) -> Result<Option<String>, aorta_api::Error> {
+        let url = format!("{}{path}", self.base);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        let response = agent
+            .get(&url)
+            .call()
+            .map_err(|e| self.transport(&url, e))?;
+        if matches!(response.status().as_u16(), 301 | 302 | 307 | 308) {
+            Ok(response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned))
+        } else {
+            Ok(None)
+        }
+    }
+
     /// `POST {base}{path}` with raw bytes (a data item), answered in JSON. Not retried on
     /// 5xx: the caller decides whether a second post is harmless.
     pub(crate) fn post_bytes<T: DeserializeOwned>(

@@ -15,13 +15,19 @@
 //! retry transport failures and 5xx answers a few times with backoff, and map answers to
 //! [`aorta_api::Error`]: 404 → `NotFound`, other failures → `Remote` with the unit's reason.
 
+mod arweave;
+mod cached;
 mod directory;
 mod gateway;
 mod http;
 mod su;
 mod units;
+mod upload;
 
-pub use directory::GatewayDirectory;
+pub use arweave::{ArweaveNode, TxStatus};
+pub use cached::CachedWeave;
+pub use directory::{DirectoryScheduler, GatewayDirectory};
 pub use gateway::GatewayClient;
 pub use su::SuClient;
 pub use units::{CuClient, MuClient};
+pub use upload::{Target, UploadConfig, UploadStatus, Uploader};

@@ -26,6 +26,28 @@ impl SuClient {
     pub fn url(&self) -> &str {
         self.http.base()
     }
+
+    /// The SU that really serves `process` when this URL is an SU router (spec §2.9 step 4,
+    /// §3.7): `GET /?process-id=` answered with a redirect names it by its `Location`'s
+    /// origin. `None` when it answers without redirecting.
+    ///
+    /// # Errors
+    /// The URL could not be reached.
+    pub fn routed(&self, process: ProcessId) -> Result<Option<Self>, aorta_api::Error> {
+        let Some(location) = self.http.redirect_of(&format!("/?process-id={process}"))? else {
+            return Ok(None);
+        };
+        // The origin: scheme://host[:port], without the path the router kept.
+        let origin = match location.find("://") {
+            Some(at) => {
+                let rest = &location[at + 3..];
+                let end = rest.find('/').map_or(location.len(), |i| at + 3 + i);
+                &location[..end]
+            }
+            None => return Ok(None),
+        };
+        Ok(Some(Self::new(origin)))
+    }
 }
 
 impl SchedulerApi for SuClient {

@@ -696,7 +696,7 @@ impl ComputeUnit {
         }
         let right = match &target {
             Target::Latest => {
-                let (now, _) = parts.scheduler.now().map_err(Error::upstream)?;
+                let (now, _) = parts.scheduler.now_of(process).map_err(Error::upstream)?;
                 // On a whole second: a block made later in the same second as a tick already
                 // evaluated would otherwise be consumed at that tick when crons are generated
                 // again (the reference consumes a block at the first tick in its second),

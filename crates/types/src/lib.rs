@@ -36,6 +36,7 @@
 //! ```
 
 pub mod ao;
+pub mod arweave;
 pub mod b64;
 pub mod bundle;
 mod data_item;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use aorta_client::{GatewayClient, SuClient};
+use aorta_client::{CachedWeave, DirectoryScheduler, GatewayClient, GatewayDirectory, SuClient};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_types::ao::{parse_compute_limit, parse_memory_limit};
 
@@ -24,10 +24,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AORTA_CU_LISTEN", default_value = "127.0.0.1:6363")]
     pub listen: SocketAddr,
-    /// The Scheduler Unit whose processes this CU evaluates.
+    /// One Scheduler Unit to read every process from; without it, each process's SU is found
+    /// through the gateway (its `Scheduler` tag and `Scheduler-Location` record).
     #[arg(long, env = "AORTA_SU")]
-    pub su: String,
-    /// The gateway modules, assigned items and blocks are read from.
+    pub su: Option<String>,
+    /// The gateway modules, assigned items and blocks are read from (cached locally).
     #[arg(long, env = "AORTA_GATEWAY")]
     pub gateway: String,
     /// Where the CU keeps its wallet.
@@ -69,18 +70,27 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     )?
     .address()
     .to_string();
-    let gateway = Arc::new(GatewayClient::new(&args.gateway));
+    let gateway = GatewayClient::new(&args.gateway);
+    let cache: Arc<dyn aorta_api::Weave> = Arc::new(
+        aorta_store::Store::open(data_dir.join("cu-cache"))
+            .with_context(|| format!("opening the read cache in {}", data_dir.display()))?,
+    );
+    let weave: Arc<dyn aorta_api::Weave> =
+        Arc::new(CachedWeave::new(cache.clone(), cache, gateway.clone()));
+    let chain: Arc<dyn aorta_api::Chain> = Arc::new(gateway.clone());
+    let scheduler: Arc<dyn aorta_api::SchedulerApi> = match &args.su {
+        Some(su) => Arc::new(SuClient::new(su)),
+        None => Arc::new(DirectoryScheduler::new(Arc::new(GatewayDirectory::new(
+            gateway,
+        )))),
+    };
     let unit = ComputeUnit::new(
         Parts {
-            scheduler: Arc::new(SuClient::new(&args.su)),
-            weave: gateway.clone(),
-            chain: gateway.clone(),
+            scheduler,
+            weave: weave.clone(),
+            chain: chain.clone(),
             results: Arc::new(MemoryResults::new()),
-            runtimes: super::runtimes(
-                gateway.clone(),
-                gateway,
-                crate::data_dir(None)?.join("models"),
-            ),
+            runtimes: super::runtimes(weave, chain, data_dir.join("models")),
             checkpoints: None,
         },
         Config {
@@ -95,7 +105,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
-        tracing::info!(%address, su = %args.su, gateway = %args.gateway, "compute unit ready");
+        tracing::info!(%address, su = ?args.su, gateway = %args.gateway, "compute unit ready");
         println!("CU {address} listening on http://{}", args.listen);
         let router = aorta_server::cu::router(
             unit,

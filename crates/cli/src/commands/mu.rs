@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// wallets are uploaded to.
     #[arg(long, env = "AORTA_GATEWAY")]
     pub gateway: String,
+    /// Where messages to wallets are uploaded (`POST /tx/arweave`) instead of the gateway.
+    #[arg(long, env = "AORTA_BUNDLER")]
+    pub bundler: Option<String>,
     /// Where the MU keeps its wallet and its queue of pushes.
     #[arg(long, env = "AORTA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -69,9 +72,11 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let gateway = GatewayClient::new(&args.gateway);
     let messenger = Messenger::new(aorta_mu::Parts {
         wallet: signer,
-        directory: Arc::new(GatewayDirectory::new(gateway.clone())),
+        directory: Arc::new(GatewayDirectory::new(gateway)),
         compute: Arc::new(CuClient::new(&args.cu)),
-        weave: Arc::new(gateway),
+        weave: Arc::new(GatewayClient::new(
+            args.bundler.as_deref().unwrap_or(&args.gateway),
+        )),
         queue,
     })?;
     let workers = messenger.start(args.push_workers);

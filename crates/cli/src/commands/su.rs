@@ -1,10 +1,16 @@
-//! `aorta su serve`: a Scheduler Unit on its own, with the embedded store.
+//! `aorta su serve`: a Scheduler Unit on its own, with the embedded store, and on Arweave
+//! when given a gateway.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
+use aorta_client::{
+    ArweaveNode, CachedWeave, GatewayClient, Target, UploadConfig, UploadStatus, Uploader,
+};
 use aorta_su::{Clock, Config, LocalBlocks, Scheduler, clock::system_now_ms};
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +47,15 @@ pub struct ServeArgs {
     /// Largest message accepted, bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     pub max_message_size: usize,
+    /// An Arweave gateway (e.g. `http://127.0.0.1:1984`): the SU then takes block heights
+    /// from it, reads items it does not hold through it, and uploads everything it stores to
+    /// Arweave in the background. Without it the SU keeps a local chain.
+    #[arg(long, env = "AORTA_GATEWAY")]
+    pub gateway: Option<String>,
+    /// A bundler (`POST /tx/arweave`) to upload through; without it the SU posts its own
+    /// bundles as base-layer transactions to the gateway, paid by its (Arweave RSA) wallet.
+    #[arg(long, env = "AORTA_BUNDLER", requires = "gateway")]
+    pub bundler: Option<String>,
 }
 
 /// Runs an SU command.
@@ -62,12 +77,30 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         aorta_store::Store::open(data_dir.join("store"))
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
-    let clock = Arc::new(local_chain(&data_dir)?);
-    let chain: Arc<dyn aorta_api::Chain> = clock.clone();
     let signer: Arc<dyn aorta_types::Signer> = Arc::from(wallet.into_signer());
+    let (weave, clock, chain, uploader): (
+        Arc<dyn aorta_api::Weave>,
+        Arc<dyn Clock>,
+        Arc<dyn aorta_api::Chain>,
+        _,
+    ) = match &args.gateway {
+        None => {
+            let clock = Arc::new(local_chain(&data_dir)?);
+            (store.clone(), clock.clone(), clock, None)
+        }
+        Some(url) => {
+            let arweave = Arweave::start(url, args.bundler.as_deref(), &data_dir, &store, &signer)?;
+            (
+                arweave.weave,
+                arweave.clock,
+                arweave.chain,
+                Some(arweave.uploader),
+            )
+        }
+    };
     let scheduler = Scheduler::new(
         signer,
-        store.clone(),
+        weave,
         store.clone(),
         clock,
         Config {
@@ -90,7 +123,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         println!("SU {} listening on {url}", scheduler.address());
         // The SU's weave is served as a gateway on the same port (reads, GraphQL, uploads), so
         // units apart on a network without Arweave find processes, modules and this SU.
-        let router = aorta_server::su::router(scheduler, aorta_server::su::Options::default())
+        let mut router = aorta_server::su::router(scheduler, aorta_server::su::Options::default())
             .merge(aorta_server::gateway::router(
                 store.clone(),
                 chain,
@@ -100,12 +133,179 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                     ..aorta_server::gateway::Options::default()
                 },
             ));
+        if let Some(uploader) = &uploader {
+            router = router.merge(upload_router(uploader.status().clone(), store.clone()));
+        }
         aorta_server::serve(listener, router, crate::shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
+    drop(uploader);
     // Fold the journal into the index so the next start replays nothing.
     store.flush().context("flushing the store")?;
     Ok(())
+}
+
+/// What an SU on Arweave runs beside its store.
+struct Arweave {
+    weave: Arc<dyn aorta_api::Weave>,
+    clock: Arc<dyn Clock>,
+    chain: Arc<dyn aorta_api::Chain>,
+    uploader: Uploader,
+}
+
+impl Arweave {
+    fn start(
+        url: &str,
+        bundler: Option<&str>,
+        data_dir: &Path,
+        store: &Arc<aorta_store::Store>,
+        signer: &Arc<dyn aorta_types::Signer>,
+    ) -> anyhow::Result<Self> {
+        let gateway = GatewayClient::new(url);
+        let cache = Arc::new(
+            aorta_store::Store::open(data_dir.join("cache"))
+                .with_context(|| format!("opening the read cache in {}", data_dir.display()))?,
+        );
+        let target = match bundler {
+            Some(bundler) => Target::Bundler(GatewayClient::new(bundler)),
+            None if signer.signature_type() == aorta_types::SignatureType::Arweave => {
+                Target::Arweave {
+                    node: ArweaveNode::new(url),
+                    signer: signer.clone(),
+                }
+            }
+            None => anyhow::bail!(
+                "posting bundles to Arweave needs an Arweave (RSA) wallet: give the SU one, or a --bundler"
+            ),
+        };
+        let uploader = Uploader::start(
+            store.clone(),
+            target,
+            UploadConfig::new(data_dir.join("uploaded-height")),
+        )
+        .context("starting the uploader")?;
+        Ok(Self {
+            weave: Arc::new(CachedWeave::new(store.clone(), cache, gateway.clone())),
+            clock: Arc::new(GatewayClock::start(ArweaveNode::new(url), data_dir)?),
+            chain: Arc::new(gateway),
+            uploader,
+        })
+    }
+}
+
+/// `GET /upload`: how far the upload to Arweave has come.
+fn upload_router(
+    status: Arc<UploadStatus>,
+    store: Arc<aorta_store::Store>,
+) -> aorta_server::Router {
+    use std::sync::atomic::Ordering::SeqCst;
+    aorta_server::Router::new().route(
+        "/upload",
+        axum::routing::get(move || {
+            let (status, store) = (status.clone(), store.clone());
+            async move {
+                let newest = tokio::task::spawn_blocking(move || newest_height(&*store))
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
+                let uploaded = status.uploaded_height.load(SeqCst);
+                axum::Json(serde_json::json!({
+                    "uploaded_height": uploaded,
+                    "stored_height": newest,
+                    "pending": newest.saturating_sub(uploaded),
+                    "uploads": status.uploads.load(SeqCst),
+                    "items": status.items.load(SeqCst),
+                    "failures": status.failures.load(SeqCst),
+                    "last_error": status
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone(),
+                }))
+            }
+        }),
+    )
+}
+
+/// The local height of the newest stored item.
+fn newest_height(weave: &dyn aorta_api::Weave) -> Option<u64> {
+    let page = weave
+        .query(
+            &aorta_api::Query::new()
+                .sort(aorta_api::Sort::HeightDesc)
+                .limit(1),
+        )
+        .ok()?;
+    page.edges.first().map(|e| e.cursor.0)
+}
+
+/// Block heights from an Arweave gateway's `/info`, polled in the background so that
+/// scheduling never waits on the network. The height never goes back, across restarts too
+/// (the last one seen is kept in the data directory), and while the gateway is down the last
+/// known height stays in use.
+struct GatewayClock {
+    height: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl GatewayClock {
+    const POLL: Duration = Duration::from_secs(2);
+
+    fn start(node: ArweaveNode, data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join("gateway-height");
+        let saved: u64 = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        let height = Arc::new(AtomicU64::new(saved));
+        if let Ok((h, _)) = node.info() {
+            height.fetch_max(h, Ordering::SeqCst);
+        } else {
+            tracing::warn!(
+                gateway = node.url(),
+                "gateway unreachable: starting from the last height seen"
+            );
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let (height, stop) = (height.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("aorta-height".into())
+                .spawn(move || {
+                    let mut kept = 0;
+                    while !stop.load(Ordering::SeqCst) {
+                        if let Ok((h, _)) = node.info() {
+                            height.fetch_max(h, Ordering::SeqCst);
+                        }
+                        let now = height.load(Ordering::SeqCst);
+                        if now != kept
+                            && crate::write_durably(&path, now.to_string().as_bytes()).is_ok()
+                        {
+                            kept = now;
+                        }
+                        std::thread::sleep(Self::POLL);
+                    }
+                })?;
+        }
+        Ok(Self { height, stop })
+    }
+}
+
+impl Clock for GatewayClock {
+    fn now_ms(&self) -> u64 {
+        system_now_ms()
+    }
+
+    fn height_at(&self, _now_ms: u64) -> u64 {
+        self.height.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for GatewayClock {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }
 
 /// The local chain's genesis, created once per data directory.

@@ -1,6 +1,7 @@
 //! Integration tests of `aorta-types` against vectors made by the real JavaScript libraries.
 
 mod ao_views;
+mod arweave;
 mod signing;
 mod vectors;
 
