@@ -106,31 +106,56 @@ impl GatewayClient {
         self.http.get_bytes(&format!("/{id}"), range, id)
     }
 
-    /// The bundle an item was posted in, if the gateway says.
-    fn bundled_in(&self, id: Id) -> Result<Option<Id>, aorta_api::Error> {
-        let data = self.graphql(
-            "query($ids: [ID!]) { transactions(ids: $ids, first: 1) { edges { node { bundledIn { id } } } } }",
+    /// The bundles an item may have been posted in: the one the gateway names
+    /// (`bundledIn`), or, where it names none (arlocal), the bundles of the item's block and
+    /// the two before it.
+    fn bundles_of(&self, id: Id) -> Result<Vec<Id>, aorta_api::Error> {
+        let Ok(data) = self.graphql(
+            "query($ids: [ID!]) { transactions(ids: $ids, first: 1) { edges { node { bundledIn { id } block { height } } } } }",
             json!({ "ids": [id.to_string()] }),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let node = &data["transactions"]["edges"][0]["node"];
+        if let Some(bundle) = node["bundledIn"]["id"].as_str().and_then(|b| b.parse().ok()) {
+            return Ok(vec![bundle]);
+        }
+        let Some(height) = node["block"]["height"].as_u64() else {
+            // Read again once it is mined.
+            return Err(aorta_api::Error::Remote {
+                unit: self.url().to_owned(),
+                status: 503,
+                reason: format!("item {id} is not in a block yet"),
+            });
+        };
+        let data = self.graphql(
+            "query($min: Int, $max: Int) { transactions(tags: [{name: \"Bundle-Format\", values: [\"binary\"]}, {name: \"Bundle-Version\", values: [\"2.0.0\"]}], block: {min: $min, max: $max}, first: 100) { edges { node { id } } } }",
+            json!({ "min": height.saturating_sub(2), "max": height }),
         )?;
-        Ok(data["transactions"]["edges"][0]["node"]["bundledIn"]["id"]
-            .as_str()
-            .and_then(|b| b.parse().ok()))
+        Ok(data["transactions"]["edges"]
+            .as_array()
+            .map(|edges| {
+                edges
+                    .iter()
+                    .filter_map(|e| e["node"]["id"].as_str().and_then(|b| b.parse().ok()))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// An item cut out of the bundle it was posted in, exactly as signed: for gateways whose
     /// GraphQL loses fields (arlocal reports no anchors).
     fn from_bundle(&self, id: Id) -> Result<Option<DataItem>, aorta_api::Error> {
-        let Some(bundle) = self.bundled_in(id)? else {
-            return Ok(None);
-        };
-        let bytes = self.raw(bundle, None)?;
-        let items = aorta_types::bundle::read(aorta_types::Bytes::from(bytes)).map_err(|e| {
-            aorta_api::Error::storage(GatewayError::Forged {
-                id: bundle,
-                reason: format!("bundle does not read: {e}"),
-            })
-        })?;
-        Ok(items.into_iter().find(|item| item.id() == id))
+        for bundle in self.bundles_of(id)? {
+            let bytes = self.raw(bundle, None)?;
+            let Ok(items) = aorta_types::bundle::read(aorta_types::Bytes::from(bytes)) else {
+                continue;
+            };
+            if let Some(item) = items.into_iter().find(|item| item.id() == id) {
+                return Ok(Some(item));
+            }
+        }
+        Ok(None)
     }
 
     /// The gateway's URL.

@@ -5,6 +5,8 @@
 //! [`ensure_node_modules`] installs them with `npm ci` the first time a test needs them, under a
 //! file lock so parallel test processes install once.
 
+pub mod arlocal;
+
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 mod aoconnect;
 mod aos;
 mod apart;
+mod arweave;
 mod crash;
 mod cu;
 mod llm;

@@ -1,0 +1,210 @@
+//! A real local Arweave node for tests: the npm package `arlocal`, installed (with `npm ci`
+//! from `crates/interop/arlocal`'s lock file) into a cache folder outside the repository, keyed
+//! by the lock file's hash, since its sqlite3 dependency compiles from source for minutes.
+//! Each [`ArLocal`] is a fresh node on its own loopback port and database, stopped on drop.
+
+use std::fs::{self, File};
+use std::hash::{Hash as _, Hasher as _};
+use std::io::{self, BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The folder holding arlocal's `package.json`, lock and start script.
+fn source_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("arlocal")
+}
+
+/// `${AORTA_CACHE:-~/.cache/aorta}`.
+fn cache_root() -> PathBuf {
+    std::env::var_os("AORTA_CACHE").map_or_else(
+        || {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".cache/aorta")
+        },
+        PathBuf::from,
+    )
+}
+
+/// Installs arlocal unless the cache already holds this lock file's install; answers the
+/// folder to run it from.
+///
+/// # Errors
+/// When npm is missing or `npm ci` fails (its output is in the error).
+pub fn ensure_arlocal() -> io::Result<PathBuf> {
+    let src = source_dir();
+    let lock_text = fs::read(src.join("package-lock.json"))?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    lock_text.hash(&mut hasher);
+    fs::read(src.join("start.cjs"))?.hash(&mut hasher);
+    let dir = cache_root().join(format!("arlocal-{:016x}", hasher.finish()));
+    fs::create_dir_all(&dir)?;
+    let lock = File::create(dir.join(".install.lock"))?;
+    lock.lock()?;
+    let done = dir.join(".installed");
+    if !done.exists() {
+        for name in ["package.json", "package-lock.json", "start.cjs"] {
+            fs::copy(src.join(name), dir.join(name))?;
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .output()
+            .map_err(|e| io::Error::new(e.kind(), format!("running npm: {e}")))?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "npm ci failed in {}:\n{}{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        File::create(&done)?;
+    }
+    Ok(dir)
+}
+
+/// A running arlocal node.
+pub struct ArLocal {
+    child: Child,
+    port: u16,
+    _db: tempfile::TempDir,
+}
+
+impl ArLocal {
+    /// Starts a fresh node on a free loopback port and waits until it answers.
+    ///
+    /// # Errors
+    /// When it cannot be installed or does not start within a minute.
+    pub fn start() -> io::Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        Self::start_on(port)
+    }
+
+    /// Starts a fresh node on `port` (a node restarted on its old port keeps nothing: tests
+    /// of a gateway outage stop and start the same [`ArLocal`] with [`Self::restart`]).
+    ///
+    /// # Errors
+    /// As [`Self::start`].
+    pub fn start_on(port: u16) -> io::Result<Self> {
+        let db = tempfile::tempdir()?;
+        let child = spawn(port, &db.path().join("db"))?;
+        Ok(Self {
+            child,
+            port,
+            _db: db,
+        })
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the node, keeping its database (arlocal keeps it only when told to persist,
+    /// which [`spawn`] does), for [`Self::resume`].
+    pub fn pause(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the node again on the same port and database.
+    ///
+    /// # Errors
+    /// As [`Self::start`].
+    pub fn resume(&mut self) -> io::Result<()> {
+        self.child = spawn(self.port, &self._db.path().join("db"))?;
+        Ok(())
+    }
+
+    /// `GET {url}{path}` as text.
+    ///
+    /// # Errors
+    /// When the node does not answer 2xx.
+    pub fn get(&self, path: &str) -> io::Result<String> {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            self.port
+        )?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        if !head.starts_with("HTTP/1.1 2") && !head.starts_with("HTTP/1.0 2") {
+            return Err(io::Error::other(format!(
+                "GET {path}: {}",
+                head.lines().next().unwrap_or("")
+            )));
+        }
+        Ok(body.to_owned())
+    }
+
+    /// Mines a block (`/mine`).
+    ///
+    /// # Errors
+    /// When the node does not answer.
+    pub fn mine(&self) -> io::Result<()> {
+        self.get("/mine").map(drop)
+    }
+
+    /// Gives `address` `winston` (`/mint/{address}/{winston}`).
+    ///
+    /// # Errors
+    /// When the node does not answer.
+    pub fn mint(&self, address: &str, winston: u64) -> io::Result<()> {
+        self.get(&format!("/mint/{address}/{winston}")).map(drop)
+    }
+}
+
+fn spawn(port: u16, db: &std::path::Path) -> io::Result<Child> {
+    let dir = ensure_arlocal()?;
+    let mut child = Command::new("node")
+        .arg(dir.join("start.cjs"))
+        .arg(port.to_string())
+        .arg(db)
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("running node: {e}")))?;
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.trim() == "ready" {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if rx.try_recv().is_ok() {
+            return Ok(child);
+        }
+        if let Some(status) = child.try_wait()? {
+            return Err(io::Error::other(format!("arlocal exited: {status}")));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(io::Error::other("arlocal did not start within a minute"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for ArLocal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
