@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aorta_api::Block;
-use aorta_types::arweave::{Transaction, merkle};
+use aorta_types::arweave::{MAX_CHUNK_SIZE, Transaction, merkle};
 use aorta_types::{DataItem, Id, Signer, Tag, bundle};
 use serde_json::Value;
 
@@ -130,8 +130,9 @@ impl ArweaveNode {
         }
     }
 
-    /// Signs and posts a transaction carrying `data` with `tags`: `POST /tx` with the header,
-    /// then `POST /chunk` for each chunk with its proof. Posting the same transaction again is
+    /// Signs and posts a transaction carrying `data` with `tags`: `POST /tx` with the header
+    /// (and the data, when it fits one chunk), then `POST /chunk` for each chunk with its
+    /// proof. Posting the same transaction again is
     /// harmless, so the whole is retried by the caller after any failure.
     ///
     /// # Errors
@@ -148,10 +149,20 @@ impl ArweaveNode {
         tx.sign(signer).map_err(|e| aorta_api::Error::Rejected {
             reason: e.to_string(),
         })?;
-        self.http.post_json_raw("/tx", &tx)?;
-        for index in 0..layout.chunks.len() {
-            self.http
-                .post_json_raw("/chunk", &layout.upload(data, index))?;
+        // As arweave-js: data that fits one chunk travels in the header's body, so the node
+        // has the whole transaction at once; larger data follows chunk by chunk.
+        if data.len() <= MAX_CHUNK_SIZE {
+            let inline = Transaction {
+                data: aorta_types::b64::encode(data),
+                ..tx.clone()
+            };
+            self.http.post_json_raw("/tx", &inline)?;
+        } else {
+            self.http.post_json_raw("/tx", &tx)?;
+            for index in 0..layout.chunks.len() {
+                self.http
+                    .post_json_raw("/chunk", &layout.upload(data, index))?;
+            }
         }
         Ok(tx)
     }

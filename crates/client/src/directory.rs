@@ -19,6 +19,9 @@ pub struct GatewayDirectory {
     processes: Mutex<HashMap<Id, Address>>,
     /// Processes an SU router sent elsewhere, until the scheduler's record expires.
     routes: Mutex<HashMap<Id, (SuClient, Instant)>>,
+    /// How long a process or a `Scheduler-Location` the gateway does not show yet is waited
+    /// for: gateways index new items late (a block or more).
+    patience: Duration,
 }
 
 impl GatewayDirectory {
@@ -29,6 +32,31 @@ impl GatewayDirectory {
             schedulers: Mutex::new(HashMap::new()),
             processes: Mutex::new(HashMap::new()),
             routes: Mutex::new(HashMap::new()),
+            patience: Duration::from_secs(20),
+        }
+    }
+
+    /// Waits up to `patience` for processes and records the gateway does not show yet.
+    #[must_use]
+    pub fn with_patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// `look` again every 250 ms while it finds nothing, up to the patience.
+    fn patiently<T>(
+        &self,
+        mut look: impl FnMut() -> Result<Option<T>, aorta_api::Error>,
+    ) -> Result<Option<T>, aorta_api::Error> {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            if let Some(found) = look()? {
+                return Ok(Some(found));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(250));
         }
     }
 
@@ -42,17 +70,16 @@ impl GatewayDirectory {
         {
             return Ok(su.clone());
         }
-        let page = self.gateway.query(
-            &Query::new()
-                .owners([scheduler.clone()])
-                .tag("Data-Protocol", ["ao"])
-                .tag("Type", ["Scheduler-Location"])
-                .sort(Sort::HeightDesc)
-                .limit(1),
-        )?;
+        let query = Query::new()
+            .owners([scheduler.clone()])
+            .tag("Data-Protocol", ["ao"])
+            .tag("Type", ["Scheduler-Location"])
+            .sort(Sort::HeightDesc)
+            .limit(1);
+        let record = self.patiently(|| Ok(self.gateway.query(&query)?.edges.into_iter().next()))?;
         // Not found may mean not indexed yet (a gateway lags): a failure to retry, not a
         // refusal that would drop the work.
-        let record = page.edges.first().ok_or_else(|| aorta_api::Error::Remote {
+        let record = record.ok_or_else(|| aorta_api::Error::Remote {
             unit: self.gateway.url().to_owned(),
             status: 503,
             reason: format!("scheduler {scheduler} has no Scheduler-Location record (yet)"),
@@ -109,8 +136,7 @@ impl GatewayDirectory {
             Some(s) => s,
             None => {
                 let head = self
-                    .gateway
-                    .header(process.id())?
+                    .patiently(|| self.gateway.header(process.id()))?
                     .ok_or(aorta_api::Error::NotFound { id: process.id() })?;
                 let scheduler: Address = head
                     .tag("Scheduler")

@@ -117,7 +117,10 @@ impl GatewayClient {
             return Ok(Vec::new());
         };
         let node = &data["transactions"]["edges"][0]["node"];
-        if let Some(bundle) = node["bundledIn"]["id"].as_str().and_then(|b| b.parse().ok()) {
+        if let Some(bundle) = node["bundledIn"]["id"]
+            .as_str()
+            .and_then(|b| b.parse().ok())
+        {
             return Ok(vec![bundle]);
         }
         let Some(height) = node["block"]["height"].as_u64() else {
@@ -320,7 +323,15 @@ impl Weave for GatewayClient {
             return Ok(None);
         };
         let parts = decode(&node)?;
-        let data = self.raw(id, None)?;
+        // The gateway knows the item: data it cannot serve yet is late, not missing.
+        let data = self.raw(id, None).map_err(|e| match e {
+            aorta_api::Error::NotFound { .. } => aorta_api::Error::Remote {
+                unit: self.url().to_owned(),
+                status: 503,
+                reason: format!("the data of {id} is not served yet"),
+            },
+            e => e,
+        })?;
         let mut last = None;
         for kind in &parts.kinds {
             match parts.item(*kind, &data).and_then(|item| {

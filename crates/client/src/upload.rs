@@ -39,7 +39,7 @@ pub enum Target {
 pub struct UploadConfig {
     /// Where the uploaded height is kept.
     pub cursor_file: PathBuf,
-    /// Data bytes per bundle, at most (a single larger item goes alone).
+    /// Bytes of items per bundle, at most (a single larger item goes alone).
     pub max_bundle_bytes: u64,
     /// Items per bundle, at most.
     pub max_items: usize,
@@ -50,11 +50,12 @@ pub struct UploadConfig {
 }
 
 impl UploadConfig {
-    /// Defaults with the cursor kept in `cursor_file`.
+    /// Defaults with the cursor kept in `cursor_file`: bundles that fit one Arweave chunk, so
+    /// that each goes to the node in one request.
     pub fn new(cursor_file: PathBuf) -> Self {
         Self {
             cursor_file,
-            max_bundle_bytes: 8 << 20,
+            max_bundle_bytes: (aorta_types::arweave::MAX_CHUNK_SIZE - 32) as u64,
             max_items: 500,
             idle: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
@@ -158,15 +159,16 @@ fn next_batch(
     })?;
     let (mut items, mut last, mut bytes) = (Vec::new(), uploaded, 0u64);
     for edge in page.edges {
-        let size = edge.header.data_size();
-        if !items.is_empty() && bytes + size > config.max_bundle_bytes {
-            break;
-        }
         let Some(item) = source.get(edge.header.id())? else {
             return Err(aorta_api::Error::NotFound {
                 id: edge.header.id(),
             });
         };
+        // Each item also takes 64 bytes of the bundle's header.
+        let size = item.as_bytes().len() as u64 + 64;
+        if !items.is_empty() && bytes + size > config.max_bundle_bytes {
+            break;
+        }
         items.push(item);
         bytes += size;
         last = edge.cursor.0;

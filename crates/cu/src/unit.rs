@@ -846,12 +846,29 @@ impl ComputeUnit {
             .map_err(|_| {
                 Error::schedule(process, format!("nonce {} names no message", slot.nonce))
             })?;
-        let item = self.inner.parts.weave.get(id)?.ok_or_else(|| {
-            Error::schedule(process, format!("assigned item {id} is not on the weave"))
-        })?;
-        Ok(MessageItem::of(&item, false))
+        // The SU vouches that it exists; a gateway may show it only a block or more later,
+        // so its absence is a wait and then a failure to retry, never a verdict on the log.
+        let deadline = std::time::Instant::now() + ASSIGNED_ITEM_PATIENCE;
+        loop {
+            if let Some(item) = self.inner.parts.weave.get(id)? {
+                return Ok(MessageItem::of(&item, false));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::Upstream(aorta_api::Error::Remote {
+                    unit: "weave".into(),
+                    status: 503,
+                    reason: format!(
+                        "assigned item {id} of process {process} is not on the weave (yet)"
+                    ),
+                }));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
     }
 }
+
+/// How long an assigned item the weave does not show yet is waited for.
+const ASSIGNED_ITEM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl aorta_api::ComputeApi for ComputeUnit {
     fn result(&self, message: Id, process: ProcessId) -> Result<Value, aorta_api::Error> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::aoconnect::{Started, Urls, flows};
 use crate::{Killed, free_port, get};
 
-fn unit(args: &[&str], addr: SocketAddr, log: &std::path::Path) -> Killed {
+pub fn unit(args: &[&str], addr: SocketAddr, log: &std::path::Path) -> Killed {
     let child = Command::new(env!("CARGO_BIN_EXE_aorta"))
         .args(args)
         .stdout(Stdio::null())

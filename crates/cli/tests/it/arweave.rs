@@ -199,3 +199,187 @@ fn raw_get(addr: std::net::SocketAddr, path: &str) -> Option<Vec<u8>> {
         .starts_with(b"HTTP/1.1 200")
         .then(|| reply[at + 4..].to_vec())
 }
+
+/// The SU, CU and MU of one Arweave-backed network, each its own OS process, configured with
+/// nothing but the gateway (and the SU as the MU's bundler).
+pub struct Network {
+    pub dir: tempfile::TempDir,
+    pub su: std::net::SocketAddr,
+    pub cu: std::net::SocketAddr,
+    pub mu: std::net::SocketAddr,
+    pub units: Vec<crate::Killed>,
+    pub scheduler: String,
+    pub mu_wallet: String,
+}
+
+impl Network {
+    pub fn url(addr: std::net::SocketAddr) -> String {
+        format!("http://{addr}")
+    }
+
+    pub fn start(arlocal: &ArLocal) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        let wallet_file = dir.path().join("su-wallet.json");
+        let wallet = test_wallet();
+        std::fs::write(&wallet_file, wallet.to_jwk()).expect("wallet file");
+        arlocal
+            .mint(wallet.address().as_str(), 1_000_000_000_000_000)
+            .expect("mint");
+        let (su, cu, mu) = (crate::free_port(), crate::free_port(), crate::free_port());
+        let gateway = arlocal.url();
+        let mut units = vec![crate::apart::unit(
+            &[
+                "su",
+                "serve",
+                "--wallet",
+                &wallet_file.to_string_lossy(),
+                "--listen",
+                &su.to_string(),
+                "--data-dir",
+                &d("su"),
+                "--gateway",
+                &gateway,
+            ],
+            su,
+            &dir.path().join("su.log"),
+        )];
+        units.push(crate::apart::unit(
+            &[
+                "cu",
+                "serve",
+                "--listen",
+                &cu.to_string(),
+                "--gateway",
+                &gateway,
+                "--data-dir",
+                &d("cu"),
+            ],
+            cu,
+            &dir.path().join("cu.log"),
+        ));
+        units.push(crate::apart::unit(
+            &[
+                "mu",
+                "serve",
+                "--listen",
+                &mu.to_string(),
+                "--cu",
+                &Self::url(cu),
+                "--gateway",
+                &gateway,
+                "--bundler",
+                &Self::url(su),
+                "--data-dir",
+                &d("mu"),
+            ],
+            mu,
+            &dir.path().join("mu.log"),
+        ));
+        let mu_wallet =
+            serde_json::from_str::<serde_json::Value>(&crate::get(mu, "/info").expect("MU info"))
+                .expect("JSON")["address"]
+                .as_str()
+                .expect("address")
+                .to_owned();
+        Self {
+            dir,
+            su,
+            cu,
+            mu,
+            units,
+            scheduler: wallet.address().to_string(),
+            mu_wallet,
+        }
+    }
+
+    /// Publishes the default module through the SU (its bundler endpoint) and waits until the
+    /// gateway shows it and the SU's `Scheduler-Location`.
+    pub fn publish_module(&self, gateway: &GatewayClient) -> String {
+        let module_file = self.dir.path().join("aos.lua");
+        std::fs::write(&module_file, aorta_vm_lua::default_module()).expect("module file");
+        let published = crate::aorta(&[
+            "module",
+            "publish",
+            &module_file.to_string_lossy(),
+            "--name",
+            "aorta-aos",
+            "--gateway",
+            &Self::url(self.su),
+            "--data-dir",
+            &self.dir.path().join("me").to_string_lossy(),
+        ]);
+        assert!(
+            published.status.success(),
+            "{}",
+            String::from_utf8_lossy(&published.stderr)
+        );
+        let module = crate::stdout(&published);
+        let id: aorta_types::Id = module.parse().expect("module id");
+        wait_for("the module on the gateway", Duration::from_secs(60), || {
+            gateway.get(id).ok().flatten()
+        });
+        let scheduler: aorta_types::Address = self.scheduler.parse().expect("address");
+        wait_for(
+            "the Scheduler-Location on the gateway",
+            Duration::from_secs(60),
+            || {
+                let page = gateway
+                    .query(
+                        &Query::new()
+                            .owners([scheduler.clone()])
+                            .tag("Type", ["Scheduler-Location"])
+                            .limit(1),
+                    )
+                    .ok()?;
+                (!page.edges.is_empty()).then_some(())
+            },
+        );
+        module
+    }
+
+    pub fn logs(&self) -> String {
+        ["su", "cu", "mu"]
+            .map(|u| {
+                format!(
+                    "{u}: {}",
+                    std::fs::read_to_string(self.dir.path().join(format!("{u}.log")))
+                        .unwrap_or_default()
+                )
+            })
+            .join("\n")
+    }
+}
+
+#[test]
+/// aoconnect's flows against units apart that share nothing but an Arweave node: the SU
+/// uploads what it schedules, the MU finds SUs and the CU finds processes through arlocal.
+fn aoconnect_against_units_on_arweave() {
+    let arlocal = ArLocal::start().expect("arlocal starts");
+    let _miner = Miner::start(arlocal.url(), Duration::from_millis(300));
+    let gateway = GatewayClient::new(&arlocal.url());
+    let net = Network::start(&arlocal);
+    let module = net.publish_module(&gateway);
+    crate::aoconnect::flows(
+        net.dir.path(),
+        &crate::aoconnect::Urls {
+            mu: &Network::url(net.mu),
+            cu: &Network::url(net.cu),
+            gateway: &arlocal.url(),
+        },
+        &crate::aoconnect::Started {
+            module,
+            scheduler: net.scheduler.clone(),
+            mu_wallet: net.mu_wallet.clone(),
+        },
+        || net.logs(),
+    );
+    // Everything the SU stored reached Arweave.
+    let status: serde_json::Value =
+        wait_for("the upload to drain", Duration::from_secs(60), || {
+            let s: serde_json::Value =
+                serde_json::from_str(&crate::get(net.su, "/upload")?).ok()?;
+            (s["pending"] == 0).then_some(s)
+        });
+    assert!(status["items"].as_u64().unwrap_or(0) > 10, "{status}");
+}
