@@ -31,6 +31,9 @@ pub enum Target {
         node: ArweaveNode,
         /// The wallet paying for and signing the transactions.
         signer: Arc<dyn Signer>,
+        /// Where the bundle's items are looked for afterwards: items a gateway does not
+        /// show within [`UploadConfig::confirm`] are posted again in a new bundle.
+        gateway: GatewayClient,
     },
 }
 
@@ -47,6 +50,10 @@ pub struct UploadConfig {
     pub idle: Duration,
     /// Longest pause between retries.
     pub max_backoff: Duration,
+    /// How long a bundle's items may take to appear on the gateway before the missing ones
+    /// are posted again (`None`: never checked). Real gateways index bundles minutes after
+    /// they are mined; a local node at once.
+    pub confirm: Option<Duration>,
 }
 
 impl UploadConfig {
@@ -59,6 +66,7 @@ impl UploadConfig {
             max_items: 500,
             idle: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
+            confirm: None,
         }
     }
 }
@@ -176,7 +184,12 @@ fn next_batch(
     Ok((items, last))
 }
 
-fn upload(target: &Target, items: &[DataItem]) -> Result<(), aorta_api::Error> {
+fn upload(
+    target: &Target,
+    items: &[DataItem],
+    config: &UploadConfig,
+    stop: &AtomicBool,
+) -> Result<(), aorta_api::Error> {
     match target {
         Target::Bundler(bundler) => {
             for item in items {
@@ -184,9 +197,33 @@ fn upload(target: &Target, items: &[DataItem]) -> Result<(), aorta_api::Error> {
             }
             Ok(())
         }
-        Target::Arweave { node, signer } => {
-            let tx = node.post_bundle(signer.as_ref(), items)?;
-            tracing::debug!(tx = %tx.id, items = items.len(), "bundle posted");
+        Target::Arweave {
+            node,
+            signer,
+            gateway,
+        } => {
+            let mut missing: Vec<DataItem> = items.to_vec();
+            for round in 0.. {
+                let tx = node.post_bundle(signer.as_ref(), &missing)?;
+                tracing::debug!(tx = %tx.id, items = missing.len(), round, "bundle posted");
+                let Some(confirm) = config.confirm else {
+                    return Ok(());
+                };
+                let deadline = std::time::Instant::now() + confirm;
+                loop {
+                    let ids: Vec<_> = missing.iter().map(DataItem::id).collect();
+                    let shown = gateway.query(&Query::new().ids(ids).limit(missing.len()))?;
+                    missing.retain(|i| !shown.edges.iter().any(|e| e.header.id() == i.id()));
+                    if missing.is_empty() {
+                        return Ok(());
+                    }
+                    if std::time::Instant::now() >= deadline || stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                tracing::warn!(tx = %tx.id, missing = missing.len(), "the gateway does not show items of a bundle; posting them again");
+            }
             Ok(())
         }
     }
@@ -235,7 +272,7 @@ fn run(
             sleep_unless_stopped(stop, config.idle);
             continue;
         }
-        if let Err(e) = upload(target, &items) {
+        if let Err(e) = upload(target, &items, config, stop) {
             fail(e.to_string(), &mut backoff);
             continue;
         }

@@ -56,6 +56,11 @@ pub struct ServeArgs {
     /// bundles as base-layer transactions to the gateway, paid by its (Arweave RSA) wallet.
     #[arg(long, env = "AORTA_BUNDLER", requires = "gateway")]
     pub bundler: Option<String>,
+    /// After posting a bundle, wait up to this many ms for the gateway to show its items and
+    /// post the missing ones again (for gateways that index at once; off by default, since
+    /// public gateways index bundles minutes later).
+    #[arg(long, requires = "gateway")]
+    pub confirm_upload_ms: Option<u64>,
 }
 
 /// Runs an SU command.
@@ -89,7 +94,14 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             (store.clone(), clock.clone(), clock, None)
         }
         Some(url) => {
-            let arweave = Arweave::start(url, args.bundler.as_deref(), &data_dir, &store, &signer)?;
+            let arweave = Arweave::start(
+                url,
+                args.bundler.as_deref(),
+                args.confirm_upload_ms,
+                &data_dir,
+                &store,
+                &signer,
+            )?;
             (
                 arweave.weave,
                 arweave.clock,
@@ -157,6 +169,7 @@ impl Arweave {
     fn start(
         url: &str,
         bundler: Option<&str>,
+        confirm_ms: Option<u64>,
         data_dir: &Path,
         store: &Arc<aorta_store::Store>,
         signer: &Arc<dyn aorta_types::Signer>,
@@ -172,6 +185,7 @@ impl Arweave {
                 Target::Arweave {
                     node: ArweaveNode::new(url),
                     signer: signer.clone(),
+                    gateway: gateway.clone(),
                 }
             }
             None => anyhow::bail!(
@@ -181,7 +195,10 @@ impl Arweave {
         let uploader = Uploader::start(
             store.clone(),
             target,
-            UploadConfig::new(data_dir.join("uploaded-height")),
+            UploadConfig {
+                confirm: confirm_ms.map(Duration::from_millis),
+                ..UploadConfig::new(data_dir.join("uploaded-height"))
+            },
         )
         .context("starting the uploader")?;
         Ok(Self {

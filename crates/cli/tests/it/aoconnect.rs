@@ -94,16 +94,19 @@ pub struct Urls<'a> {
 /// Runs every aoconnect flow of `aoconnect-flows.mjs` against a node and checks each one;
 /// `logs` tells what the node logged, for a failure.
 pub fn flows(dir: &std::path::Path, urls: &Urls<'_>, started: &Started, logs: impl Fn() -> String) {
+    // A caller may have made the user's wallet already (to fund it on a local Arweave).
     let wallet = dir.join("user.json");
-    let made = crate::aorta(&[
-        "wallet",
-        "new",
-        "--kind",
-        "arweave",
-        "--out",
-        &wallet.to_string_lossy(),
-    ]);
-    assert!(made.status.success(), "{made:?}");
+    if !wallet.exists() {
+        let made = crate::aorta(&[
+            "wallet",
+            "new",
+            "--kind",
+            "arweave",
+            "--out",
+            &wallet.to_string_lossy(),
+        ]);
+        assert!(made.status.success(), "{made:?}");
+    }
     let config = dir.join("config.json");
     std::fs::write(
         &config,

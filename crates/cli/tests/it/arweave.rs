@@ -240,6 +240,8 @@ impl Network {
                 &d("su"),
                 "--gateway",
                 &gateway,
+                "--confirm-upload-ms",
+                "3000",
             ],
             su,
             &dir.path().join("su.log"),
@@ -282,6 +284,29 @@ impl Network {
                 .as_str()
                 .expect("address")
                 .to_owned();
+        // arlocal refuses bundled items whose signer holds no AR, which real Arweave does not
+        // ask: fund every wallet that signs items here (MU, publisher, the aoconnect user).
+        arlocal.mint(&mu_wallet, 1_000_000_000_000).expect("mint");
+        for path in [
+            dir.path().join("me/wallets/user.json"),
+            dir.path().join("user.json"),
+        ] {
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+            let made = crate::aorta(&[
+                "wallet",
+                "new",
+                "--kind",
+                "arweave",
+                "--out",
+                &path.to_string_lossy(),
+            ]);
+            assert!(made.status.success(), "{made:?}");
+            let key =
+                Wallet::from_jwk(&std::fs::read_to_string(&path).expect("wallet")).expect("wallet");
+            arlocal
+                .mint(key.address().as_str(), 1_000_000_000_000)
+                .expect("mint");
+        }
         Self {
             dir,
             su,
