@@ -207,7 +207,7 @@ pub struct Network {
     pub su: std::net::SocketAddr,
     pub cu: std::net::SocketAddr,
     pub mu: std::net::SocketAddr,
-    pub units: Vec<crate::Killed>,
+    pub _units: Vec<crate::Killed>,
     pub scheduler: String,
     pub mu_wallet: String,
 }
@@ -312,7 +312,7 @@ impl Network {
             su,
             cu,
             mu,
-            units,
+            _units: units,
             scheduler: wallet.address().to_string(),
             mu_wallet,
         }
@@ -407,4 +407,149 @@ fn aoconnect_against_units_on_arweave() {
             (s["pending"] == 0).then_some(s)
         });
     assert!(status["items"].as_u64().unwrap_or(0) > 10, "{status}");
+}
+
+/// A message to `process` from `signer`.
+fn message(process: &str, signer: &dyn Signer, n: usize) -> aorta_types::DataItem {
+    let target: aorta_types::Id = process.parse().expect("process id");
+    DataItemBuilder::new()
+        .target(target)
+        .anchor(random_anchor().expect("anchor"))
+        .tags([
+            Tag::new("Data-Protocol", "ao"),
+            Tag::new("Variant", "ao.TN.1"),
+            Tag::new("Type", "Message"),
+            Tag::new("Action", "Eval"),
+        ])
+        .data(format!("Count = (Count or 0) + 1 return {n}").into_bytes())
+        .sign(signer)
+        .expect("signs")
+}
+
+#[test]
+/// The gateway goes away for a while under load: the SU keeps acknowledging (its log and
+/// store are its own), the uploads fail and wait, and when the gateway returns the queue
+/// drains and every acknowledged message is on Arweave and has its result.
+fn gateway_outage_loses_nothing() {
+    let mut arlocal = ArLocal::start().expect("arlocal starts");
+    let miner = Miner::start(arlocal.url(), Duration::from_millis(300));
+    let gateway = GatewayClient::new(&arlocal.url());
+    let net = Network::start(&arlocal);
+    let module = net.publish_module(&gateway);
+    let me = net.dir.path().join("user.json");
+    let spawned = crate::aorta(&[
+        "spawn",
+        "--module",
+        &module,
+        "--scheduler",
+        &net.scheduler,
+        "--name",
+        "outage",
+        "--mu",
+        &Network::url(net.mu),
+        "--cu",
+        &Network::url(net.cu),
+        "--gateway",
+        &arlocal.url(),
+        "--wallet",
+        &me.to_string_lossy(),
+    ]);
+    assert!(
+        spawned.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&spawned.stderr),
+        net.logs()
+    );
+    let process = crate::stdout(&spawned);
+    let user = Wallet::from_jwk(&std::fs::read_to_string(&me).expect("wallet")).expect("wallet");
+    let mu = aorta_client::MuClient::new(&Network::url(net.mu));
+    // One message while the gateway is up, so every unit has found the process.
+    let first = mu
+        .send(&message(&process, user.signer(), 0))
+        .expect("first message");
+    let cu = aorta_client::CuClient::new(&Network::url(net.cu));
+    let pid = aorta_types::ProcessId(process.parse().expect("pid"));
+    use aorta_api::ComputeApi as _;
+    cu.result(first, pid).expect("first result");
+
+    // Three clients send while the gateway goes down and comes back.
+    let acked = Arc::new(std::sync::Mutex::new(vec![first]));
+    let senders: Vec<_> = (0..3)
+        .map(|t| {
+            let (acked, process, mu) = (
+                acked.clone(),
+                process.clone(),
+                aorta_client::MuClient::new(&Network::url(net.mu)),
+            );
+            let jwk = std::fs::read_to_string(&me).expect("wallet");
+            std::thread::spawn(move || {
+                let user = Wallet::from_jwk(&jwk).expect("wallet");
+                for n in 0..20 {
+                    let id = mu
+                        .send(&message(&process, user.signer(), t * 100 + n + 1))
+                        .expect("acknowledged");
+                    acked.lock().unwrap().push(id);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    arlocal.pause();
+    std::thread::sleep(Duration::from_secs(3));
+    let during: serde_json::Value =
+        serde_json::from_str(&crate::get(net.su, "/upload").expect("upload status")).expect("JSON");
+    assert!(
+        during["failures"].as_u64().unwrap_or(0) > 0,
+        "uploads failed meanwhile: {during}"
+    );
+    assert!(
+        during["pending"].as_u64().unwrap_or(0) > 0,
+        "items waited: {during}"
+    );
+    arlocal.resume().expect("arlocal comes back");
+    for s in senders {
+        s.join().expect("sender");
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert_eq!(acked.len(), 61);
+    wait_for("the upload queue to drain", Duration::from_secs(60), || {
+        let s: serde_json::Value = serde_json::from_str(&crate::get(net.su, "/upload")?).ok()?;
+        (s["pending"] == 0).then_some(())
+    });
+    for chunk in acked.chunks(50) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let page = gateway
+                .query(&Query::new().ids(chunk.iter().copied()).limit(100))
+                .expect("query");
+            let missing: Vec<_> = chunk
+                .iter()
+                .filter(|id| !page.edges.iter().any(|e| e.header.id() == **id))
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "acknowledged messages missing from Arweave: {missing:?}\n{}",
+                net.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    for id in &acked {
+        let result = cu
+            .result(*id, pid)
+            .expect("a result for every acknowledged message");
+        assert!(
+            result.get("Error").is_none_or(serde_json::Value::is_null),
+            "{result}"
+        );
+    }
+    let count: serde_json::Value = cu
+        .dry_run(pid, &serde_json::json!({"Tags": [{"name": "Action", "value": "Eval"}], "Data": "return Count", "Owner": user.address().to_string()}))
+        .expect("dry-run");
+    assert!(count.to_string().contains("61"), "{count}");
+    drop(miner);
 }
