@@ -29,6 +29,8 @@ pub struct GatewayClient {
     cursors: Arc<Mutex<Vec<String>>>,
     /// Whether the gateway lacks `/raw/{id}` (arlocal), so data is read at `/{id}`.
     no_raw: Arc<AtomicBool>,
+    /// Where uploads go when not to the gateway itself (a bundler).
+    uploads: Option<Http>,
 }
 
 /// The first [`Cursor`] standing for an opaque gateway cursor.
@@ -53,7 +55,19 @@ impl GatewayClient {
             http: Http::new(url, Duration::from_secs(120)),
             cursors: Arc::default(),
             no_raw: Arc::default(),
+            uploads: None,
         }
+    }
+
+    /// The same gateway for reads, with uploads (`POST /tx/arweave`) sent to `bundler`.
+    #[must_use]
+    pub fn uploading_to(mut self, bundler: &str) -> Self {
+        self.uploads = Some(Http::new(bundler, Duration::from_secs(120)));
+        self
+    }
+
+    fn uploads(&self) -> &Http {
+        self.uploads.as_ref().unwrap_or(&self.http)
     }
 
     /// The [`Cursor`] for a gateway's cursor text.
@@ -309,7 +323,7 @@ impl Weave for GatewayClient {
     /// height is not known to a client, so the answer says 0.
     fn put(&self, item: &DataItem) -> Result<Put, aorta_api::Error> {
         let _: Value = self
-            .http
+            .uploads()
             .post_bytes("/tx/arweave", item.as_bytes(), item.id())?;
         Ok(Put {
             id: item.id(),
@@ -537,7 +551,7 @@ impl GatewayClient {
     /// # Errors
     /// The gateway refused the item or could not be reached.
     pub fn put_stream(&self, id: Id, body: &mut dyn std::io::Read) -> Result<(), aorta_api::Error> {
-        let _: Value = self.http.post_reader("/tx/arweave", body, id)?;
+        let _: Value = self.uploads().post_reader("/tx/arweave", body, id)?;
         Ok(())
     }
 }

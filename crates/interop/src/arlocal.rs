@@ -69,6 +69,8 @@ pub fn ensure_arlocal() -> io::Result<PathBuf> {
 pub struct ArLocal {
     child: Child,
     port: u16,
+    host: String,
+    wrapper: Vec<String>,
     _db: tempfile::TempDir,
 }
 
@@ -88,13 +90,33 @@ impl ArLocal {
     /// # Errors
     /// As [`Self::start`].
     pub fn start_on(port: u16) -> io::Result<Self> {
+        Self::start_with(&[], port)
+    }
+
+    /// Starts a fresh node on `port` through `wrapper` (e.g. `ip netns exec NAME`, to run it
+    /// on another network namespace's host).
+    ///
+    /// # Errors
+    /// As [`Self::start`].
+    pub fn start_with(wrapper: &[&str], port: u16) -> io::Result<Self> {
         let db = tempfile::tempdir()?;
-        let child = spawn(port, &db.path().join("db"))?;
+        let wrapper: Vec<String> = wrapper.iter().map(|w| (*w).to_owned()).collect();
+        let child = spawn(&wrapper, port, &db.path().join("db"))?;
         Ok(Self {
             child,
             port,
+            host: "127.0.0.1".into(),
+            wrapper,
             _db: db,
         })
+    }
+
+    /// The same node reached at `host` instead of 127.0.0.1 (it listens on every interface,
+    /// so a node started inside a network namespace is reached at that namespace's address).
+    #[must_use]
+    pub fn at(mut self, host: &str) -> Self {
+        self.host = host.to_owned();
+        self
     }
 
     /// Its port.
@@ -102,9 +124,9 @@ impl ArLocal {
         self.port
     }
 
-    /// `http://127.0.0.1:{port}`.
+    /// `http://{host}:{port}` (the host is 127.0.0.1 unless [`Self::at`] said otherwise).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
     }
 
     /// Stops the node, keeping its database (arlocal keeps it only when told to persist,
@@ -119,7 +141,7 @@ impl ArLocal {
     /// # Errors
     /// As [`Self::start`].
     pub fn resume(&mut self) -> io::Result<()> {
-        self.child = spawn(self.port, &self._db.path().join("db"))?;
+        self.child = spawn(&self.wrapper, self.port, &self._db.path().join("db"))?;
         Ok(())
     }
 
@@ -129,12 +151,12 @@ impl ArLocal {
     /// When the node does not answer 2xx.
     pub fn get(&self, path: &str) -> io::Result<String> {
         use std::io::{Read as _, Write as _};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        let mut stream = std::net::TcpStream::connect((self.host.as_str(), self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         write!(
             stream,
-            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
-            self.port
+            "GET {path} HTTP/1.0\r\nHost: {}:{}\r\n\r\n",
+            self.host, self.port
         )?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer)?;
@@ -165,9 +187,17 @@ impl ArLocal {
     }
 }
 
-fn spawn(port: u16, db: &std::path::Path) -> io::Result<Child> {
+fn spawn(wrapper: &[String], port: u16, db: &std::path::Path) -> io::Result<Child> {
     let dir = ensure_arlocal()?;
-    let mut child = Command::new("node")
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg("node");
+            c
+        }
+        None => Command::new("node"),
+    };
+    let mut child = command
         .arg(dir.join("start.cjs"))
         .arg(port.to_string())
         .arg(db)

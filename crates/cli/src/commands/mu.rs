@@ -74,9 +74,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         wallet: signer,
         directory: Arc::new(GatewayDirectory::new(gateway)),
         compute: Arc::new(CuClient::new(&args.cu)),
-        weave: Arc::new(GatewayClient::new(
-            args.bundler.as_deref().unwrap_or(&args.gateway),
-        )),
+        weave: Arc::new(match &args.bundler {
+            Some(bundler) => GatewayClient::new(&args.gateway).uploading_to(bundler),
+            None => GatewayClient::new(&args.gateway),
+        }),
         queue,
     })?;
     let workers = messenger.start(args.push_workers);

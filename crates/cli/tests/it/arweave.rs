@@ -30,13 +30,12 @@ impl Miner {
         let thread = {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let port: u16 = url
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .expect("port");
+                let addr: std::net::SocketAddr = url
+                    .trim_start_matches("http://")
+                    .parse()
+                    .expect("host:port");
                 while !stop.load(Ordering::SeqCst) {
-                    let _ = crate::get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "/mine");
+                    let _ = crate::get(addr, "/mine");
                     std::thread::sleep(every);
                 }
             })
