@@ -163,7 +163,15 @@ impl GatewayDirectory {
             return Ok(su.clone());
         }
         let su = self.su(&scheduler)?;
-        let routed = su.routed(process)?.unwrap_or(su);
+        // An SU that cannot be reached now is still the one its record names.
+        let routed = match su.routed(process) {
+            Ok(Some(routed)) => routed,
+            Ok(None) => su,
+            Err(e) => {
+                tracing::debug!(%process, error = %e, "could not ask the SU for a redirect");
+                su
+            }
+        };
         let until = self
             .schedulers
             .lock()

@@ -112,6 +112,26 @@ fn bundles_and_transactions_on_arlocal() {
         Some(TxStatus::Confirmed { height })
     );
 
+    // Block heights and times, as the CU reads them for block crons and WeaveDrive.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let blocks = aorta_api::Chain::blocks(&gateway, 0, now_ms + 60_000).expect("blocks");
+    let last = blocks.last().expect("blocks");
+    assert_eq!(last.height, height);
+    // (arlocal's two APIs round the mining time apart by up to a second.)
+    let by_height = node.block(height).expect("block by height");
+    assert!(
+        last.timestamp.abs_diff(by_height.timestamp) <= 1000,
+        "{last:?} {by_height:?}"
+    );
+    assert!(
+        last.timestamp.abs_diff(now_ms) < 60_000,
+        "{last:?} at {now_ms}"
+    );
+    assert!(blocks.windows(2).all(|w| w[0].height + 1 == w[1].height));
+
     // GraphQL finds them by tag, with their tags, in height then insertion order.
     let page = wait_for(
         "the bundle's items in GraphQL",
@@ -397,6 +417,19 @@ fn aoconnect_against_units_on_arweave() {
             mu_wallet: net.mu_wallet.clone(),
         },
         || net.logs(),
+    );
+    // The SU stamps with the chain's height, read from the gateway (polled every 2 s).
+    let chain_height = ArweaveNode::new(&arlocal.url()).info().expect("info").0;
+    let stamp: serde_json::Value =
+        serde_json::from_str(&crate::get(net.su, "/timestamp").expect("timestamp")).expect("JSON");
+    let su_height: u64 = stamp["block_height"]
+        .as_str()
+        .expect("height")
+        .parse()
+        .expect("number");
+    assert!(
+        su_height > 0 && su_height <= chain_height && chain_height - su_height < 30,
+        "SU height {su_height}, chain {chain_height}"
     );
     // Everything the SU stored reached Arweave.
     let status: serde_json::Value =

@@ -272,3 +272,68 @@ fn cu_over_http_equals_cu_in_process() {
     let (now, height) = su.now().expect("timestamp");
     assert!(now > 0 && height >= 1_010);
 }
+
+#[test]
+/// A process's SU is found through its `Scheduler` tag and the newest `Scheduler-Location`:
+/// an SU router's redirect is followed to the SU that serves it (spec §2.9 step 4), and a
+/// record is trusted only for its `Time-To-Live`.
+fn directory_follows_router_redirects_and_record_ttl() {
+    let node = start();
+    // A router that sends every request for a process to the real SU.
+    let su_url = node.su_url.clone();
+    let router_app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{su_url}{uri}");
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, to)],
+            )
+        }
+    });
+    let listener = node
+        ._runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let router_url = format!("http://{}", listener.local_addr().expect("addr"));
+    node._runtime.spawn(aorta_server::serve(
+        listener,
+        router_app,
+        std::future::pending(),
+    ));
+    node.su
+        .publish_location(&router_url, 800)
+        .expect("location published");
+    let module = node.item(None, &[("Type", "Module")], b"");
+    node.store.put(&module).expect("module");
+    let process = node.item(
+        None,
+        &[
+            ("Data-Protocol", "ao"),
+            ("Variant", "ao.TN.1"),
+            ("Type", "Process"),
+            ("Module", &module.id().to_string()),
+            ("Scheduler", node.su.address().as_str()),
+        ],
+        b"",
+    );
+    let pid = ProcessId(node.schedule(process));
+
+    let directory = aorta_client::GatewayDirectory::new(GatewayClient::new(&node.gateway));
+    let su = directory.su_of(pid).expect("found");
+    assert_eq!(su.url(), node.su_url, "the router's redirect is followed");
+    assert_eq!(
+        su.process(pid).expect("process").process_id,
+        pid.to_string()
+    );
+
+    // A newer record (the SU moved) is seen once the cached one's TTL is over.
+    node.su
+        .publish_location("http://127.0.0.1:9", 60_000)
+        .expect("second location");
+    assert_eq!(directory.su_of(pid).expect("cached").url(), node.su_url);
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    assert_eq!(
+        directory.su_of(pid).expect("found again").url(),
+        "http://127.0.0.1:9"
+    );
+}
