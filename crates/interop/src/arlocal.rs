@@ -47,19 +47,7 @@ pub fn ensure_arlocal() -> io::Result<PathBuf> {
         for name in ["package.json", "package-lock.json", "start.cjs"] {
             fs::copy(src.join(name), dir.join(name))?;
         }
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .output()
-            .map_err(|e| io::Error::new(e.kind(), format!("running npm: {e}")))?;
-        if !out.status.success() {
-            return Err(io::Error::other(format!(
-                "npm ci failed in {}:\n{}{}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
+        crate::npm_ci(&dir)?;
         File::create(&done)?;
     }
     Ok(dir)

@@ -27,21 +27,27 @@ pub fn ensure_node_modules() -> io::Result<PathBuf> {
     lock.lock()?;
     let installed = dir.join("node_modules/.package-lock.json");
     if !is_newer_or_same(&installed, &dir.join("package-lock.json")) {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .output()
-            .map_err(|e| io::Error::new(e.kind(), format!("running npm: {e}")))?;
-        if !out.status.success() {
-            return Err(io::Error::other(format!(
-                "npm ci failed in {}:\n{}{}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
+        npm_ci(&dir)?;
     }
     Ok(dir)
+}
+
+/// `npm ci` in `dir`, its output in the error when it fails.
+pub(crate) fn npm_ci(dir: &Path) -> io::Result<()> {
+    let out = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| io::Error::new(e.kind(), format!("running npm: {e}")))?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "npm ci failed in {}:\n{}{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(())
 }
 
 fn is_newer_or_same(a: &Path, b: &Path) -> bool {

@@ -97,15 +97,7 @@ pub fn flows(dir: &std::path::Path, urls: &Urls<'_>, started: &Started, logs: im
     // A caller may have made the user's wallet already (to fund it on a local Arweave).
     let wallet = dir.join("user.json");
     if !wallet.exists() {
-        let made = crate::aorta(&[
-            "wallet",
-            "new",
-            "--kind",
-            "arweave",
-            "--out",
-            &wallet.to_string_lossy(),
-        ]);
-        assert!(made.status.success(), "{made:?}");
+        crate::new_arweave_wallet(&wallet);
     }
     let config = dir.join("config.json");
     std::fs::write(

@@ -88,25 +88,7 @@ fn aoconnect_against_units_apart() {
         mu,
         &dir.path().join("mu.log"),
     );
-    let module_file = dir.path().join("aos.lua");
-    std::fs::write(&module_file, aorta_vm_lua::default_module()).expect("module file");
-    let published = crate::aorta(&[
-        "module",
-        "publish",
-        &module_file.to_string_lossy(),
-        "--name",
-        "aorta-aos",
-        "--gateway",
-        &su_url,
-        "--data-dir",
-        &d("me"),
-    ]);
-    assert!(
-        published.status.success(),
-        "{}",
-        String::from_utf8_lossy(&published.stderr)
-    );
-    let module = crate::stdout(&published);
+    let module = crate::publish_default_module(dir.path(), &su_url, ["--data-dir", &d("me")]);
     let scheduler =
         serde_json::from_str::<Value>(&get(su, "/").expect("SU info")).expect("JSON")["address"]
             .as_str()

@@ -56,7 +56,7 @@ impl Drop for Miner {
     }
 }
 
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
@@ -310,18 +310,7 @@ impl Network {
             dir.path().join("me/wallets/user.json"),
             dir.path().join("user.json"),
         ] {
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
-            let made = crate::aorta(&[
-                "wallet",
-                "new",
-                "--kind",
-                "arweave",
-                "--out",
-                &path.to_string_lossy(),
-            ]);
-            assert!(made.status.success(), "{made:?}");
-            let key =
-                Wallet::from_jwk(&std::fs::read_to_string(&path).expect("wallet")).expect("wallet");
+            let key = crate::new_arweave_wallet(&path);
             arlocal
                 .mint(key.address().as_str(), 1_000_000_000_000)
                 .expect("mint");
@@ -340,25 +329,11 @@ impl Network {
     /// Publishes the default module through the SU (its bundler endpoint) and waits until the
     /// gateway shows it and the SU's `Scheduler-Location`.
     pub fn publish_module(&self, gateway: &GatewayClient) -> String {
-        let module_file = self.dir.path().join("aos.lua");
-        std::fs::write(&module_file, aorta_vm_lua::default_module()).expect("module file");
-        let published = crate::aorta(&[
-            "module",
-            "publish",
-            &module_file.to_string_lossy(),
-            "--name",
-            "aorta-aos",
-            "--gateway",
+        let module = crate::publish_default_module(
+            self.dir.path(),
             &Self::url(self.su),
-            "--data-dir",
-            &self.dir.path().join("me").to_string_lossy(),
-        ]);
-        assert!(
-            published.status.success(),
-            "{}",
-            String::from_utf8_lossy(&published.stderr)
+            ["--data-dir", &self.dir.path().join("me").to_string_lossy()],
         );
-        let module = crate::stdout(&published);
         let id: aorta_types::Id = module.parse().expect("module id");
         wait_for("the module on the gateway", Duration::from_secs(60), || {
             gateway.get(id).ok().flatten()

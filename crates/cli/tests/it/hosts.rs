@@ -12,7 +12,7 @@ use aorta_interop::arlocal::ArLocal;
 use aorta_types::{ProcessId, Wallet};
 use serde_json::Value;
 
-use crate::arweave::{Miner, test_wallet};
+use crate::arweave::{Miner, test_wallet, wait_for};
 use crate::{Killed, aorta, stdout};
 
 const SUBNET: &str = "10.77.0";
@@ -126,17 +126,6 @@ fn unit(
     child
 }
 
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 const WEAVE: u8 = 2;
 const SU1: u8 = 3;
 const SU2: u8 = 4;
@@ -224,19 +213,7 @@ fn scenario() {
     std::fs::write(path("su1.json"), su1_wallet.to_jwk()).expect("wallet");
     let mut addresses = vec![su1_wallet.address().to_string()];
     for who in ["su2", "user", "mu"] {
-        let made = aorta(&[
-            "wallet",
-            "new",
-            "--kind",
-            "arweave",
-            "--out",
-            &path(&format!("{who}.json")),
-        ]);
-        assert!(made.status.success(), "{made:?}");
-        let w = Wallet::from_jwk(
-            &std::fs::read_to_string(path(&format!("{who}.json"))).expect("wallet"),
-        )
-        .expect("wallet");
+        let w = crate::new_arweave_wallet(std::path::Path::new(&path(&format!("{who}.json"))));
         addresses.push(w.address().to_string());
     }
     for a in &addresses {
@@ -322,23 +299,11 @@ fn scenario() {
     };
 
     // The module goes to the weave through SU 1's bundler endpoint.
-    let module_file = dir.path().join("aos.lua");
-    std::fs::write(&module_file, aorta_vm_lua::default_module()).expect("module");
-    let published = aorta(&[
-        "module",
-        "publish",
-        &module_file.to_string_lossy(),
-        "--gateway",
+    let module = crate::publish_default_module(
+        dir.path(),
         &url(SU1, PORT),
-        "--wallet",
-        &path("user.json"),
-    ]);
-    assert!(
-        published.status.success(),
-        "{}",
-        String::from_utf8_lossy(&published.stderr)
+        ["--wallet", &path("user.json")],
     );
-    let module = stdout(&published);
     let gateway = GatewayClient::new(&gateway_url);
     wait_for("the module on Arweave", Duration::from_secs(60), || {
         gateway.get(module.parse().expect("id")).ok().flatten()

@@ -63,3 +63,45 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// A new Arweave wallet written to `path` by `aorta wallet new`, read back.
+pub fn new_arweave_wallet(path: &std::path::Path) -> aorta_types::Wallet {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("wallet folder");
+    }
+    let made = aorta(&[
+        "wallet",
+        "new",
+        "--kind",
+        "arweave",
+        "--out",
+        &path.to_string_lossy(),
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    aorta_types::Wallet::from_jwk(&std::fs::read_to_string(path).expect("wallet file"))
+        .expect("wallet")
+}
+
+/// Writes the default module to `dir/aos.lua` and publishes it through `gateway` with
+/// `aorta module publish` (signed as `signer` says: `--wallet F` or `--data-dir D`); its id.
+pub fn publish_default_module(dir: &std::path::Path, gateway: &str, signer: [&str; 2]) -> String {
+    let module_file = dir.join("aos.lua");
+    std::fs::write(&module_file, aorta_vm_lua::default_module()).expect("module file");
+    let published = aorta(&[
+        "module",
+        "publish",
+        &module_file.to_string_lossy(),
+        "--name",
+        "aorta-aos",
+        "--gateway",
+        gateway,
+        signer[0],
+        signer[1],
+    ]);
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    stdout(&published)
+}
