@@ -162,7 +162,7 @@ impl GatewayClient {
 
     /// An item cut out of the bundle it was posted in, exactly as signed: for gateways whose
     /// GraphQL loses fields (arlocal reports no anchors).
-    fn from_bundle(&self, id: Id) -> Result<Option<DataItem>, aorta_api::Error> {
+    fn cut_from_bundle(&self, id: Id) -> Result<Option<DataItem>, aorta_api::Error> {
         for bundle in self.bundles_of(id)? {
             let bytes = self.raw(bundle, None)?;
             let Ok(items) = aorta_types::bundle::read(aorta_types::Bytes::from(bytes)) else {
@@ -361,7 +361,7 @@ impl Weave for GatewayClient {
             }
         }
         // The metadata did not rebuild the signed item: take it from its bundle instead.
-        if let Some(item) = self.from_bundle(id)?
+        if let Some(item) = self.cut_from_bundle(id)?
             && item.verify().is_ok()
         {
             return Ok(Some(item));

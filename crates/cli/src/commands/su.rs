@@ -83,32 +83,29 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("opening the store in {}", data_dir.display()))?,
     );
     let signer: Arc<dyn aorta_types::Signer> = Arc::from(wallet.into_signer());
-    let (weave, clock, chain, uploader): (
-        Arc<dyn aorta_api::Weave>,
-        Arc<dyn Clock>,
-        Arc<dyn aorta_api::Chain>,
-        _,
-    ) = match &args.gateway {
+    let Backend {
+        weave,
+        clock,
+        chain,
+        uploader,
+    } = match &args.gateway {
         None => {
             let clock = Arc::new(local_chain(&data_dir)?);
-            (store.clone(), clock.clone(), clock, None)
+            Backend {
+                weave: store.clone(),
+                clock: clock.clone(),
+                chain: clock,
+                uploader: None,
+            }
         }
-        Some(url) => {
-            let arweave = Arweave::start(
-                url,
-                args.bundler.as_deref(),
-                args.confirm_upload_ms,
-                &data_dir,
-                &store,
-                &signer,
-            )?;
-            (
-                arweave.weave,
-                arweave.clock,
-                arweave.chain,
-                Some(arweave.uploader),
-            )
-        }
+        Some(url) => Backend::arweave(
+            url,
+            args.bundler.as_deref(),
+            args.confirm_upload_ms,
+            &data_dir,
+            &store,
+            &signer,
+        )?,
     };
     let scheduler = Scheduler::new(
         signer,
@@ -157,16 +154,17 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What an SU on Arweave runs beside its store.
-struct Arweave {
+/// Where the SU reads items and heights from, and what carries its store to Arweave.
+struct Backend {
     weave: Arc<dyn aorta_api::Weave>,
     clock: Arc<dyn Clock>,
     chain: Arc<dyn aorta_api::Chain>,
-    uploader: Uploader,
+    uploader: Option<Uploader>,
 }
 
-impl Arweave {
-    fn start(
+impl Backend {
+    /// On Arweave through the gateway at `url`.
+    fn arweave(
         url: &str,
         bundler: Option<&str>,
         confirm_ms: Option<u64>,
@@ -205,7 +203,7 @@ impl Arweave {
             weave: Arc::new(CachedWeave::new(store.clone(), cache, gateway.clone())),
             clock: Arc::new(GatewayClock::start(ArweaveNode::new(url), data_dir)?),
             chain: Arc::new(gateway),
-            uploader,
+            uploader: Some(uploader),
         })
     }
 }

@@ -495,7 +495,7 @@ fn gateway_outage_loses_nothing() {
                     let id = mu
                         .send(&message(&process, user.signer(), t * 100 + n + 1))
                         .expect("acknowledged");
-                    acked.lock().unwrap().push(id);
+                    acked.lock().expect("lock").push(id);
                     std::thread::sleep(Duration::from_millis(100));
                 }
             })
@@ -518,7 +518,7 @@ fn gateway_outage_loses_nothing() {
     for s in senders {
         s.join().expect("sender");
     }
-    let acked = acked.lock().unwrap().clone();
+    let acked = acked.lock().expect("lock").clone();
     assert_eq!(acked.len(), 61);
     wait_for("the upload queue to drain", Duration::from_secs(60), || {
         let s: serde_json::Value = serde_json::from_str(&crate::get(net.su, "/upload")?).ok()?;

@@ -1,7 +1,7 @@
 //! Arweave format-2 transactions against the one arweave-js signed (`l1-tx.json`).
 
 use aorta_types::arweave::{Transaction, merkle};
-use aorta_types::{Signer as _, Tag, Wallet, b64};
+use aorta_types::{Tag, Wallet, b64};
 use serde_json::Value;
 
 use crate::vector;
@@ -18,20 +18,26 @@ fn merkle_layout_matches_arweave_js() {
     let got = merkle(&data);
     assert_eq!(
         b64::encode(got.data_root.expect("data has a root")),
-        want["data_root"].as_str().unwrap()
+        want["data_root"].as_str().expect("vector field")
     );
-    let chunks = want["chunks"].as_array().unwrap();
+    let chunks = want["chunks"].as_array().expect("vector field");
     assert_eq!(got.chunks.len(), chunks.len());
     for (g, w) in got.chunks.iter().zip(chunks) {
-        assert_eq!(g.min, w["min"].as_u64().unwrap());
-        assert_eq!(g.max, w["max"].as_u64().unwrap());
-        assert_eq!(b64::encode(g.data_hash), w["data_hash"].as_str().unwrap());
+        assert_eq!(g.min, w["min"].as_u64().expect("vector field"));
+        assert_eq!(g.max, w["max"].as_u64().expect("vector field"));
+        assert_eq!(
+            b64::encode(g.data_hash),
+            w["data_hash"].as_str().expect("vector field")
+        );
     }
-    let proofs = want["proofs"].as_array().unwrap();
+    let proofs = want["proofs"].as_array().expect("vector field");
     assert_eq!(got.proofs.len(), proofs.len());
     for (g, w) in got.proofs.iter().zip(proofs) {
-        assert_eq!(g.offset, w["offset"].as_u64().unwrap());
-        assert_eq!(b64::encode(&g.proof), w["proof"].as_str().unwrap());
+        assert_eq!(g.offset, w["offset"].as_u64().expect("vector field"));
+        assert_eq!(
+            b64::encode(&g.proof),
+            w["proof"].as_str().expect("vector field")
+        );
     }
 }
 
@@ -64,22 +70,25 @@ fn our_transactions_verify() {
         ],
         &layout,
         data.len() as u64,
-        l1()["tx"]["last_tx"].as_str().unwrap(),
+        l1()["tx"]["last_tx"].as_str().expect("vector field"),
         1000,
     );
     tx.sign(signer).expect("signs");
     tx.verify().expect("verifies");
     assert_eq!(tx.owner, b64::encode(signer.owner()));
-    assert_eq!(tx.data_root, l1()["data_root"].as_str().unwrap());
-    // Same fields as arweave-js's transaction but the (randomised) signature.
-    let theirs: Transaction = serde_json::from_value(l1()["tx"].clone()).unwrap();
     assert_eq!(
-        tx.signature_data().unwrap(),
-        theirs.signature_data().unwrap()
+        tx.data_root,
+        l1()["data_root"].as_str().expect("vector field")
+    );
+    // Same fields as arweave-js's transaction but the (randomised) signature.
+    let theirs: Transaction = serde_json::from_value(l1()["tx"].clone()).expect("vector field");
+    assert_eq!(
+        tx.signature_data().expect("vector field"),
+        theirs.signature_data().expect("vector field")
     );
     let upload = layout.upload(&data, 2);
     assert_eq!(
-        b64::decode(&upload.chunk).unwrap(),
+        b64::decode(&upload.chunk).expect("vector field"),
         &data[layout.chunks[2].min as usize..]
     );
 }
