@@ -108,6 +108,18 @@ impl ArweaveNode {
             .map_err(|_| unreadable(self.url(), "price"))
     }
 
+    /// A transaction's header (`/tx/{id}`); `None` when the node does not know it.
+    ///
+    /// # Errors
+    /// The node could not be reached or answered something else.
+    pub fn transaction(&self, id: &str) -> Result<Option<Transaction>, aorta_api::Error> {
+        match self.http.get_json(&format!("/tx/{id}"), Self::none()) {
+            Ok(tx) => Ok(Some(tx)),
+            Err(aorta_api::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Where a transaction stands; `None` when the node does not know it.
     ///
     /// # Errors

@@ -5,7 +5,8 @@
 //! gateway, whose answers are verified ([`GatewayClient`]) and kept in the cache: items are
 //! immutable, so a cached item never goes stale. Queries go to the gateway, which sees every
 //! unit's items; the unit's own items not yet uploaded are added from the local weave, so a
-//! unit always finds what it wrote itself.
+//! unit always finds what it wrote itself, and while the gateway cannot be reached a first page
+//! is answered from the local weave alone.
 
 use std::sync::Arc;
 
@@ -89,7 +90,16 @@ impl Weave for CachedWeave {
     }
 
     fn query(&self, query: &Query) -> Result<Page, aorta_api::Error> {
-        let mut page = self.gateway.query(query)?;
+        let mut page = match self.gateway.query(query) {
+            Ok(page) => page,
+            // What the unit holds still answers for its own items (its Scheduler-Location,
+            // its checkpoints) while the gateway is away.
+            Err(e) if query.after.is_none() => {
+                tracing::warn!(error = %e, "gateway query failed; answering from local items");
+                return self.local.query(query);
+            }
+            Err(e) => return Err(e),
+        };
         // Our own items the gateway does not show yet (not uploaded, or not yet indexed).
         if query.after.is_none() {
             let mine = self.local.query(query)?;

@@ -217,7 +217,9 @@ pub struct Transaction {
     pub target: String,
     /// Winston transferred.
     pub quantity: String,
-    /// The data inline (base64url), or empty when it is uploaded in chunks.
+    /// The data inline (base64url), or empty when it is uploaded in chunks (nodes leave it
+    /// out of `/tx/{id}`).
+    #[serde(default)]
     pub data: String,
     /// Data length in bytes, decimal.
     pub data_size: String,

@@ -194,11 +194,14 @@ fn bundles_and_transactions_on_arlocal() {
         node.status(&plain.id).expect("status"),
         Some(TxStatus::Confirmed { .. })
     ));
-    let stored: serde_json::Value =
-        serde_json::from_str(&arlocal.get(&format!("/tx/{}", plain.id)).expect("tx"))
-            .expect("JSON");
-    assert_eq!(stored["data_root"], plain.data_root.as_str());
-    assert_eq!(stored["data_size"], "614400");
+    // The node keeps the header as we signed it.
+    let stored = node
+        .transaction(&plain.id)
+        .expect("tx read")
+        .expect("tx known");
+    assert_eq!(stored.data_root, plain.data_root);
+    assert_eq!(stored.data_size, "614400");
+    stored.verify().expect("the stored header verifies");
     let back = wait_for("the data", Duration::from_secs(10), || {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], arlocal.port()));
         raw_get(addr, &format!("/{}", plain.id)).filter(|b| b.len() == data.len())
