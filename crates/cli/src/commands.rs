@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod blueprint;
 pub mod client;
 pub mod cu;
 pub mod dev;

@@ -47,6 +47,9 @@ enum Command {
     /// Run a Compute Unit on its own, reading an SU and a gateway.
     #[command(subcommand)]
     Cu(commands::cu::Command),
+    /// The process blueprints aorta ships: list them, load one into a process.
+    #[command(subcommand)]
+    Blueprint(commands::blueprint::Command),
     /// Build process modules and run them locally over a file of messages.
     #[command(subcommand)]
     Module(commands::module::Command),
@@ -100,6 +103,7 @@ fn main() -> std::process::ExitCode {
         Command::Cu(command) => commands::cu::run(command),
         Command::Mu(command) => commands::mu::run(command),
         Command::Module(command) => commands::module::run(command),
+        Command::Blueprint(command) => commands::blueprint::run(command),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

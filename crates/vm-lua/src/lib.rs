@@ -51,6 +51,10 @@ const MAX_REPLAY: usize = 4096;
 pub const AOS_SOURCES: &[(&str, &str)] = &[
     ("ao.lua", include_str!("../aos/ao.lua")),
     (
+        "blueprints/amm.lua",
+        include_str!("../aos/blueprints/amm.lua"),
+    ),
+    (
         "blueprints/token.lua",
         include_str!("../aos/blueprints/token.lua"),
     ),

@@ -146,8 +146,8 @@ const HOSTS: [(&str, u8); 7] = [
 ];
 
 #[test]
-/// MU, two SUs and two CUs on five hosts and arlocal on a sixth: processes spawned on both
-/// SUs message each other; the first CU is killed, and a fresh CU on another host, holding
+/// MU, two SUs and two CUs on five hosts and arlocal on a sixth (one SU posts its own bundles,
+/// the other uploads through it as a bundler): processes spawned on both SUs message each other; the first CU is killed, and a fresh CU on another host, holding
 /// nothing, serves every process with the same results, which `aorta verify` confirms.
 ///
 /// The test makes the hosts, then runs [`scenario`] on the client host (this same test
@@ -221,30 +221,34 @@ fn scenario() {
     }
 
     let mut units: Vec<(&str, Killed)> = Vec::new();
-    for (name, n) in [("su1", SU1), ("su2", SU2)] {
-        let child = {
-            unit(
-                &on(name),
-                &[
-                    "su",
-                    "serve",
-                    "--wallet",
-                    &path(&format!("{name}.json")),
-                    "--listen",
-                    &addr(n, PORT).to_string(),
-                    "--url",
-                    &url(n, PORT),
-                    "--data-dir",
-                    &path(name),
-                    "--gateway",
-                    &gateway_url,
-                    "--confirm-upload-ms",
-                    "3000",
-                ],
-                addr(n, PORT),
-                &log(name),
-            )
-        };
+    // SU 1 posts its own bundles to Arweave; SU 2 uploads through SU 1 as its bundler.
+    let su1_url = url(SU1, PORT);
+    for (name, n, upload) in [
+        ("su1", SU1, ["--confirm-upload-ms", "3000"]),
+        ("su2", SU2, ["--bundler", su1_url.as_str()]),
+    ] {
+        let (wallet, listen, own_url, data) = (
+            path(&format!("{name}.json")),
+            addr(n, PORT).to_string(),
+            url(n, PORT),
+            path(name),
+        );
+        let mut args = vec![
+            "su",
+            "serve",
+            "--wallet",
+            &wallet,
+            "--listen",
+            &listen,
+            "--url",
+            &own_url,
+            "--data-dir",
+            &data,
+            "--gateway",
+            &gateway_url,
+        ];
+        args.extend(upload);
+        let child = unit(&on(name), &args, addr(n, PORT), &log(name));
         units.push((name, child));
     }
     let cu1 = {

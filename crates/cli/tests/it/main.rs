@@ -6,6 +6,7 @@ mod apart;
 mod arweave;
 mod crash;
 mod cu;
+mod finance;
 mod hosts;
 mod llm;
 mod module;
