@@ -55,6 +55,22 @@ pub const AOS_SOURCES: &[(&str, &str)] = &[
         include_str!("../aos/blueprints/amm.lua"),
     ),
     (
+        "blueprints/bridge.lua",
+        include_str!("../aos/blueprints/bridge.lua"),
+    ),
+    (
+        "blueprints/dca.lua",
+        include_str!("../aos/blueprints/dca.lua"),
+    ),
+    (
+        "blueprints/index.lua",
+        include_str!("../aos/blueprints/index.lua"),
+    ),
+    (
+        "blueprints/mint.lua",
+        include_str!("../aos/blueprints/mint.lua"),
+    ),
+    (
         "blueprints/token.lua",
         include_str!("../aos/blueprints/token.lua"),
     ),

@@ -137,6 +137,72 @@ impl Market {
         cli.run(&args);
     }
 
+    /// Spawns a process whose cron ticks (`Action = Tick`) every second, loads `blueprint`,
+    /// and has the MU push what its ticks send.
+    fn spawn_ticking(&self, name: &str, blueprint: &str) -> String {
+        let pid = self.cli.run(&[
+            "spawn",
+            "--name",
+            name,
+            "--tag",
+            "Cron-Interval=1-second",
+            "--tag",
+            "Cron-Tag-Action=Tick",
+        ]);
+        self.cli.run(&["blueprint", "load", blueprint, &pid]);
+        let jwk = std::fs::read_to_string(self.dir.path().join("alice/wallets/user.json"))
+            .expect("wallet");
+        let wallet = aorta_types::Wallet::from_jwk(&jwk).expect("wallet");
+        let target: aorta_types::Id = pid.parse().expect("pid");
+        let item = aorta_types::DataItemBuilder::new()
+            .target(target)
+            .tags([aorta_types::Tag::new("Action", "Monitor")])
+            .sign(wallet.signer())
+            .expect("signs");
+        let answer = post(self.ports[0], &format!("/monitor/{pid}"), item.as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        pid
+    }
+
+    /// Two tokens' pool with `ra` and `rb` of liquidity from the owner.
+    fn pool(&self, name: &str, a: &str, b: &str, ra: u128, rb: u128) -> String {
+        let pool = self.spawn(name, "amm");
+        self.cli.run(&[
+            "send",
+            &pool,
+            "--action",
+            "Configure",
+            "--tag",
+            &format!("Token-A={a}"),
+            "--tag",
+            &format!("Token-B={b}"),
+        ]);
+        self.transfer(&self.cli, a, &pool, &ra.to_string(), &["X-Action=Provide"]);
+        self.transfer(&self.cli, b, &pool, &rb.to_string(), &["X-Action=Provide"]);
+        self.until(&pool, "Pool.LPSupply", |v| v != "0" && !v.is_null());
+        pool
+    }
+
+    /// A token whose whole supply the owner holds.
+    fn token(&self, name: &str) -> String {
+        let t = self.spawn(name, "token");
+        self.cli.run(&[
+            "eval",
+            &t,
+            "Balances[Owner] = Balances[ao.id]; Balances[ao.id] = nil",
+        ]);
+        t
+    }
+
+    /// A number held as a string (or nil) in `pid`.
+    fn number(&self, pid: &str, expr: &str) -> u128 {
+        match self.read(pid, expr) {
+            Value::String(s) => s.parse().expect("integer string"),
+            Value::Number(n) => n.as_u64().expect("integer").into(),
+            _ => 0,
+        }
+    }
+
     fn reserves(&self, pool: &str, a: &str, b: &str) -> (u128, u128) {
         let r = self.read(pool, "Pool.Reserves");
         let n = |t: &str| {
@@ -147,6 +213,21 @@ impl Market {
         };
         (n(a), n(b))
     }
+}
+
+/// `POST path` with a body; the whole answer.
+fn post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write");
+    stream.write_all(body).expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
 }
 
 /// A user's CLI wallet (`<dir>/<name>/wallets/user.json`), made now; its address.
@@ -354,6 +435,363 @@ fn amm_swaps_conserve_every_token() {
         m.conserved(t);
     }
     for pid in [&a, &b, &pool, &empty] {
+        m.verify(pid);
+    }
+}
+
+/// What periods 1..=n emit together: `emission` halved every `halving` periods.
+fn scheduled(emission: u128, halving: u64, n: u64) -> u128 {
+    (1..=n).map(|p| emission >> ((p - 1) / halving)).sum()
+}
+
+#[test]
+/// The fair-launch mint on cron: no pre-mine; each period's emission goes to the bridge's
+/// depositors pro rata, halving every three periods; dust carried, never lost (periods before
+/// the first deposit carry their whole emission); a withdrawal
+/// stops an account's share; only the bridge moves the ledger; supply is always the sum of
+/// balances and of what the schedule emitted, and never passes the cap.
+fn fair_launch_mint_follows_its_schedule() {
+    let m = Market::start();
+    let bridge = m.spawn("bridge", "bridge");
+    let mint = m.spawn_ticking("fair", "mint");
+    assert_eq!(m.read(&mint, "TotalSupply"), json!("0"), "no pre-mine");
+    m.cli.run(&[
+        "send",
+        &bridge,
+        "--action",
+        "Configure",
+        "--tag",
+        &format!("Mint={mint}"),
+    ]);
+    // A ledger entry from anyone but the bridge is refused.
+    let spoof = m.cli.run(&[
+        "send",
+        &mint,
+        "--action",
+        "Deposit-Credit",
+        "--tag",
+        "Account=mallory",
+        "--tag",
+        "Quantity=5",
+    ]);
+    assert!(spoof.contains("only the bridge"), "{spoof}");
+    // 1 000 001 a period, halving every 3 periods: the odd unit makes dust.
+    m.cli.run(&[
+        "send",
+        &mint,
+        "--action",
+        "Configure",
+        "--tag",
+        &format!("Bridge={bridge}"),
+        "--tag",
+        "Emission=1000001",
+        "--tag",
+        "Halving-Periods=3",
+    ]);
+    for (who, q) in [("alice", "100"), ("bob", "200"), ("carol", "700")] {
+        m.cli.run(&[
+            "send",
+            &bridge,
+            "--action",
+            "Deposit",
+            "--tag",
+            &format!("Account={who}"),
+            "--tag",
+            &format!("Quantity={q}"),
+        ]);
+    }
+    m.until(&mint, "Schedule.TotalDeposits", |v| v == "1000");
+    m.until(&mint, "Schedule.Period", |v| {
+        v.as_u64().is_some_and(|p| p >= 4)
+    });
+    let carol_then = m.number(&mint, "Balances.carol");
+    let alice_then = m.number(&mint, "Balances.alice");
+    m.cli.run(&[
+        "send",
+        &bridge,
+        "--action",
+        "Withdraw",
+        "--tag",
+        "Account=carol",
+        "--tag",
+        "Quantity=700",
+    ]);
+    m.until(&mint, "Schedule.TotalDeposits", |v| v == "300");
+    // One atomic snapshot (ticks go on meanwhile).
+    let snapshot =
+        "{ P = Schedule.Period, A = Balances.alice, B = Balances.bob, C = Balances.carol }";
+    let before = m.read(&mint, snapshot);
+    let carol_after = before["C"]
+        .as_str()
+        .expect("carol")
+        .parse::<u128>()
+        .expect("integer");
+    m.until(&mint, "Schedule.Period", |v| {
+        v.as_u64().is_some_and(|p| p >= 8)
+    });
+    assert_eq!(
+        m.number(&mint, "Balances.carol"),
+        carol_after,
+        "no share after withdrawing"
+    );
+    assert!(m.number(&mint, "Balances.alice") > alice_then);
+    assert!(carol_then > 0);
+
+    // Supply = balances = what was minted; minted + dust = the schedule's emission so far.
+    let state = m.read(&mint, "{ Period = Schedule.Period, Dust = Schedule.Dust, Minted = Schedule.Minted, Supply = TotalSupply, Balances = Balances }");
+    let n = |v: &Value| {
+        v.as_str()
+            .expect("string")
+            .parse::<u128>()
+            .expect("integer")
+    };
+    let period = state["Period"].as_u64().expect("period");
+    let balances: u128 = state["Balances"]
+        .as_object()
+        .expect("balances")
+        .values()
+        .map(n)
+        .sum();
+    assert_eq!(n(&state["Supply"]), balances, "{state}");
+    assert_eq!(n(&state["Minted"]), balances, "{state}");
+    assert_eq!(
+        n(&state["Minted"]) + n(&state["Dust"]),
+        scheduled(1_000_001, 3, period),
+        "{state}"
+    );
+    // Since Carol left, Bob (twice Alice's deposit) gets twice her share each period, give or
+    // take the unit that rounding leaves.
+    let after = m.read(&mint, snapshot);
+    let num = |v: &Value, k: &str| {
+        v[k].as_str()
+            .expect("balance")
+            .parse::<u128>()
+            .expect("integer")
+    };
+    let (da, db) = (
+        num(&after, "A") - num(&before, "A"),
+        num(&after, "B") - num(&before, "B"),
+    );
+    let periods =
+        u128::from(after["P"].as_u64().expect("period") - before["P"].as_u64().expect("period"));
+    assert!(periods >= 3 && da > 0, "{before} → {after}");
+    assert!(db.abs_diff(2 * da) <= periods, "{before} → {after}");
+
+    // The cap: a schedule whose cap is 2.5 periods of emission stops exactly there.
+    let capped = m.spawn_ticking("capped", "mint");
+    m.cli.run(&[
+        "send",
+        &capped,
+        "--action",
+        "Configure",
+        "--tag",
+        &format!("Bridge={}", m.owner),
+        "--tag",
+        "Emission=1000000",
+        "--tag",
+        "Halving-Periods=100",
+        "--tag",
+        "Cap=2500000",
+    ]);
+    m.cli.run(&[
+        "send",
+        &capped,
+        "--action",
+        "Deposit-Credit",
+        "--tag",
+        "Account=dave",
+        "--tag",
+        "Quantity=1",
+    ]);
+    m.until(&capped, "Schedule.Period", |v| {
+        v.as_u64().is_some_and(|p| p >= 5)
+    });
+    assert_eq!(m.read(&capped, "TotalSupply"), json!("2500000"));
+    assert_eq!(m.read(&capped, "Balances.dave"), json!("2500000"));
+    for pid in [&mint, &bridge, &capped] {
+        m.verify(pid);
+    }
+}
+
+#[test]
+/// A DCA agent buys on its cron from the pool until its funds run out; paused it buys
+/// nothing; resumed it goes on; what it bought can be withdrawn; tokens are conserved.
+fn dca_agent_buys_every_period() {
+    let m = Market::start();
+    let (a, b) = (m.token("usd"), m.token("eth"));
+    let pool = m.pool("usd-eth", &a, &b, 1_000_000_000, 500_000_000);
+    let dca = m.spawn_ticking("dca", "dca");
+    m.cli.run(&[
+        "send",
+        &dca,
+        "--action",
+        "Configure",
+        "--tag",
+        &format!("Pool={pool}"),
+        "--tag",
+        &format!("Token-In={a}"),
+        "--tag",
+        &format!("Token-Out={b}"),
+        "--tag",
+        "Amount=1000000",
+        "--tag",
+        "Max-Slippage-Bps=500",
+    ]);
+    m.transfer(&m.cli, &a, &dca, "4000000", &[]);
+    m.until(&dca, "DCA.Swaps", |v| v == 4);
+    m.until(&dca, "DCA.InFlight == nil", |v| v == true);
+    let bought = m.number(&dca, "DCA.Bought");
+    assert!(bought > 0);
+    assert_eq!(
+        m.number(&dca, "DCA.Held['{}']".replace("{}", &b).as_str()),
+        bought
+    );
+    assert_eq!(m.number(&dca, &format!("DCA.Held['{a}']")), 0, "all spent");
+    assert_eq!(
+        m.conserved(&b)[&dca],
+        bought,
+        "the token agrees with the agent"
+    );
+
+    // Paused: funds wait.
+    m.cli.run(&["send", &dca, "--action", "Pause"]);
+    m.transfer(&m.cli, &a, &dca, "2000000", &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(m.read(&dca, "DCA.Swaps"), json!(4), "no swaps while paused");
+    m.cli.run(&["send", &dca, "--action", "Resume"]);
+    m.until(&dca, "DCA.Swaps", |v| v == 6);
+    m.until(&dca, "DCA.InFlight == nil", |v| v == true);
+
+    // Withdraw what it bought.
+    let held = m.number(&dca, &format!("DCA.Held['{b}']"));
+    let owner_before = m.conserved(&b)[&m.owner];
+    m.cli.run(&[
+        "send",
+        &dca,
+        "--action",
+        "Withdraw",
+        "--tag",
+        &format!("Token={b}"),
+        "--tag",
+        &format!("Quantity={held}"),
+    ]);
+    m.until(&b, &format!("Balances['{}']", m.owner), |v| {
+        v.as_str() == Some(&(owner_before + held).to_string())
+    });
+    let (ra, rb) = m.reserves(&pool, &a, &b);
+    let (ta, tb) = (m.conserved(&a), m.conserved(&b));
+    assert_eq!((ta[&pool], tb[&pool]), (ra, rb));
+    for pid in [&a, &b, &pool, &dca] {
+        m.verify(pid);
+    }
+}
+
+#[test]
+/// An index fund funded in its base token buys its assets to their target weights on cron;
+/// when a trader moves one asset's price, the fund sells the overweight asset back to its
+/// target; tokens are conserved and every process verifies.
+fn index_fund_rebalances_after_a_price_move() {
+    let m = Market::start();
+    let (usd, x, y) = (m.token("usd"), m.token("x"), m.token("y"));
+    let px = m.pool("usd-x", &usd, &x, 1_000_000_000, 1_000_000_000);
+    let py = m.pool("usd-y", &usd, &y, 1_000_000_000, 2_000_000_000);
+    let fund = m.spawn_ticking("index", "index");
+    m.cli.run(&[
+        "send",
+        &fund,
+        "--action",
+        "Configure",
+        "--tag",
+        &format!("Base={usd}"),
+        "--tag",
+        "Base-Weight-Bps=5000",
+        "--tag",
+        "Threshold-Bps=500",
+        "--tag",
+        "Max-Slippage-Bps=500",
+    ]);
+    for (token, pool) in [(&x, &px), (&y, &py)] {
+        m.cli.run(&[
+            "send",
+            &fund,
+            "--action",
+            "Add-Asset",
+            "--tag",
+            &format!("Token={token}"),
+            "--tag",
+            &format!("Pool={pool}"),
+            "--tag",
+            "Weight-Bps=2500",
+        ]);
+    }
+    m.transfer(&m.cli, &usd, &fund, "20000000", &[]);
+
+    // Weights in bps of the fund's value at the pools' spot prices.
+    let weights = || -> Vec<i64> {
+        let held = |t: &str| m.number(&fund, &format!("Index.Held['{t}']"));
+        let value = |t: &str, pool: &str| {
+            let (rusd, rt) = m.reserves(pool, &usd, t);
+            held(t) * rusd / rt.max(1)
+        };
+        let (b, vx, vy) = (held(&usd), value(&x, &px), value(&y, &py));
+        let total = (b + vx + vy).max(1);
+        [b, vx, vy]
+            .iter()
+            .map(|v| (v * 10_000 / total) as i64)
+            .collect()
+    };
+    let settled = |rounds: u64| {
+        m.until(
+            &fund,
+            &format!(
+                "Index.Rebalances >= {rounds} and Index.InFlight == 0 and Index.Awaiting == 0"
+            ),
+            |v| v == true,
+        );
+    };
+    settled(1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while weights()
+        .iter()
+        .zip([5000, 2500, 2500])
+        .any(|(w, t)| (w - t).abs() > 500)
+    {
+        assert!(Instant::now() < deadline, "weights {:?}", weights());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let rounds = m.number(&fund, "Index.Rebalances") as u64;
+
+    // A trader buys a lot of X: X's price rises, the fund's X is overweight, and it sells.
+    m.transfer(&m.cli, &usd, &px, "600000000", &["X-Action=Swap"]);
+    m.until(&fund, &format!("Index.Rebalances > {rounds}"), |v| {
+        v == true
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let w = weights();
+        let idle = m.read(&fund, "Index.InFlight == 0 and Index.Awaiting == 0") == true;
+        if idle
+            && w.iter()
+                .zip([5000, 2500, 2500])
+                .all(|(w, t)| (w - t).abs() <= 500)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "weights {w:?} after the price move"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for t in [&usd, &x, &y] {
+        let balances = m.conserved(t);
+        assert_eq!(
+            balances.get(&fund).copied().unwrap_or(0),
+            m.number(&fund, &format!("Index.Held['{t}']")),
+            "the fund's books match {t}"
+        );
+    }
+    for pid in [&usd, &x, &y, &px, &py, &fund] {
         m.verify(pid);
     }
 }
