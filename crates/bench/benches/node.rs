@@ -13,124 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aorta_api::Weave as _;
+use aorta_bench::node::Node;
 use aorta_bench::{Mode, Row, Table};
-use aorta_cu::{ComputeUnit, MemoryResults};
-use aorta_mu::Messenger;
-use aorta_store::{Queue, Store};
-use aorta_su::{LocalBlocks, Scheduler};
-use aorta_types::ao::ModuleBuilder;
-use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
-
-struct Node {
-    mu: Messenger,
-    cu: ComputeUnit,
-    su: Scheduler,
-    module: Id,
-    _dir: tempfile::TempDir,
-}
-
-fn item(signer: &dyn Signer, target: Option<Id>, tags: &[(&str, &str)], data: &str) -> DataItem {
-    let mut builder = DataItemBuilder::new()
-        .anchor(aorta_types::random_anchor().expect("anchor"))
-        .tags(tags.iter().map(|(k, v)| Tag::new(*k, *v)))
-        .data(data.as_bytes().to_vec());
-    if let Some(target) = target {
-        builder = builder.target(target);
-    }
-    builder.sign(signer).expect("signs")
-}
-
-impl Node {
-    fn new(wallet: Arc<dyn Signer>) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(Store::open(dir.path().join("store")).expect("store"));
-        let chain = LocalBlocks {
-            genesis_ms: aorta_su::clock::system_now_ms(),
-            start_height: 1_500_000,
-        };
-        let su = Scheduler::new(
-            wallet,
-            store.clone(),
-            store.clone(),
-            Arc::new(chain),
-            aorta_su::Config::default(),
-        );
-        let cu = ComputeUnit::new(
-            aorta_cu::Parts {
-                scheduler: Arc::new(su.clone()),
-                weave: store.clone(),
-                chain: Arc::new(chain),
-                results: Arc::new(MemoryResults::new()),
-                runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime::default())],
-                checkpoints: None,
-            },
-            aorta_cu::Config::default(),
-        );
-        let mu_wallet = Ed25519Signer::from_seed([5; 32]);
-        let module = ModuleBuilder::new(aorta_vm_lua::FORMAT, aorta_vm_lua::default_module())
-            .sign(&mu_wallet)
-            .expect("signs");
-        let module = store.put(&module).expect("module").id;
-        let mu = Messenger::new(aorta_mu::Parts {
-            wallet: Arc::new(mu_wallet),
-            directory: Arc::new(su.clone()),
-            compute: Arc::new(cu.clone()),
-            weave: store.clone(),
-            queue: Arc::new(Queue::open(dir.path().join("queue.redb")).expect("queue")),
-        })
-        .expect("MU");
-        mu.start(2);
-        Self {
-            mu,
-            cu,
-            su,
-            module,
-            _dir: dir,
-        }
-    }
-
-    fn spawn(&self, user: &dyn Signer) -> ProcessId {
-        let scheduler = self.su.address().to_string();
-        let module = self.module.to_string();
-        let process = item(
-            user,
-            None,
-            &[
-                ("Data-Protocol", "ao"),
-                ("Variant", "ao.TN.1"),
-                ("Type", "Process"),
-                ("Module", &module),
-                ("Scheduler", &scheduler),
-            ],
-            "",
-        );
-        let pid = self.mu.ingest(&process).expect("spawned").process;
-        let eval = self.send(
-            user,
-            pid,
-            "Eval",
-            "Handlers.add('ping', 'Ping', function(msg) msg.reply({ Data = 'Pong' }) end)",
-        );
-        self.cu.result(eval, pid).expect("handler added");
-        pid
-    }
-
-    fn send(&self, user: &dyn Signer, pid: ProcessId, action: &str, data: &str) -> Id {
-        let message = item(
-            user,
-            Some(pid.id()),
-            &[
-                ("Data-Protocol", "ao"),
-                ("Variant", "ao.TN.1"),
-                ("Type", "Message"),
-                ("Action", action),
-            ],
-            data,
-        );
-        self.mu.ingest(&message).expect("accepted").id
-    }
-}
+use aorta_types::{Ed25519Signer, ProcessId, Signer};
 
 /// Clients send and read results for `time`; the latencies of every round trip.
 fn run(
@@ -200,7 +85,17 @@ fn main() {
     for (name, wallet) in wallets {
         let node = Node::new(wallet);
         let owner = Ed25519Signer::from_seed([1; 32]);
-        let processes: Vec<ProcessId> = (0..many).map(|_| node.spawn(&owner)).collect();
+        let processes: Vec<ProcessId> = (0..many)
+            .map(|_| {
+                let pid = node.spawn(&owner);
+                node.eval(
+                    &owner,
+                    pid,
+                    "Handlers.add('ping', 'Ping', function(msg) msg.reply({ Data = 'Pong' }) end)",
+                );
+                pid
+            })
+            .collect();
         for (label, procs, clients) in [
             (
                 format!("{name} SU, 1 process, 1 client"),

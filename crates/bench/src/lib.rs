@@ -15,6 +15,8 @@
 //! CI: `AORTA_BENCH_SMOKE=1` or `--smoke`), the [`Machine`] description, the [`raw_fsync_rate`]
 //! of the disk, and the [`Table`] they print.
 
+pub mod node;
+
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, Seek, SeekFrom, Write};
