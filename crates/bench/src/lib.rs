@@ -9,7 +9,8 @@
 //!   and the cold rebuild of a process of 100 000 messages; `benches/node.rs`: a whole node in one
 //!   process, send → result latency (p50, p99) and messages/s for one and for 100 processes, with
 //!   an Ed25519 and an RSA scheduler wallet; `benches/verify.rs`: `aorta verify` on a process of
-//!   100 000 messages, in-process and over HTTP, beside the cold rebuild.
+//!   100 000 messages, in-process and over HTTP, beside the cold rebuild; `benches/amm.rs`: AMM
+//!   swaps end to end (five messages each) beside plain Transfers, on the node of [`node`].
 //!
 //! This library holds what the benches share: the run [`Mode`] (full, or a tiny smoke run for
 //! CI: `AORTA_BENCH_SMOKE=1` or `--smoke`), the [`Machine`] description, the [`raw_fsync_rate`]
