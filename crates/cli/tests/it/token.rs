@@ -76,7 +76,7 @@ fn transfer_refuses_overdrafts_and_bad_quantities() {
         tag(&r["Messages"][0], "Error"),
         Some("Insufficient Balance!")
     );
-    for bad in ["0", "-5", "1.5", "ten"] {
+    for bad in ["0", "-5", "+5", " 5", "1.5", "1e3", "ten", &"9".repeat(39)] {
         let out = p
             .handle(
                 msg(

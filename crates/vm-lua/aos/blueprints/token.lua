@@ -21,9 +21,13 @@ local function forwarded_tags(msg, notice)
   return notice
 end
 
+-- Digits only (no sign, spaces or exponent), at most 38 of them: 10^38 base units is far beyond
+-- any supply, and bounds the work a hostile quantity can cause.
 local function quantity(msg)
-  local ok, q = pcall(bint, msg.Quantity)
-  assert(type(msg.Quantity) == 'string' and ok, 'Quantity is required and must be an integer string!')
+  local text = msg.Quantity
+  assert(type(text) == 'string' and #text > 0 and #text <= 38 and text:match('^%d+$'),
+    'Quantity is required and must be an integer string of at most 38 digits!')
+  local q = bint(text)
   assert(bint.ispos(q), 'Quantity must be greater than 0')
   return q
 end
