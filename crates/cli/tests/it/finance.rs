@@ -294,6 +294,21 @@ fn amm_swaps_conserve_every_token() {
     // A swap at the quoted price.
     let before = m.conserved(&b)[&m.owner];
     let want = quote(10_000_000, 1_000_000_000, 4_000_000_000, 30);
+    // The pool quotes it by dry-run.
+    let quoted = CuClient::new(&format!("http://{}", m.ports[2]))
+        .dry_run(
+            ProcessId(pool.parse().expect("pid")),
+            &json!({"Target": pool, "Owner": m.owner, "Tags": [
+                {"name": "Action", "value": "Get-Quote"}, {"name": "Token", "value": a},
+                {"name": "Quantity", "value": "10000000"},
+            ]}),
+        )
+        .expect("dry-run");
+    assert_eq!(
+        quoted["Messages"][0]["Data"],
+        json!(want.to_string()),
+        "{quoted}"
+    );
     m.transfer(
         &m.cli,
         &a,
@@ -651,6 +666,12 @@ fn dca_agent_buys_every_period() {
         m.conserved(&b)[&dca],
         bought,
         "the token agrees with the agent"
+    );
+
+    let status = m.cli.run(&["send", &dca, "--action", "DCA-Status"]);
+    assert!(
+        status.contains("DCA-Status") && status.contains(&bought.to_string()),
+        "{status}"
     );
 
     // Paused: funds wait.
