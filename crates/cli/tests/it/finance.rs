@@ -652,8 +652,8 @@ fn dca_agent_buys_every_period() {
         "--tag",
         "Max-Slippage-Bps=500",
     ]);
-    m.transfer(&m.cli, &a, &dca, "4000000", &[]);
-    m.until(&dca, "DCA.Swaps", |v| v == 4);
+    m.transfer(&m.cli, &a, &dca, "8000000", &[]);
+    m.until(&dca, "DCA.Swaps", |v| v == 8);
     m.until(&dca, "DCA.InFlight == nil", |v| v == true);
     let bought = m.number(&dca, "DCA.Bought");
     assert!(bought > 0);
@@ -678,9 +678,9 @@ fn dca_agent_buys_every_period() {
     m.cli.run(&["send", &dca, "--action", "Pause"]);
     m.transfer(&m.cli, &a, &dca, "2000000", &[]);
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(m.read(&dca, "DCA.Swaps"), json!(4), "no swaps while paused");
+    assert_eq!(m.read(&dca, "DCA.Swaps"), json!(8), "no swaps while paused");
     m.cli.run(&["send", &dca, "--action", "Resume"]);
-    m.until(&dca, "DCA.Swaps", |v| v == 6);
+    m.until(&dca, "DCA.Swaps", |v| v == 10);
     m.until(&dca, "DCA.InFlight == nil", |v| v == true);
 
     // Withdraw what it bought.
