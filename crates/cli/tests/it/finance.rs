@@ -164,19 +164,34 @@ impl Market {
         pid
     }
 
-    /// Two tokens' pool with `ra` and `rb` of liquidity from the owner.
-    fn pool(&self, name: &str, a: &str, b: &str, ra: u128, rb: u128) -> String {
+    /// A pool for tokens `a` and `b`, without liquidity.
+    fn empty_pool(&self, name: &str, a: &str, b: &str) -> String {
         let pool = self.spawn(name, "amm");
+        let (ta, tb) = (format!("Token-A={a}"), format!("Token-B={b}"));
         self.cli.run(&[
             "send",
             &pool,
             "--action",
             "Configure",
             "--tag",
-            &format!("Token-A={a}"),
+            &ta,
             "--tag",
-            &format!("Token-B={b}"),
+            &tb,
         ]);
+        pool
+    }
+
+    /// Waits until `who` holds exactly `n` of `token`.
+    fn until_balance(&self, token: &str, who: &str, n: u128) {
+        let want = n.to_string();
+        self.until(token, &format!("Balances['{who}']"), |v| {
+            v.as_str() == Some(want.as_str())
+        });
+    }
+
+    /// Two tokens' pool with `ra` and `rb` of liquidity from the owner.
+    fn pool(&self, name: &str, a: &str, b: &str, ra: u128, rb: u128) -> String {
+        let pool = self.empty_pool(name, a, b);
         self.transfer(&self.cli, a, &pool, &ra.to_string(), &["X-Action=Provide"]);
         self.transfer(&self.cli, b, &pool, &rb.to_string(), &["X-Action=Provide"]);
         self.until(&pool, "Pool.LPSupply", |v| v != "0" && !v.is_null());
@@ -258,27 +273,8 @@ fn quote(q: u128, rin: u128, rout: u128, fee: u128) -> u128 {
 /// swaps interleaved, liquidity out; supplies conserved throughout and every process verifies.
 fn amm_swaps_conserve_every_token() {
     let m = Market::start();
-    let a = m.spawn("token-a", "token");
-    let b = m.spawn("token-b", "token");
-    // The owner takes each token's whole supply (from the process's own account).
-    for t in [&a, &b] {
-        m.cli.run(&[
-            "eval",
-            t,
-            "Balances[Owner] = Balances[ao.id]; Balances[ao.id] = nil",
-        ]);
-    }
-    let pool = m.spawn("pool", "amm");
-    m.cli.run(&[
-        "send",
-        &pool,
-        "--action",
-        "Configure",
-        "--tag",
-        &format!("Token-A={a}"),
-        "--tag",
-        &format!("Token-B={b}"),
-    ]);
+    let (a, b) = (m.token("token-a"), m.token("token-b"));
+    let pool = m.empty_pool("pool", &a, &b);
 
     // Liquidity: 1e9 A and 4e9 B.
     m.transfer(&m.cli, &a, &pool, "1000000000", &["X-Action=Provide"]);
@@ -316,9 +312,7 @@ fn amm_swaps_conserve_every_token() {
         "10000000",
         &["X-Action=Swap", &format!("X-Min-Output={want}")],
     );
-    m.until(&b, &format!("Balances['{}']", m.owner), |v| {
-        v.as_str() == Some(&(before + want).to_string())
-    });
+    m.until_balance(&b, &m.owner, before + want);
     assert_eq!(
         m.reserves(&pool, &a, &b),
         (1_010_000_000, 4_000_000_000 - want)
@@ -335,9 +329,7 @@ fn amm_swaps_conserve_every_token() {
         "5000000",
         &["X-Action=Swap", &format!("X-Min-Output={high}")],
     );
-    m.until(&a, &format!("Balances['{}']", m.owner), |v| {
-        v.as_str() == Some(&a_before.to_string())
-    });
+    m.until_balance(&a, &m.owner, a_before);
     assert_eq!(
         m.reserves(&pool, &a, &b),
         (ra, rb),
@@ -391,21 +383,9 @@ fn amm_swaps_conserve_every_token() {
     assert_eq!(m.reserves(&pool, &a, &b), (ra, rb));
 
     // An empty pool refunds a swap.
-    let empty = m.spawn("empty-pool", "amm");
-    m.cli.run(&[
-        "send",
-        &empty,
-        "--action",
-        "Configure",
-        "--tag",
-        &format!("Token-A={a}"),
-        "--tag",
-        &format!("Token-B={b}"),
-    ]);
+    let empty = m.empty_pool("empty-pool", &a, &b);
     m.transfer(&m.cli, &a, &empty, "1000", &["X-Action=Swap"]);
-    m.until(&a, &format!("Balances['{}']", m.owner), |v| {
-        v.as_str() == Some(&a_before.to_string())
-    });
+    m.until_balance(&a, &m.owner, a_before);
 
     // Two users swap against each other at once; each gets what the pool's order gives.
     let (bob, bob_address) = m.other_user("bob");
@@ -696,9 +676,7 @@ fn dca_agent_buys_every_period() {
         "--tag",
         &format!("Quantity={held}"),
     ]);
-    m.until(&b, &format!("Balances['{}']", m.owner), |v| {
-        v.as_str() == Some(&(owner_before + held).to_string())
-    });
+    m.until_balance(&b, &m.owner, owner_before + held);
     let (ra, rb) = m.reserves(&pool, &a, &b);
     let (ta, tb) = (m.conserved(&a), m.conserved(&b));
     assert_eq!((ta[&pool], tb[&pool]), (ra, rb));
