@@ -415,14 +415,36 @@ fn amm_swaps_conserve_every_token() {
         "k never falls: {ra}·{rb} → {ra2}·{rb2}"
     );
 
-    // Liquidity out: all LP units return both reserves to the owner.
+    // LP units are a token: half go to Bob, who takes his share of both reserves out.
+    m.transfer(&m.cli, &pool, &bob_address, "1000000000", &[]);
+    assert_eq!(
+        m.read(&pool, &format!("Pool.LP['{bob_address}']")),
+        json!("1000000000")
+    );
+    let (ra3, rb3) = m.reserves(&pool, &a, &b);
+    let (bob_a, bob_b) = (
+        m.conserved(&a)[&bob_address],
+        m.conserved(&b).get(&bob_address).copied().unwrap_or(0),
+    );
+    bob.run(&[
+        "send",
+        &pool,
+        "--action",
+        "Remove-Liquidity",
+        "--tag",
+        "Quantity=1000000000",
+    ]);
+    m.until_balance(&a, &bob_address, bob_a + ra3 / 2);
+    m.until_balance(&b, &bob_address, bob_b + rb3 / 2);
+
+    // Liquidity out: the owner's LP units return the rest of both reserves.
     m.cli.run(&[
         "send",
         &pool,
         "--action",
         "Remove-Liquidity",
         "--tag",
-        "Quantity=2000000000",
+        "Quantity=1000000000",
     ]);
     m.until(&a, &format!("Balances['{pool}'] or '0'"), |v| v == "0");
     m.until(&b, &format!("Balances['{pool}'] or '0'"), |v| v == "0");

@@ -11,6 +11,8 @@
 -- Remove-Liquidity (Quantity = LP units): pays out both sides pro rata.
 -- Get-Quote (Token, Quantity): the output a swap would give now (for dry-runs).
 -- Get-Reserves, LP-Balance [Recipient], Cancel-Provide: as named.
+-- The pool is also its LP token: Balance, Balances and Transfer (with Debit-Notice and
+-- Credit-Notice, X- tags forwarded) move LP units as the token blueprint moves its units.
 -- Amounts are integer strings in base units, computed with bint; outputs round down, so the
 -- pool never pays out more than it holds.
 local bint = require('.bint')
@@ -225,6 +227,33 @@ Handlers.add('amm.reserves', 'Get-Reserves', function(msg)
   msg.reply({ Action = 'Reserves', ['Token-A'] = Pool.TokenA, ['Token-B'] = Pool.TokenB,
     ['Reserve-A'] = Pool.Reserves[Pool.TokenA] or '0', ['Reserve-B'] = Pool.Reserves[Pool.TokenB] or '0',
     ['LP-Supply'] = Pool.LPSupply, ['Fee-Bps'] = tostring(Pool.FeeBps) })
+end)
+
+Handlers.add('amm.lp.balance', 'Balance', function(msg)
+  local who = msg.Tags.Recipient or msg.Tags.Target or msg.From
+  msg.reply({ Balance = tostring(lp_balance(who)), Ticker = 'LP', Account = who, Data = tostring(lp_balance(who)) })
+end)
+
+Handlers.add('amm.lp.balances', 'Balances', function(msg)
+  msg.reply({ Data = require('json').encode(Pool.LP) })
+end)
+
+Handlers.add('amm.lp.transfer', 'Transfer', function(msg)
+  local q, to = amount(msg.Tags.Quantity), msg.Tags.Recipient
+  if q == nil or type(to) ~= 'string' or q > lp_balance(msg.From) then
+    msg.reply({ Action = 'Transfer-Error', ['Message-Id'] = msg.Id,
+      Error = 'Recipient and a Quantity of LP units you hold are required' })
+    return
+  end
+  Pool.LP[msg.From] = tostring(lp_balance(msg.From) - q)
+  Pool.LP[to] = tostring(lp_balance(to) + q)
+  local debit = { Action = 'Debit-Notice', Recipient = to, Quantity = tostring(q) }
+  local credit = { Target = to, Action = 'Credit-Notice', Sender = msg.From, Quantity = tostring(q) }
+  for name, value in pairs(msg.Tags) do
+    if type(name) == 'string' and name:sub(1, 2) == 'X-' then debit[name] = value credit[name] = value end
+  end
+  msg.reply(debit)
+  ao.send(credit)
 end)
 
 Handlers.add('amm.lp', 'LP-Balance', function(msg)
