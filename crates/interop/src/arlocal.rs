@@ -191,7 +191,8 @@ fn spawn(wrapper: &[String], port: u16, db: &std::path::Path) -> io::Result<Chil
         .arg(db)
         .current_dir(&dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        // arlocal logs every refused duplicate as an error; keep that beside its database.
+        .stderr(log_file(db)?)
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("running node: {e}")))?;
     let stdout = child.stdout.take().expect("piped");
@@ -210,7 +211,8 @@ fn spawn(wrapper: &[String], port: u16, db: &std::path::Path) -> io::Result<Chil
             return Ok(child);
         }
         if let Some(status) = child.try_wait()? {
-            return Err(io::Error::other(format!("arlocal exited: {status}")));
+            let log = std::fs::read_to_string(log_path(db)).unwrap_or_default();
+            return Err(io::Error::other(format!("arlocal exited: {status}\n{log}")));
         }
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -218,6 +220,18 @@ fn spawn(wrapper: &[String], port: u16, db: &std::path::Path) -> io::Result<Chil
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Where arlocal's stderr goes: `arlocal.log` beside its database folder.
+fn log_path(db: &std::path::Path) -> PathBuf {
+    db.with_file_name("arlocal.log")
+}
+
+fn log_file(db: &std::path::Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(db))
 }
 
 impl Drop for ArLocal {

@@ -35,13 +35,17 @@ pub fn blueprints() -> impl Iterator<Item = (&'static str, &'static str)> {
     })
 }
 
-/// The first line of a blueprint's leading comment.
-fn summary(source: &str) -> &str {
-    source
+/// The first sentence of a blueprint's leading comment.
+fn summary(source: &str) -> String {
+    let text = source
         .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("-- "))
-        .unwrap_or("")
+        .map_while(|l| l.strip_prefix("-- "))
+        .collect::<Vec<_>>()
+        .join(" ");
+    match text.find(". ") {
+        Some(end) => text[..=end].to_owned(),
+        None => text,
+    }
 }
 
 /// Runs a blueprint command.

@@ -272,6 +272,10 @@ fn quote(q: u128, rin: u128, rout: u128, fee: u128) -> u128 {
 /// that refunds, spoofed and malformed deposits refused, an empty pool refunding, two users'
 /// swaps interleaved, liquidity out; supplies conserved throughout and every process verifies.
 fn amm_swaps_conserve_every_token() {
+    let listed = crate::stdout(&crate::aorta(&["blueprint", "list"]));
+    for name in ["amm", "bridge", "dca", "index", "mint", "token"] {
+        assert!(listed.lines().any(|l| l.starts_with(name)), "{listed}");
+    }
     let m = Market::start();
     let (a, b) = (m.token("token-a"), m.token("token-b"));
     let pool = m.empty_pool("pool", &a, &b);
