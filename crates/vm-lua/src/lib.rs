@@ -49,6 +49,7 @@ const MAX_REPLAY: usize = 4096;
 /// The sources of aorta's aos-compatible process library (`aos/`), as `aorta module build`
 /// reads them: paths relative to the folder.
 pub const AOS_SOURCES: &[(&str, &str)] = &[
+    ("amount.lua", include_str!("../aos/amount.lua")),
     ("ao.lua", include_str!("../aos/ao.lua")),
     (
         "blueprints/amm.lua",

@@ -11,15 +11,36 @@ use serde_json::Value;
 use crate::aoconnect::{Started, Urls, flows};
 use crate::{Killed, free_port, get};
 
+/// Starts `aorta ARGS` and waits for `/health` at `addr`.
 pub fn unit(args: &[&str], addr: SocketAddr, log: &std::path::Path) -> Killed {
-    let child = Command::new(env!("CARGO_BIN_EXE_aorta"))
+    unit_via(&[], args, addr, log)
+}
+
+/// Starts `aorta ARGS` through `wrapper` (e.g. `ip netns exec NAME`, to start it on another
+/// host) and waits for `/health` at `addr`.
+pub fn unit_via(
+    wrapper: &[String],
+    args: &[&str],
+    addr: SocketAddr,
+    log: &std::path::Path,
+) -> Killed {
+    let aorta = std::path::Path::new(env!("CARGO_BIN_EXE_aorta"));
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(aorta);
+            c
+        }
+        None => Command::new(aorta),
+    };
+    let child = command
         .args(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("log"))
         .spawn()
         .expect("aorta starts");
     let child = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while get(addr, "/health").is_none() {
         assert!(
             Instant::now() < deadline,

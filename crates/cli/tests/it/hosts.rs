@@ -2,8 +2,7 @@
 //! a bridge in a namespace of its own, with a local Arweave node (arlocal) on another host as
 //! the only thing they share. Made by the test and torn down after.
 
-use std::fs::File;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aorta_api::{ComputeApi as _, Weave as _};
@@ -12,6 +11,7 @@ use aorta_interop::arlocal::ArLocal;
 use aorta_types::{ProcessId, Wallet};
 use serde_json::Value;
 
+use crate::apart::unit_via as unit;
 use crate::arweave::{Miner, test_wallet, wait_for};
 use crate::{Killed, aorta, stdout};
 
@@ -97,33 +97,6 @@ fn addr(n: u8, port: u16) -> std::net::SocketAddr {
 
 fn url(n: u8, port: u16) -> String {
     format!("http://{}", addr(n, port))
-}
-
-/// Starts `aorta ARGS` on a host (`wrapper`) and waits for `/health` at `at`.
-fn unit(
-    wrapper: &[String],
-    args: &[&str],
-    at: std::net::SocketAddr,
-    log: &std::path::Path,
-) -> Killed {
-    let child = Command::new(&wrapper[0])
-        .args(&wrapper[1..])
-        .arg(env!("CARGO_BIN_EXE_aorta"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(File::create(log).expect("log"))
-        .spawn()
-        .expect("aorta starts");
-    let child = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while crate::get(at, "/health").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "{args:?} did not come up on {at}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
 }
 
 const WEAVE: u8 = 2;

@@ -22,17 +22,13 @@ Pool = Pool or {
   Reserves = {}, LP = {}, LPSupply = '0', Pending = {},
 }
 
-local MAX_DIGITS = 38
+local parse_amount = require('.amount')
 
--- A strict base-unit amount: digits only, no sign, no leading zeros, at most 38 digits, > 0.
+-- An amount (`.amount`) written without leading zeros, so each has one spelling in the pool's
+-- tags and refunds.
 local function amount(text)
-  if type(text) ~= 'string' or #text == 0 or #text > MAX_DIGITS or not text:match('^%d+$')
-      or (#text > 1 and text:sub(1, 1) == '0') then
-    return nil
-  end
-  local q = bint(text)
-  if not bint.ispos(q) then return nil end
-  return q
+  if type(text) == 'string' and #text > 1 and text:sub(1, 1) == '0' then return nil end
+  return parse_amount(text)
 end
 
 local function other(token)

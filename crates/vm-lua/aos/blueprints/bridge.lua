@@ -8,11 +8,7 @@ local bint = require('.bint')
 
 Bridge = Bridge or { Mint = nil, Deposits = {} }
 
-local function amount(text)
-  if type(text) ~= 'string' or #text == 0 or #text > 38 or not text:match('^%d+$') then return nil end
-  local q = bint(text)
-  return bint.ispos(q) and q or nil
-end
+local amount = require('.amount')
 
 local function owner_only(msg)
   assert(msg.From == Owner, 'only the owner of the bridge reports bridged assets')

@@ -12,11 +12,7 @@ DCA = DCA or {
   Paused = false, InFlight = nil, Held = {}, Spent = '0', Bought = '0', Swaps = 0, Refunds = 0,
 }
 
-local function amount(text)
-  if type(text) ~= 'string' or #text == 0 or #text > 38 or not text:match('^%d+$') then return nil end
-  local q = bint(text)
-  return bint.ispos(q) and q or nil
-end
+local amount = require('.amount')
 
 local function held(token) return bint(DCA.Held[token] or '0') end
 local function add(token, q) DCA.Held[token] = tostring(held(token) + q) end

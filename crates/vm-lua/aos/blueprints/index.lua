@@ -16,11 +16,7 @@ Index = Index or {
   Held = {}, Reserves = {}, Awaiting = 0, InFlight = 0, Rebalances = 0, Swaps = 0,
 }
 
-local function amount(text)
-  if type(text) ~= 'string' or #text == 0 or #text > 38 or not text:match('^%d+$') then return nil end
-  local q = bint(text)
-  return bint.ispos(q) and q or nil
-end
+local amount = require('.amount')
 
 local function held(token) return bint(Index.Held[token] or '0') end
 local function owner_only(msg) assert(msg.From == Owner, 'only the owner of the fund') end

@@ -23,11 +23,7 @@ Schedule = Schedule or {
   Period = 0, Dust = '0', Deposits = {}, TotalDeposits = '0', Minted = '0',
 }
 
-local function amount(text)
-  if type(text) ~= 'string' or #text == 0 or #text > 38 or not text:match('^%d+$') then return nil end
-  local q = bint(text)
-  return bint.ispos(q) and q or nil
-end
+local amount = require('.amount')
 
 Handlers.add('mint.configure', 'Configure', function(msg)
   assert(msg.From == Owner, 'only the owner configures the schedule')
