@@ -234,6 +234,12 @@ impl Messenger {
         self.inner.changed.notify_all();
     }
 
+    /// Tasks queued, waiting to be retried, or running now: the depth of the push queue.
+    pub fn queued(&self) -> usize {
+        let work = lock(&self.inner.work);
+        work.ready.len() + work.waiting.len() + work.running
+    }
+
     /// Waits until no task is queued or running, or `timeout` passes; whether it settled.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;

@@ -7,12 +7,15 @@
 //! * [`gateway::router`]: a weave's reads as an Arweave gateway serves them: `/raw/{id}`,
 //!   `/graphql` (the `transactions`, `transaction` and `blocks` queries ao clients send), `/info`.
 //! * [`mu::router`]: the Messenger Unit API of spec §4.1.
+//! * [`explorer`]: the explorer page (`/explorer/`, embedded assets), merged into a router of
+//!   a unit that has a weave.
 //! * [`error`]: the one map from every unit's errors to an HTTP status and `{"error": reason}`.
 //! * [`serve`]: runs a router on a bound listener until a shutdown future resolves, draining
 //!   in-flight requests (tests bind `127.0.0.1:0`).
 
 pub mod cu;
 pub mod error;
+pub mod explorer;
 pub mod gateway;
 mod graphql;
 mod metrics;

@@ -187,6 +187,11 @@ async fn metrics(State(mu): State<Mu>) -> Response {
             load(&m.accepted),
         ),
         Counter::total("aorta_mu_cranked", "Results cranked.", load(&m.cranked)),
+        Counter::gauge(
+            "aorta_mu_queue",
+            "Cranks, pushes, spawns and assignments queued, waiting for a retry or running.",
+            mu.messenger.queued() as u64,
+        ),
         Counter::total(
             "aorta_mu_pushed",
             "Messages pushed to processes.",

@@ -19,6 +19,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde_json::{Value, json};
 use tower_http::cors::CorsLayer;
 
 use crate::error::ApiError;
@@ -50,7 +51,8 @@ struct Su {
 }
 
 /// The SU router: `GET /`, `/timestamp`, `/health`, `/metrics`, `POST /`, `GET /{id}`,
-/// `GET /processes/{pid}`, `GET /{pid}/latest`.
+/// `GET /processes` (aorta's: the processes listed and searched), `GET /processes/{pid}`,
+/// `GET /{pid}/latest`.
 pub fn router(scheduler: Scheduler, options: Options) -> Router {
     let max_body = options.max_body;
     Router::new()
@@ -58,6 +60,7 @@ pub fn router(scheduler: Scheduler, options: Options) -> Router {
         .route("/timestamp", get(timestamp))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/metrics", get(metrics))
+        .route("/processes", get(list_processes))
         .route("/processes/{pid}", get(process))
         .route("/{id}/latest", get(latest))
         .route("/{id}", get(read))
@@ -149,6 +152,50 @@ async fn post(
         timestamp: receipt.timestamp,
         id: receipt.id.to_string(),
     }))
+}
+
+/// `GET /processes?q=&limit=&before=`: this SU's processes, newest first.
+async fn list_processes(
+    State(su): State<Su>,
+    Query(params): Params,
+) -> Result<Json<Value>, ApiError> {
+    let search = param(&params, "q").unwrap_or_default().to_owned();
+    let before = param(&params, "before").map(str::to_owned);
+    let limit = match param(&params, "limit") {
+        None => 50,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=aorta_su::MAX_LISTING).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "limit {v:?} must be 1 to {}",
+                    aorta_su::MAX_LISTING
+                )));
+            }
+        },
+    };
+    let scheduler = su.scheduler.clone();
+    let listing =
+        blocking(move || scheduler.processes(&search, before.as_deref(), limit)).await?;
+    let processes: Vec<Value> = listing
+        .processes
+        .iter()
+        .map(|row| {
+            json!({
+                "id": row.process.id.to_string(),
+                "name": row.process.name,
+                "owner": row.process.owner.to_string(),
+                "module": row.process.module,
+                "spawned": row.process.spawned,
+                "messages": row.messages,
+                "last_activity": row.last_activity,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "processes": processes,
+        "total": listing.total,
+        "next": listing.next,
+    })))
 }
 
 async fn process(

@@ -7,7 +7,8 @@
 //!   assignment, and store message + assignment + log entry in one durable batch ([`Ticket`]).
 //! * [`Scheduler::assign`]: assign an item already on the weave (spec §3.6).
 //! * Reads: [`Scheduler::page`], [`Scheduler::find`], [`Scheduler::process`],
-//!   [`Scheduler::latest`]; [`Scheduler::publish_location`] for the `Scheduler-Location` record.
+//!   [`Scheduler::latest`], [`Scheduler::processes`] (listed newest first and searched);
+//!   [`Scheduler::publish_location`] for the `Scheduler-Location` record.
 //! * In-process, the SU is an [`aorta_api::SchedulerApi`] (and [`LocalBlocks`] an
 //!   [`aorta_api::Chain`]) in the same JSON shapes as its HTTP routes.
 //! * [`admission`]: the checks made before a process's lock is taken.
@@ -16,11 +17,13 @@
 pub mod admission;
 mod api;
 pub mod clock;
+mod directory;
 mod error;
 mod reads;
 mod sequencer;
 
 pub use clock::{Clock, LocalBlocks};
+pub use directory::{Listed, Listing, MAX_LISTING, ProcessSummary};
 pub use error::Error;
 pub use reads::{Node, Page, ProcessRecord};
 pub use sequencer::{Config, Metrics, Receipt, Scheduler, Ticket};

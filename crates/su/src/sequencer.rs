@@ -22,6 +22,7 @@ use aorta_types::{
 };
 
 use crate::Error;
+use crate::directory::Directory;
 use crate::admission::{self, Admitted, ContentHashes};
 use crate::clock::Clock;
 
@@ -68,6 +69,7 @@ struct Inner {
     config: Config,
     logs: Mutex<HashMap<ProcessId, Arc<Mutex<Log>>>>,
     metrics: Metrics,
+    directory: Directory,
 }
 
 /// What the sequencer remembers of one process between requests.
@@ -178,6 +180,7 @@ impl Scheduler {
                 config,
                 logs: Mutex::new(HashMap::new()),
                 metrics: Metrics::default(),
+                directory: Directory::default(),
             }),
         }
     }
@@ -200,6 +203,10 @@ impl Scheduler {
     /// The schedule store.
     pub fn schedule_store(&self) -> &Arc<dyn ScheduleStore> {
         &self.inner.schedule
+    }
+
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.inner.directory
     }
 
     /// Counters.
@@ -244,7 +251,11 @@ impl Scheduler {
                 {
                     return Err(Error::NotFound { id });
                 }
+                let (tags, owner) = (item.tags().to_vec(), item.owner_address());
                 let ticket = self.append(process.id, Slot::Process, item, None, Vec::new())?;
+                self.inner
+                    .directory
+                    .add(&tags, owner, process.id, ticket.receipt().timestamp);
                 self.inner.metrics.processes.fetch_add(1, Ordering::Relaxed);
                 Ok(ticket)
             }

@@ -139,9 +139,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     network: "aorta.dev".into(),
                     ..aorta_server::gateway::Options::default()
                 },
-            ),
+            )
+            .merge(aorta_server::explorer::router(
+                aorta_server::explorer::Links {
+                    su: su_url.clone(),
+                    cu: Some(format!("http://{}", args.cu_listen)),
+                    mu: Some(format!("http://{}", args.mu_listen)),
+                    gateway: Some(format!("http://{}", args.gateway_listen)),
+                },
+            )),
         ),
     ]);
+    let listing = scheduler.clone();
+    std::thread::spawn(move || {
+        if let Err(e) = listing.load_directory() {
+            tracing::warn!(error = %e, "listing the processes for the explorer");
+        }
+    });
     let served = serve(servers, || {
         scheduler
             .publish_location(&su_url, 86_400_000)
@@ -151,6 +165,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         say!("  SU       {su_url}   (scheduler {})", scheduler.address());
         say!("  CU       http://{}", args.cu_listen);
         say!("  gateway  http://{}", args.gateway_listen);
+        say!("  explorer http://{}/explorer/", args.gateway_listen);
         say!("  module   {module_id}   (aos-compatible, lua-5.3)");
         say!(
             "  MU wallet {} (add it as an Authority of your processes)",

@@ -44,6 +44,12 @@ pub struct ServeArgs {
     /// Time-To-Live of the Scheduler-Location record, ms.
     #[arg(long, default_value_t = 86_400_000)]
     pub location_ttl_ms: u64,
+    /// A CU whose results the explorer (`/explorer/`) shows beside the messages.
+    #[arg(long, env = "AORTA_CU_URL")]
+    pub cu: Option<String>,
+    /// An MU whose push queue the explorer's status panel shows.
+    #[arg(long, env = "AORTA_MU_URL")]
+    pub mu: Option<String>,
     /// Largest message accepted, bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     pub max_message_size: usize,
@@ -120,6 +126,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .url
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
+    let listing = scheduler.clone();
+    std::thread::spawn(move || {
+        if let Err(e) = listing.load_directory() {
+            tracing::warn!(error = %e, "listing the processes for the explorer");
+        }
+    });
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -130,6 +142,13 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             .context("publishing the Scheduler-Location record")?;
         tracing::info!(address = %scheduler.address(), %url, %location, "scheduler unit ready");
         println!("SU {} listening on {url}", scheduler.address());
+        println!("explorer {url}/explorer/");
+        let explorer = aorta_server::explorer::router(aorta_server::explorer::Links {
+            su: url.clone(),
+            cu: args.cu.clone(),
+            mu: args.mu.clone(),
+            gateway: Some(url.clone()),
+        });
         // The SU's weave is served as a gateway on the same port (reads, GraphQL, uploads), so
         // units apart on a network without Arweave find processes, modules and this SU.
         let mut router = aorta_server::su::router(scheduler, aorta_server::su::Options::default())
@@ -141,7 +160,8 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                     data_at_root: false,
                     ..aorta_server::gateway::Options::default()
                 },
-            ));
+            ))
+            .merge(explorer);
         if let Some(uploader) = &uploader {
             router = router.merge(upload_router(uploader.status().clone(), store.clone()));
         }

@@ -1,6 +1,7 @@
 //! The units' HTTP APIs over real sockets on 127.0.0.1.
 
 mod cu;
+mod explorer;
 mod su;
 
 use std::io::{Read as _, Write as _};

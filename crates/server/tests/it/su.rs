@@ -20,10 +20,12 @@ struct Su {
 }
 
 fn start() -> Su {
-    let store = MemoryStore::new();
-    let su = Ed25519Signer::from_seed([42; 32]);
-    let scheduler = Scheduler::new(
-        Arc::new(su.clone()),
+    start_on(&MemoryStore::new())
+}
+
+fn scheduler_on(store: &MemoryStore) -> Scheduler {
+    Scheduler::new(
+        Arc::new(Ed25519Signer::from_seed([42; 32])),
         Arc::new(store.clone()),
         Arc::new(store.clone()),
         Arc::new(LocalBlocks {
@@ -33,7 +35,13 @@ fn start() -> Su {
         Config {
             max_message_size: 2048,
         },
-    );
+    )
+}
+
+fn start_on(store: &MemoryStore) -> Su {
+    let store = store.clone();
+    let su = Ed25519Signer::from_seed([42; 32]);
+    let scheduler = scheduler_on(&store);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -381,5 +389,94 @@ fn metrics_count() {
             text.lines().any(|l| l == line),
             "missing {line:?} in\n{text}"
         );
+    }
+}
+
+fn named_process(su: &Ed25519Signer, name: &str) -> DataItem {
+    DataItemBuilder::new()
+        .tags([
+            Tag::new("Data-Protocol", "ao"),
+            Tag::new("Variant", "ao.TN.1"),
+            Tag::new("Type", "Process"),
+            Tag::new("Module", "ISShJH1ij-hPPt9St5UFFr_8Ys3Kj5cyg7zrMGt7H9s"),
+            Tag::new("Scheduler", su.address().to_string()),
+            Tag::new("Name", name),
+        ])
+        .sign(&user())
+        .expect("signs")
+}
+
+/// `GET /processes` lists processes scheduled before this SU started (found on the weave) and
+/// after, newest first, searched by name or id prefix, paged, with counts from the log.
+#[test]
+fn process_listing() {
+    let store = MemoryStore::new();
+    let su_key = Ed25519Signer::from_seed([42; 32]);
+    let earlier = scheduler_on(&store);
+    let mut spawned = Vec::new();
+    for name in ["Alpha pool", "beta", "Gamma Pool"] {
+        let item = named_process(&su_key, name);
+        earlier.schedule(item.clone()).expect("admitted").wait().expect("durable");
+        spawned.push(item);
+    }
+    let su = start_on(&store);
+    for name in ["delta", "POOL of delta"] {
+        let item = named_process(&su_key, name);
+        assert_eq!(post(&su, &item).status, 200);
+        spawned.push(item);
+    }
+    for n in 0..3 {
+        assert_eq!(post(&su, &message(spawned[1].id(), n)).status, 200);
+    }
+    let ids = |v: &Value| -> Vec<String> {
+        v["processes"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|p| p["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let newest_first: Vec<String> = spawned.iter().rev().map(|p| p.id().to_string()).collect();
+
+    let all = http(su.addr, "GET", "/processes", b"");
+    assert_eq!(all.status, 200);
+    let all = all.json();
+    assert_eq!(all["total"], 5);
+    assert_eq!(ids(&all), newest_first);
+    assert_eq!(all["next"], Value::Null);
+    let beta = &all["processes"][3];
+    assert_eq!(beta["name"], "beta");
+    assert_eq!(beta["owner"], user().address().to_string());
+    assert_eq!(beta["module"], "ISShJH1ij-hPPt9St5UFFr_8Ys3Kj5cyg7zrMGt7H9s");
+    assert_eq!(beta["messages"], 4, "the process and three messages");
+    let latest = store.latest(aorta_types::ProcessId(spawned[1].id())).expect("read").expect("entry");
+    assert_eq!(beta["last_activity"], latest.timestamp);
+    assert!(beta["last_activity"].as_u64() > beta["spawned"].as_u64());
+    assert_eq!(all["processes"][0]["messages"], 1);
+
+    let pools = http(su.addr, "GET", "/processes?q=pOoL", b"").json();
+    assert_eq!(pools["total"], 3);
+    assert_eq!(ids(&pools), [4, 2, 0].map(|i| spawned[i].id().to_string()));
+    let prefix = &spawned[1].id().to_string()[..6];
+    let by_id = http(su.addr, "GET", &format!("/processes?q={prefix}"), b"").json();
+    assert!(ids(&by_id).contains(&spawned[1].id().to_string()));
+
+    let mut walked = Vec::new();
+    let mut path = "/processes?limit=2&q=".to_owned();
+    loop {
+        let page = http(su.addr, "GET", &path, b"").json();
+        assert_eq!(page["total"], 5);
+        walked.extend(ids(&page));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/processes?limit=2&before={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(walked, newest_first, "pages join up without gaps or repeats");
+
+    for bad in ["/processes?limit=0", "/processes?limit=201", "/processes?before=nope"] {
+        let r = http(su.addr, "GET", bad, b"");
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.json()["error"].as_str().is_some_and(|e| !e.is_empty()));
     }
 }
