@@ -21,6 +21,16 @@ if ! command -v ip >/dev/null; then
   fi
 fi
 
+# The explorer's browser test drives Debian's Chromium (playwright-core never downloads one).
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "== installing chromium for the explorer's browser test"
+    apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+  else
+    echo "error: /usr/bin/chromium is required for the explorer's browser test (see README.md)" >&2; exit 1
+  fi
+fi
+
 if [ -d crates/bench ]; then
   echo "== benches (smoke mode)"
   AORTA_BENCH_SMOKE=1 cargo bench --profile dev -p aorta-bench

@@ -246,7 +246,7 @@ fn post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> String {
 }
 
 /// A user's CLI wallet (`<dir>/<name>/wallets/user.json`), made now; its address.
-fn user_wallet(dir: &std::path::Path, name: &str) -> String {
+pub(crate) fn user_wallet(dir: &std::path::Path, name: &str) -> String {
     let path = dir.join(name).join("wallets/user.json");
     std::fs::create_dir_all(path.parent().expect("parent")).expect("wallet folder");
     let out = crate::aorta(&[

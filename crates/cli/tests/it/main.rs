@@ -6,6 +6,7 @@ mod apart;
 mod arweave;
 mod crash;
 mod cu;
+mod explorer;
 mod finance;
 mod hosts;
 mod llm;
