@@ -10,7 +10,9 @@
 //!   process, send → result latency (p50, p99) and messages/s for one and for 100 processes, with
 //!   an Ed25519 and an RSA scheduler wallet; `benches/verify.rs`: `aorta verify` on a process of
 //!   100 000 messages, in-process and over HTTP, beside the cold rebuild; `benches/amm.rs`: AMM
-//!   swaps end to end (five messages each) beside plain Transfers, on the node of [`node`].
+//!   swaps end to end (five messages each) beside plain Transfers, on the node of [`node`];
+//!   `benches/explorer.rs`: the SU reads the explorer makes, on an SU of 10 000 processes and
+//!   1 000 000 messages beside a small one.
 //!
 //! This library holds what the benches share: the run [`Mode`] (full, or a tiny smoke run for
 //! CI: `AORTA_BENCH_SMOKE=1` or `--smoke`), the [`Machine`] description, the [`raw_fsync_rate`]
