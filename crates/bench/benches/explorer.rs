@@ -45,13 +45,29 @@ fn main() {
     mode.banner("aorta explorer reads bench");
     let (big, small) = if mode.smoke {
         (
-            Shape { processes: 100, busy: 2_000, each: 8 },
-            Shape { processes: 60, busy: 60, each: 2 },
+            Shape {
+                processes: 100,
+                busy: 2_000,
+                each: 8,
+            },
+            Shape {
+                processes: 60,
+                busy: 60,
+                each: 2,
+            },
         )
     } else {
         (
-            Shape { processes: 10_000, busy: 200_000, each: 80 },
-            Shape { processes: 100, busy: 60, each: 10 },
+            Shape {
+                processes: 10_000,
+                busy: 200_000,
+                each: 80,
+            },
+            Shape {
+                processes: 100,
+                busy: 60,
+                each: 10,
+            },
         )
     };
     let built = Instant::now();
@@ -65,7 +81,9 @@ fn main() {
     let small_node = node(&small);
     let time = mode.case_time();
     println!();
-    println!("| case | big SU: requests/s | median ms | p99 ms | small SU: requests/s | ratio big/small |");
+    println!(
+        "| case | big SU: requests/s | median ms | p99 ms | small SU: requests/s | ratio big/small |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for case in &CASES {
         let on_big = measure(&big_node, case, &big, time);
@@ -81,7 +99,9 @@ fn main() {
         );
     }
     println!();
-    println!("One client, one request at a time, a new connection each (as a browser's first load).");
+    println!(
+        "One client, one request at a time, a new connection each (as a browser's first load)."
+    );
     if mode.smoke {
         println!("(smoke mode: figures are not measurements)");
     }
@@ -176,7 +196,11 @@ fn get(addr: SocketAddr, path: &str) -> Vec<u8> {
     .expect("write");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read");
-    assert!(raw.starts_with(b"HTTP/1.1 200"), "{path}: {}", String::from_utf8_lossy(&raw));
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{path}: {}",
+        String::from_utf8_lossy(&raw)
+    );
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
     raw.split_off(split + 4)
 }
@@ -260,7 +284,11 @@ fn node(shape: &Shape) -> Node {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = aorta_server::su::router(scheduler, aorta_server::su::Options::default());
-    runtime.spawn(aorta_server::serve(listener, router, std::future::pending()));
+    runtime.spawn(aorta_server::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
     Node {
         addr,
         busy,

@@ -31,8 +31,14 @@ pub struct Links {
 /// The explorer's routes, to merge into a unit's router.
 pub fn router(links: Links) -> Router {
     Router::new()
-        .route("/explorer", get(|| async { Redirect::permanent("/explorer/") }))
-        .route("/explorer/", get(|| async { asset(INDEX, "text/html; charset=utf-8") }))
+        .route(
+            "/explorer",
+            get(|| async { Redirect::permanent("/explorer/") }),
+        )
+        .route(
+            "/explorer/",
+            get(|| async { asset(INDEX, "text/html; charset=utf-8") }),
+        )
         .route(
             "/explorer/app.js",
             get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),

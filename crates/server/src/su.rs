@@ -174,8 +174,7 @@ async fn list_processes(
         },
     };
     let scheduler = su.scheduler.clone();
-    let listing =
-        blocking(move || scheduler.processes(&search, before.as_deref(), limit)).await?;
+    let listing = blocking(move || scheduler.processes(&search, before.as_deref(), limit)).await?;
     let processes: Vec<Value> = listing
         .processes
         .iter()

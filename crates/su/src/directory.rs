@@ -6,12 +6,12 @@
 //! counts and last activity are read from the log for the rows of a page only, so a page costs
 //! the same with ten processes or a million.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use aorta_api::{Cursor, Query};
-use aorta_types::{Address, Id, ProcessId, Tag};
+use aorta_api::{Cursor, Query, Sort};
+use aorta_types::{Address, ProcessId, Tag};
 
 use crate::{Error, Scheduler};
 
@@ -31,16 +31,25 @@ pub struct ProcessSummary {
     pub module: Option<String>,
     /// The timestamp of its nonce-0 assignment, unix ms.
     pub spawned: u64,
+    /// Name and id in lower case, so a search compares without allocating.
     lower_name: String,
+    lower_id: String,
+    key: Key,
 }
 
 impl ProcessSummary {
     fn of(tags: &[Tag], owner: Address, id: ProcessId, spawned: u64) -> Self {
-        let tag = |name: &str| tags.iter().find(|t| t.name == name).map(|t| t.value.clone());
+        let tag = |name: &str| {
+            tags.iter()
+                .find(|t| t.name == name)
+                .map(|t| t.value.clone())
+        };
         let name = tag("Name");
         Self {
             id,
             lower_name: name.as_deref().unwrap_or_default().to_lowercase(),
+            lower_id: id.to_string().to_lowercase(),
+            key: (spawned, 0),
             name,
             owner,
             module: tag("Module"),
@@ -50,7 +59,7 @@ impl ProcessSummary {
 
     /// `q` (already lower case) is part of the name or the start of the id.
     fn matches(&self, q: &str) -> bool {
-        q.is_empty() || self.lower_name.contains(q) || self.id.to_string().to_lowercase().starts_with(q)
+        q.is_empty() || self.lower_name.contains(q) || self.lower_id.starts_with(q)
     }
 }
 
@@ -76,7 +85,9 @@ pub struct Listing {
     pub next: Option<String>,
 }
 
-type Key = (u64, ProcessId);
+/// Spawn timestamp, then the order the list learnt of the process (two processes may share a
+/// millisecond; the order they were scheduled or stored in breaks the tie).
+type Key = (u64, u64);
 
 #[derive(Default)]
 pub(crate) struct Directory {
@@ -89,13 +100,14 @@ pub(crate) struct Directory {
 struct State {
     loaded: bool,
     by_age: BTreeMap<Key, ProcessSummary>,
-    keys: HashMap<ProcessId, u64>,
+    known: HashSet<ProcessId>,
 }
 
 impl State {
-    fn insert(&mut self, summary: ProcessSummary) {
-        if self.keys.insert(summary.id, summary.spawned).is_none() {
-            self.by_age.insert((summary.spawned, summary.id), summary);
+    fn insert(&mut self, mut summary: ProcessSummary) {
+        if self.known.insert(summary.id) {
+            summary.key = (summary.spawned, self.by_age.len() as u64);
+            self.by_age.insert(summary.key, summary);
         }
     }
 }
@@ -111,18 +123,18 @@ impl Directory {
     }
 }
 
-fn cursor_text((timestamp, id): Key) -> String {
-    format!("{timestamp}.{id}")
+fn cursor_text((timestamp, seq): Key) -> String {
+    format!("{timestamp}.{seq}")
 }
 
 fn parse_cursor(text: &str) -> Result<Key, Error> {
     let bad = || Error::BadRequest {
         reason: format!("{text:?} is not a cursor of this listing"),
     };
-    let (timestamp, id) = text.split_once('.').ok_or_else(bad)?;
+    let (timestamp, seq) = text.split_once('.').ok_or_else(bad)?;
     Ok((
         timestamp.parse().map_err(|_| bad())?,
-        ProcessId(id.parse::<Id>().map_err(|_| bad())?),
+        seq.parse().map_err(|_| bad())?,
     ))
 }
 
@@ -148,12 +160,17 @@ impl Scheduler {
             let upper = before.map_or(Bound::Unbounded, Bound::Excluded);
             let mut page = Vec::new();
             let mut next = None;
-            for summary in state.by_age.range((Bound::Unbounded, upper)).rev().map(|(_, s)| s) {
+            for summary in state
+                .by_age
+                .range((Bound::Unbounded, upper))
+                .rev()
+                .map(|(_, s)| s)
+            {
                 if !summary.matches(&q) {
                     continue;
                 }
                 if page.len() == limit {
-                    next = page.last().map(|s: &ProcessSummary| cursor_text((s.spawned, s.id)));
+                    next = page.last().map(|s: &ProcessSummary| cursor_text(s.key));
                     break;
                 }
                 page.push(summary.clone());
@@ -207,6 +224,7 @@ impl Scheduler {
             let mut query = Query::new()
                 .tag("Type", ["Process"])
                 .tag("Scheduler", [self.address().to_string()])
+                .sort(Sort::HeightAsc)
                 .limit(PAGE);
             if let Some(cursor) = after {
                 query = query.after(cursor);

@@ -22,9 +22,9 @@ use aorta_types::{
 };
 
 use crate::Error;
-use crate::directory::Directory;
 use crate::admission::{self, Admitted, ContentHashes};
 use crate::clock::Clock;
+use crate::directory::Directory;
 
 /// Limits and identity of an SU.
 #[derive(Clone, Debug)]

@@ -74,7 +74,12 @@ fn fill(su: &str, scheduler: &str, module: &str) {
                             Tag::new("Scheduler", scheduler.clone()),
                             Tag::new("Name", format!("filler-{n}")),
                         ])
-                        .anchor(*format!("{n:032}").as_bytes().first_chunk().expect("32 bytes"))
+                        .anchor(
+                            *format!("{n:032}")
+                                .as_bytes()
+                                .first_chunk()
+                                .expect("32 bytes"),
+                        )
                         .sign(&signer)
                         .expect("signs");
                     client.submit(&item).expect("scheduled");
@@ -192,7 +197,10 @@ fn explorer_in_chromium() {
         .collect();
     assert_eq!(report["child"].as_str(), pongs.first().copied(), "{report}");
     assert_eq!(report["child_action"], "Pong");
-    assert_eq!(report["blocked_requests"], 0, "the page asked for nothing off this machine");
+    assert_eq!(
+        report["blocked_requests"], 0,
+        "the page asked for nothing off this machine"
+    );
     assert_eq!(report["console_errors"], json!([]), "{report}");
     let load_ms = report["load_ms"].as_f64().expect("load time");
     let live_ms = report["live_ms"].as_f64().expect("live latency");
@@ -201,7 +209,16 @@ fn explorer_in_chromium() {
         FILLERS + 2
     );
     assert!(load_ms < 1_000.0, "the list took {load_ms} ms");
-    for shot in ["01-list.png", "02-process.png", "03-message.png", "04-graph-child.png", "05-live.png"] {
-        assert!(out.join(shot).metadata().is_ok_and(|m| m.len() > 1_000), "{shot}");
+    for shot in [
+        "01-list.png",
+        "02-process.png",
+        "03-message.png",
+        "04-graph-child.png",
+        "05-live.png",
+    ] {
+        assert!(
+            out.join(shot).metadata().is_ok_and(|m| m.len() > 1_000),
+            "{shot}"
+        );
     }
 }

@@ -21,19 +21,32 @@ fn serves_assets_and_links() {
 
     let page = http(addr, "GET", "/explorer/", b"");
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").is_some_and(|t| t.starts_with("text/html")));
+    assert!(
+        page.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+    );
     let html = String::from_utf8_lossy(&page.body);
-    assert!(html.contains("app.js") && html.contains("app.css"), "the page loads its files");
+    assert!(
+        html.contains("app.js") && html.contains("app.css"),
+        "the page loads its files"
+    );
     for (path, kind) in [
         ("/explorer/app.js", "text/javascript; charset=utf-8"),
         ("/explorer/app.css", "text/css; charset=utf-8"),
     ] {
         let r = http(addr, "GET", path, b"");
-        assert_eq!((r.status, r.header("content-type")), (200, Some(kind)), "{path}");
+        assert_eq!(
+            (r.status, r.header("content-type")),
+            (200, Some(kind)),
+            "{path}"
+        );
         assert!(!r.body.is_empty());
     }
     let bare = http(addr, "GET", "/explorer", b"");
-    assert_eq!((bare.status, bare.header("location")), (308, Some("/explorer/")));
+    assert_eq!(
+        (bare.status, bare.header("location")),
+        (308, Some("/explorer/"))
+    );
 
     // A wildcard listen address becomes the host the browser used; others stay as given.
     let config = http(addr, "GET", "/explorer/config.json", b"").json();

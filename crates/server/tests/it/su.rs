@@ -416,7 +416,11 @@ fn process_listing() {
     let mut spawned = Vec::new();
     for name in ["Alpha pool", "beta", "Gamma Pool"] {
         let item = named_process(&su_key, name);
-        earlier.schedule(item.clone()).expect("admitted").wait().expect("durable");
+        earlier
+            .schedule(item.clone())
+            .expect("admitted")
+            .wait()
+            .expect("durable");
         spawned.push(item);
     }
     let su = start_on(&store);
@@ -447,9 +451,15 @@ fn process_listing() {
     let beta = &all["processes"][3];
     assert_eq!(beta["name"], "beta");
     assert_eq!(beta["owner"], user().address().to_string());
-    assert_eq!(beta["module"], "ISShJH1ij-hPPt9St5UFFr_8Ys3Kj5cyg7zrMGt7H9s");
+    assert_eq!(
+        beta["module"],
+        "ISShJH1ij-hPPt9St5UFFr_8Ys3Kj5cyg7zrMGt7H9s"
+    );
     assert_eq!(beta["messages"], 4, "the process and three messages");
-    let latest = store.latest(aorta_types::ProcessId(spawned[1].id())).expect("read").expect("entry");
+    let latest = store
+        .latest(aorta_types::ProcessId(spawned[1].id()))
+        .expect("read")
+        .expect("entry");
     assert_eq!(beta["last_activity"], latest.timestamp);
     assert!(beta["last_activity"].as_u64() > beta["spawned"].as_u64());
     assert_eq!(all["processes"][0]["messages"], 1);
@@ -472,9 +482,16 @@ fn process_listing() {
             None => break,
         }
     }
-    assert_eq!(walked, newest_first, "pages join up without gaps or repeats");
+    assert_eq!(
+        walked, newest_first,
+        "pages join up without gaps or repeats"
+    );
 
-    for bad in ["/processes?limit=0", "/processes?limit=201", "/processes?before=nope"] {
+    for bad in [
+        "/processes?limit=0",
+        "/processes?limit=201",
+        "/processes?before=nope",
+    ] {
         let r = http(su.addr, "GET", bad, b"");
         assert_eq!(r.status, 400, "{bad}");
         assert!(r.json()["error"].as_str().is_some_and(|e| !e.is_empty()));
