@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aorta_bench::{Mode, Row};
-use aorta_store::Store;
-use aorta_su::{Config, LocalBlocks, Scheduler, Ticket};
+use aorta_su::Ticket;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, ProcessId, Signer, Tag};
 use serde_json::Value;
 
@@ -207,18 +206,8 @@ fn get(addr: SocketAddr, path: &str) -> Vec<u8> {
 
 fn node(shape: &Shape) -> Node {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(Store::open(dir.path()).expect("store"));
     let su_wallet: Arc<dyn Signer> = Arc::new(Ed25519Signer::from_seed([3; 32]));
-    let scheduler = Scheduler::new(
-        su_wallet.clone(),
-        store.clone(),
-        store.clone(),
-        Arc::new(LocalBlocks {
-            genesis_ms: 0,
-            start_height: 0,
-        }),
-        Config::default(),
-    );
+    let scheduler = aorta_bench::embedded_scheduler(dir.path(), su_wallet.clone());
     let threads = 8;
     let busy = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)

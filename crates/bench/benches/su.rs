@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use aorta_bench::{Mode, Row, Table};
 use aorta_store::Store;
-use aorta_su::{Config, LocalBlocks, Scheduler};
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, ProcessId, Signer, Tag};
 
 const PROCESSES: usize = 16;
@@ -172,17 +171,7 @@ fn store_only(wallet: &dyn Signer, time: Duration, mode: &Mode) -> Row {
 /// Durable scheduled messages per second with `wallet` as the SU wallet.
 fn scheduled(name: &str, wallet: Arc<dyn Signer>, time: Duration, mode: &Mode) -> Row {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(Store::open(dir.path()).expect("store"));
-    let scheduler = Scheduler::new(
-        wallet.clone(),
-        store.clone(),
-        store.clone(),
-        Arc::new(LocalBlocks {
-            genesis_ms: 0,
-            start_height: 0,
-        }),
-        Config::default(),
-    );
+    let scheduler = aorta_bench::embedded_scheduler(dir.path(), wallet.clone());
     let user = Ed25519Signer::from_seed([5; 32]);
     let processes: Vec<ProcessId> = (0..PROCESSES)
         .map(|n| {

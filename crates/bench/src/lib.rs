@@ -43,6 +43,27 @@ pub fn schedule(su: &aorta_su::Scheduler, item: aorta_types::DataItem) -> aorta_
     id
 }
 
+/// A Scheduler Unit on the embedded store in `dir`, signing with `wallet`, on a local chain.
+///
+/// # Panics
+/// When the store cannot be opened.
+pub fn embedded_scheduler(
+    dir: &Path,
+    wallet: std::sync::Arc<dyn aorta_types::Signer>,
+) -> aorta_su::Scheduler {
+    let store = std::sync::Arc::new(aorta_store::Store::open(dir).expect("store"));
+    aorta_su::Scheduler::new(
+        wallet,
+        store.clone(),
+        store,
+        std::sync::Arc::new(aorta_su::LocalBlocks {
+            genesis_ms: 0,
+            start_height: 0,
+        }),
+        aorta_su::Config::default(),
+    )
+}
+
 /// How long each case runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {

@@ -67,15 +67,19 @@ fn user() -> Ed25519Signer {
     Ed25519Signer::from_seed([1; 32])
 }
 
+fn process_tags(su: &Ed25519Signer) -> Vec<Tag> {
+    vec![
+        Tag::new("Data-Protocol", "ao"),
+        Tag::new("Variant", "ao.TN.1"),
+        Tag::new("Type", "Process"),
+        Tag::new("Module", "ISShJH1ij-hPPt9St5UFFr_8Ys3Kj5cyg7zrMGt7H9s"),
+        Tag::new("Scheduler", su.address().to_string()),
+    ]
+}
+
 fn process(su: &Ed25519Signer) -> DataItem {
     DataItemBuilder::new()
-        .tags([
-            Tag::new("Data-Protocol", "ao"),
-            Tag::new("Variant", "ao.TN.1"),
-            Tag::new("Type", "Process"),
-            Tag::new("Module", "ISShJH1ij-hPPt9St5UFFr_8Ys3Kj5cyg7zrMGt7H9s"),
-            Tag::new("Scheduler", su.address().to_string()),
-        ])
+        .tags(process_tags(su))
         .data(b"1984".to_vec())
         .sign(&user())
         .expect("signs")
@@ -393,15 +397,10 @@ fn metrics_count() {
 }
 
 fn named_process(su: &Ed25519Signer, name: &str) -> DataItem {
+    let mut tags = process_tags(su);
+    tags.push(Tag::new("Name", name));
     DataItemBuilder::new()
-        .tags([
-            Tag::new("Data-Protocol", "ao"),
-            Tag::new("Variant", "ao.TN.1"),
-            Tag::new("Type", "Process"),
-            Tag::new("Module", "ISShJH1ij-hPPt9St5UFFr_8Ys3Kj5cyg7zrMGt7H9s"),
-            Tag::new("Scheduler", su.address().to_string()),
-            Tag::new("Name", name),
-        ])
+        .tags(tags)
         .sign(&user())
         .expect("signs")
 }
