@@ -1,5 +1,5 @@
 // Drives the explorer in headless Chromium as a person would and prints what it saw as JSON.
-// Usage: node explorer.mjs '{"url", "out", "search", "pong", "ping", "start", "expect_total_at_least"}'
+// Usage: node explorer.mjs '{"url", "out", "search", "pong", "ping", "start", "spawned", "expect_total_at_least"}'
 // stdout: `READY_FOR_LIVE` once the pong page is open (then one line on stdin starts the live
 // check), and a last line {"ok": true, …} or {"ok": false, "error", "step"} (exit 1).
 import { mkdirSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 
 const WAIT = 20_000;
 const config = JSON.parse(process.argv[2] ?? '{}');
-const { url, out, search, pong, ping, start } = config;
+const { url, out, search, pong, ping, start, spawned } = config;
 const minTotal = config.expect_total_at_least ?? 1;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -48,7 +48,7 @@ async function text(selector) {
 }
 
 async function main() {
-  for (const [key, value] of Object.entries({ url, out, search, pong, ping, start })) {
+  for (const [key, value] of Object.entries({ url, out, search, pong, ping, start, spawned })) {
     if (!value) fail(`the config has no ${key}`);
   }
   mkdirSync(out, { recursive: true });
@@ -143,6 +143,21 @@ async function main() {
   const childAction = await text('#message-tags tr[data-tag="Action"] td');
   if (childAction !== 'Pong') fail(`the child ${child} has Action ${JSON.stringify(childAction)}, not Pong`);
   await shot('04-graph-child.png');
+
+  // 4b. The user's Start caused two things: the Ping to pong and a spawned process, whose node
+  // opens the process's own first message.
+  await page.evaluate(({ pid, id }) => {
+    location.hash = `#/message/${pid}/${id}`;
+  }, { pid: ping, id: start });
+  await page.locator(`svg#graph g.node[data-role="child"][data-process="${pong}"][data-message="${pingId}"]`).waitFor({ timeout: WAIT });
+  const spawnNode = page.locator(`svg#graph g.node[data-role="child"][data-process="${spawned}"][data-message="${spawned}"]`);
+  await spawnNode.waitFor({ timeout: WAIT });
+  await shot('04b-start-graph.png');
+  await spawnNode.click();
+  await page.waitForFunction((id) => document.querySelector('#message-id')?.textContent.trim() === id
+    && document.querySelector('#message-tags tr[data-tag="Type"] td')?.textContent.trim() === 'Process', spawned, { timeout: WAIT });
+  const spawnedFrom = await text('#message-tags tr[data-tag="From-Process"] td');
+  if (spawnedFrom !== ping) fail(`the spawned process ${spawned} shows From-Process ${JSON.stringify(spawnedFrom)}`);
 
   // 5. Live: a new message shows on pong's page without a reload.
   step = 5;

@@ -92,9 +92,27 @@ fn fill(su: &str, scheduler: &str, module: &str) {
     }
 }
 
+/// The id of the process named `name`, found through the SU's listing once the MU has spawned it.
+fn spawned_process(su: std::net::SocketAddr, name: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listing: Value = serde_json::from_str(
+            &crate::get(su, &format!("/processes?q={name}")).expect("the SU answers"),
+        )
+        .expect("JSON");
+        if let Some(p) = listing["processes"].as_array().and_then(|p| p.first()) {
+            assert_eq!(p["name"], name);
+            return p["id"].as_str().expect("id").to_owned();
+        }
+        assert!(Instant::now() < deadline, "{name} was never spawned");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 /// Find a process by name among 10 000, open a message, follow the graph to the message it
-/// caused, and see a new message arrive live; the list loads in under a second.
+/// caused and to a process spawned in the same chain, and see a new message arrive live; the
+/// list loads in under a second.
 fn explorer_in_chromium() {
     assert!(
         std::path::Path::new(CHROMIUM).exists(),
@@ -106,7 +124,11 @@ fn explorer_in_chromium() {
     let owner = crate::finance::user_wallet(dir.path(), "user");
     let cli = Cli::new(ports, &dir.path().join("user"));
     let suffix = &owner[..6];
-    let (ping_name, pong_name) = (format!("ping-{suffix}"), format!("pong-{suffix}"));
+    let (ping_name, pong_name, kid_name) = (
+        format!("ping-{suffix}"),
+        format!("pong-{suffix}"),
+        format!("kid-{suffix}"),
+    );
     let ping = cli.run(&["spawn", "--name", &ping_name]);
     let pong = cli.run(&["spawn", "--name", &pong_name]);
     cli.run(&[
@@ -114,7 +136,10 @@ fn explorer_in_chromium() {
         &ping,
         &format!(
             "Got = 0
-             Handlers.add('start', 'Start', function(msg) Send({{ Target = '{pong}', Action = 'Ping', Data = 'ping ' .. msg.Data }}) end)
+             Handlers.add('start', 'Start', function(msg)
+               Send({{ Target = '{pong}', Action = 'Ping', Data = 'ping ' .. msg.Data }})
+               if msg.Data == 'one' then Spawn({{ Name = '{kid_name}' }}) end
+             end)
              Handlers.add('pong', 'Pong', function(msg) Got = Got + 1 end)"
         ),
     ]);
@@ -126,6 +151,7 @@ fn explorer_in_chromium() {
     let start = send(&cli, &ping, "Start", "one");
     let cu = CuClient::new(&format!("http://{}", ports[2]));
     wait_for(&cu, &ping, &owner, "Got", &json!("1"));
+    let spawned = spawned_process(ports[1], &kid_name);
 
     let filled = Instant::now();
     fill(
@@ -146,6 +172,7 @@ fn explorer_in_chromium() {
         "pong": pong,
         "ping": ping,
         "start": start,
+        "spawned": spawned,
         "expect_total_at_least": FILLERS + 2,
     });
     let mut driver = Command::new("node")
@@ -214,6 +241,7 @@ fn explorer_in_chromium() {
         "02-process.png",
         "03-message.png",
         "04-graph-child.png",
+        "04b-start-graph.png",
         "05-live.png",
     ] {
         assert!(
