@@ -753,10 +753,17 @@ void luaV_finishOp (lua_State *L) {
 
 
 /* fetch an instruction and prepare its execution */
+/* aorta: the instruction count is decremented here and luaG_traceexec is called only when
+   it would fire (or for line hooks): the same count, without a call per instruction. */
 #define vmfetch()	{ \
   i = *(ci->u.l.savedpc++); \
-  if (L->hookmask & (LUA_MASKLINE | LUA_MASKCOUNT)) \
-    Protect(luaG_traceexec(L)); \
+  if (L->hookmask & (LUA_MASKLINE | LUA_MASKCOUNT)) { \
+    if ((L->hookmask & LUA_MASKLINE) || G(L)->aorta_hookcount == 1) { \
+      Protect(luaG_traceexec(L)); \
+    } else { \
+      G(L)->aorta_hookcount--; \
+    } \
+  } \
   ra = RA(i); /* WARNING: any stack reallocation invalidates 'ra' */ \
   lua_assert(base == ci->u.l.base); \
   lua_assert(base <= L->top && L->top < L->stack + L->stacksize); \
