@@ -39,6 +39,18 @@ pub fn runtimes(
     ]
 }
 
+/// Fills the SU's process list (what the explorer lists) on a thread of its own, so a unit
+/// starts at once and the explorer's first page is as fast as the rest. A failure is logged;
+/// the first listing tries again.
+pub fn list_processes_in_background(scheduler: &aorta_su::Scheduler) {
+    let scheduler = scheduler.clone();
+    std::thread::spawn(move || {
+        if let Err(e) = scheduler.load_directory() {
+            tracing::warn!(error = %e, "listing the processes for the explorer");
+        }
+    });
+}
+
 /// Draws one frame of a progress bar on stderr: `\r{label}[####    ] 42% {detail}`, for `done`
 /// out of `total` (a full bar when `total` is 0).
 pub fn draw_bar(label: &str, done: u64, total: u64, detail: &str) {

@@ -150,12 +150,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             )),
         ),
     ]);
-    let listing = scheduler.clone();
-    std::thread::spawn(move || {
-        if let Err(e) = listing.load_directory() {
-            tracing::warn!(error = %e, "listing the processes for the explorer");
-        }
-    });
+    super::list_processes_in_background(&scheduler);
     let served = serve(servers, || {
         scheduler
             .publish_location(&su_url, 86_400_000)

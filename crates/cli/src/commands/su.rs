@@ -126,12 +126,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .url
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
-    let listing = scheduler.clone();
-    std::thread::spawn(move || {
-        if let Err(e) = listing.load_directory() {
-            tracing::warn!(error = %e, "listing the processes for the explorer");
-        }
-    });
+    super::list_processes_in_background(&scheduler);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
