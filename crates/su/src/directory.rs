@@ -34,7 +34,8 @@ pub struct ProcessSummary {
     /// Name and id in lower case, so a search compares without allocating.
     lower_name: String,
     lower_id: String,
-    key: Key,
+    /// The order the list learnt of it, which breaks ties of `spawned`.
+    seq: u64,
 }
 
 impl ProcessSummary {
@@ -49,12 +50,16 @@ impl ProcessSummary {
             id,
             lower_name: name.as_deref().unwrap_or_default().to_lowercase(),
             lower_id: id.to_string().to_lowercase(),
-            key: (spawned, 0),
+            seq: 0,
             name,
             owner,
             module: tag("Module"),
             spawned,
         }
+    }
+
+    fn key(&self) -> Key {
+        (self.spawned, self.seq)
     }
 
     /// `q` (already lower case) is part of the name or the start of the id.
@@ -106,8 +111,8 @@ struct State {
 impl State {
     fn insert(&mut self, mut summary: ProcessSummary) {
         if self.known.insert(summary.id) {
-            summary.key = (summary.spawned, self.by_age.len() as u64);
-            self.by_age.insert(summary.key, summary);
+            summary.seq = self.by_age.len() as u64;
+            self.by_age.insert(summary.key(), summary);
         }
     }
 }
@@ -170,7 +175,7 @@ impl Scheduler {
                     continue;
                 }
                 if page.len() == limit {
-                    next = page.last().map(|s: &ProcessSummary| cursor_text(s.key));
+                    next = page.last().map(|s: &ProcessSummary| cursor_text(s.key()));
                     break;
                 }
                 page.push(summary.clone());
