@@ -9,6 +9,7 @@ mod cu;
 mod explorer;
 mod finance;
 mod hosts;
+mod index_fund;
 mod llm;
 mod module;
 mod people;

@@ -13,7 +13,7 @@ local json = require('json')
 
 Index = Index or {
   Base = nil, BaseWeight = 0, Threshold = 500, SlippageBps = 300, Assets = {}, Order = {},
-  Held = {}, Reserves = {}, Awaiting = 0, InFlight = 0, Rebalances = 0, Swaps = 0,
+  Held = {}, Reserves = {}, Asking = {}, Awaiting = 0, InFlight = 0, Rebalances = 0, Swaps = 0,
 }
 
 local amount = require('.amount')
@@ -116,15 +116,28 @@ Handlers.add('index.tick', function(msg)
   return msg.Tags.Action == 'Tick' and msg.From == Owner
 end, function()
   if Index.Base == nil or #Index.Order == 0 or Index.Awaiting > 0 or Index.InFlight > 0 then return end
-  Index.Reserves = {}
-  Index.Awaiting = #Index.Order
+  -- The round asks the pools configured now; Add-Asset may change them before it settles.
+  Index.Reserves, Index.Asking, Index.Awaiting = {}, {}, 0
   for _, token in ipairs(Index.Order) do
-    ao.send({ Target = Index.Assets[token].Pool, Action = 'Get-Reserves' })
+    local pool = Index.Assets[token].Pool
+    if Index.Asking[pool] == nil then
+      Index.Asking[pool] = token
+      Index.Awaiting = Index.Awaiting + 1
+      ao.send({ Target = pool, Action = 'Get-Reserves' })
+    end
   end
 end)
 
+-- True when every asset configured now was priced by its own pool in this round.
+local function round_complete()
+  for _, token in ipairs(Index.Order) do
+    if Index.Reserves[token] == nil or Index.Asking[Index.Assets[token].Pool] ~= token then return false end
+  end
+  return true
+end
+
 Handlers.add('index.reserves', 'Reserves', function(msg)
-  local token = pool_of(msg.From)
+  local token = (Index.Asking or {})[msg.From]
   if token == nil or Index.Awaiting == 0 or Index.Reserves[token] ~= nil then return end
   local a, b = msg.Tags['Token-A'], msg.Tags['Token-B']
   local ra, rb = bint(msg.Tags['Reserve-A'] or '0'), bint(msg.Tags['Reserve-B'] or '0')
@@ -136,7 +149,8 @@ Handlers.add('index.reserves', 'Reserves', function(msg)
     Index.Reserves[token] = { asset = bint(0), base = bint(0) }
   end
   Index.Awaiting = Index.Awaiting - 1
-  if Index.Awaiting == 0 then rebalance() end
+  -- An asset added or re-pointed during the round waits for the next tick.
+  if Index.Awaiting == 0 and round_complete() then rebalance() end
 end)
 
 Handlers.add('index.withdraw', 'Withdraw', function(msg)
