@@ -36,17 +36,12 @@ local function tag_list(list, t)
   end
 end
 
+-- Every other string-keyed field that is not a table or function, sorted by name: a
+-- `{ name, value }` tag each, appended to `list` (in C: this runs for every outgoing item).
+local native = require('aorta.internal')
+
 local function extra_tags(list, msg)
-  local names = {}
-  for k, v in pairs(msg) do
-    if type(k) == 'string' and not NOT_TAGS[k] and type(v) ~= 'function' and type(v) ~= 'table' then
-      names[#names + 1] = k
-    end
-  end
-  table.sort(names)
-  for _, k in ipairs(names) do
-    list[#list + 1] = { name = k, value = msg[k] }
-  end
+  native.extra_tags(list, msg, NOT_TAGS)
 end
 
 local function has_tag(list, name)
@@ -178,20 +173,28 @@ end
 -- What `send`/`spawn` return: a view of the item (its fields read through) with
 -- `onReply(fn)` and `receive()` waiting for the answer that matches its pattern. A shared
 -- metatable rather than a copy and two closures per message: most results are never used.
+-- The reply pattern is built only when asked for.
+local function reply_pattern(handle)
+  local reference = tostring(rawget(handle, '_reference'))
+  if rawget(handle, '_spawn') then
+    return { Action = 'Spawned', From = ao.id, Reference = reference }
+  end
+  return { From = rawget(handle, '_item').Target, ['X-Reference'] = reference }
+end
+
 local Awaitable = {
   __index = function(handle, key)
-    local pattern = rawget(handle, '_pattern')
     if key == 'onReply' then
-      return function(fn) Handlers.once(pattern, fn) end
+      return function(fn) Handlers.once(reply_pattern(handle), fn) end
     elseif key == 'receive' then
-      return function() return Handlers.receive(pattern) end
+      return function() return Handlers.receive(reply_pattern(handle)) end
     end
     return rawget(handle, '_item')[key]
   end,
 }
 
-local function awaitable(item, pattern)
-  return setmetatable({ _item = item, _pattern = pattern }, Awaitable)
+local function awaitable(item, reference, spawn)
+  return setmetatable({ _item = item, _reference = reference, _spawn = spawn }, Awaitable)
 end
 
 -- Queues a message; its reply comes from the target with our Reference as X-Reference.
@@ -211,7 +214,7 @@ function ao.send(msg)
     message.Assignments = msg.Assignments
   end
   ao.outbox.Messages[#ao.outbox.Messages + 1] = message
-  return awaitable(message, { From = msg.Target, ['X-Reference'] = tostring(reference) })
+  return awaitable(message, reference, false)
 end
 
 -- Queues a new process of `module`; its answer is the Spawned notice with our Reference.
@@ -233,7 +236,7 @@ function ao.spawn(module, msg)
   }
   spawn.Data = encode_data(msg.Data or 'NODATA', tags)
   ao.outbox.Spawns[#ao.outbox.Spawns + 1] = spawn
-  return awaitable(spawn, { Action = 'Spawned', From = ao.id, Reference = tostring(reference) })
+  return awaitable(spawn, reference, true)
 end
 
 -- Queues an assignment of an existing message to other processes.

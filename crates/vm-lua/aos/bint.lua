@@ -4,7 +4,8 @@
 -- `//` and `%` floor like Lua's.
 
 local BASE = 10000000
-local DIGITS = 7
+-- `limbs(digits)` splits decimal digits into base-BASE limbs in C.
+local native = require('aorta.internal')
 
 local bint = {}
 bint.__index = bint
@@ -35,14 +36,7 @@ local function from_string(s)
   if not digits then
     error("bint: not an integer: '" .. s .. "'", 3)
   end
-  local limbs = {}
-  local i = #digits
-  while i >= 1 do
-    local j = math.max(1, i - DIGITS + 1)
-    limbs[#limbs + 1] = math.tointeger(tonumber(digits:sub(j, i)))
-    i = j - 1
-  end
-  return make(sign == '-', limbs)
+  return make(sign == '-', native.limbs(digits))
 end
 
 function from_integer(n)

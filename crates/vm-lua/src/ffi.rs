@@ -115,6 +115,8 @@ unsafe extern "C" {
     pub fn luaopen_math(l: *mut lua_State) -> c_int;
     pub fn luaopen_utf8(l: *mut lua_State) -> c_int;
     pub fn luaopen_bit32(l: *mut lua_State) -> c_int;
+    /// aorta's helpers for the aos library (`lua/aorta.c`).
+    pub fn aorta_open_internal(l: *mut lua_State) -> c_int;
 
     /// `lua/aorta.c`: instructions left before the count hook fires.
     pub fn aorta_hookcount(l: *mut lua_State) -> c_int;

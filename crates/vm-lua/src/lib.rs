@@ -230,7 +230,7 @@ unsafe extern "C" fn count_hook(l: *mut lua_State, _ar: *mut lua_Debug) {
 
 /// Opens the standard libraries a process gets (a C function: run under `lua_pcall`).
 unsafe extern "C" fn open_libs(l: *mut lua_State) -> c_int {
-    let libs: [(&std::ffi::CStr, lua_CFunction); 9] = [
+    let libs: [(&std::ffi::CStr, lua_CFunction); 10] = [
         (c"_G", luaopen_base),
         (c"coroutine", luaopen_coroutine),
         (c"table", luaopen_table),
@@ -240,6 +240,8 @@ unsafe extern "C" fn open_libs(l: *mut lua_State) -> c_int {
         (c"bit32", luaopen_bit32),
         // The prelude moves it from the global into `package.loaded`.
         (c"json", json::open),
+        // The prelude moves it into `package.loaded['aorta.internal']`.
+        (c"_aorta", aorta_open_internal),
         // The prelude wraps it (WeaveDrive, llama) and removes the global.
         (c"_host", host::open),
     ];

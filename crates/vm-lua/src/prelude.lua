@@ -118,6 +118,8 @@ end
 package.loaded._G = _G
 package.loaded.json = json
 json = nil
+package.loaded['aorta.internal'] = _aorta
+_aorta = nil
 
 require = function(name)
   if type(name) ~= "string" then

@@ -352,6 +352,51 @@ fn send_spawn_assign_and_reply_follow_the_tag_rules() {
 }
 
 #[test]
+/// The fields of a sent table become tags after the protocol tags and `Reference`, sorted by
+/// their bytes (upper case before lower, a prefix first); tables, functions and the fields
+/// that are not tags (Target, Data, Anchor, Tags, Assignments, onReply, receive) stay out.
+fn sent_fields_become_tags_in_byte_order() {
+    let fields = [
+        "b", "B", "a", "aa", "a-b", "A_b", "Zed", "X-Order", "x", "Ok", "Num", "Flag", "é",
+    ];
+    let assignments: Vec<String> = fields
+        .iter()
+        .map(|f| match *f {
+            "Num" => "['Num'] = 42".to_owned(),
+            "Flag" => "['Flag'] = true".to_owned(),
+            f => format!("['{f}'] = 'v-{f}'"),
+        })
+        .collect();
+    let mut p = booted(&format!(
+        "Handlers.add('go', 'Go', function(msg) Send({{ Target = 'T', Data = 'd', Anchor = 'a', \
+         Assignments = {{}}, onReply = 'x', receive = 'y', Skip = {{ 1 }}, Fn = print, {} }}) end)",
+        assignments.join(", ")
+    ));
+    let r = ok(&mut *p, &msg(1, ALICE, ALICE, &[("Action", "Go")], ""));
+    let names: Vec<&str> = r["Messages"][0]["Tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name"))
+        .collect();
+    let mut expected: Vec<&str> = fields.to_vec();
+    expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut all = vec!["Data-Protocol", "Variant", "Type", "Reference"];
+    all.extend(expected);
+    assert_eq!(names, all);
+    let tags = &r["Messages"][0];
+    assert_eq!(tag(tags, "Num"), None, "a number is a value, not a string");
+    let num = tags["Tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .find(|t| t["name"] == "Num")
+        .expect("Num");
+    assert_eq!(num["value"], json!(42));
+    assert_eq!(tag(tags, "é"), Some("v-é"));
+}
+
+#[test]
 fn receive_suspends_until_the_reply_arrives() {
     let mut p = booted(
         r#"
@@ -435,12 +480,15 @@ fn json_data_and_bint() {
         3,
         "tostring(bint('123456789012345678901234567890') * bint('987654321098765432109876543210') - 1) .. ' ' \
          .. tostring(bint(-7) // 2) .. ' ' .. tostring(bint(-7) % 2) .. ' ' .. tostring(bint('10') ^ 20) \
-         .. ' ' .. tostring(bint('99999999999999999999') < bint('100000000000000000000'))",
+         .. ' ' .. tostring(bint('99999999999999999999') < bint('100000000000000000000')) \
+         .. ' ' .. tostring(bint('-0000000000000000000000000123456789')) \
+         .. ' ' .. tostring(bint('-00000000000000000000000')) .. ' ' .. tostring(bint(' +12345678901234567890 '))",
     ));
     // Expected values computed with Python's integers: the product minus one, and floor
     // division and modulo of -7 by 2.
     assert_eq!(
         big,
-        "121932631137021795226185032733622923332237463801111263526899 -4 1 100000000000000000000 true"
+        "121932631137021795226185032733622923332237463801111263526899 -4 1 100000000000000000000 true \
+         -123456789 0 12345678901234567890"
     );
 }
