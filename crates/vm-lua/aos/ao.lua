@@ -1,5 +1,7 @@
 -- The `ao` object: the process's identity and its outbox (messages, spawns, assignments).
 local json = require('json')
+-- aorta's C helpers (`lua/aorta.c`): the hot loops of this library.
+local native = require('aorta.internal')
 
 local ao = ao or {
   _version = '0.1.0',
@@ -38,8 +40,6 @@ end
 
 -- Every other string-keyed field that is not a table or function, sorted by name: a
 -- `{ name, value }` tag each, appended to `list` (in C: this runs for every outgoing item).
-local native = require('aorta.internal')
-
 local function extra_tags(list, msg)
   native.extra_tags(list, msg, NOT_TAGS)
 end

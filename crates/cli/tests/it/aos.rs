@@ -176,18 +176,21 @@ pub fn ok(p: &mut dyn Instance, m: &Value) -> Value {
     }
 }
 
-fn eval(p: &mut dyn Instance, nonce: u64, code: &str) -> Value {
+/// The owner's Eval of `code`.
+pub fn eval(p: &mut dyn Instance, nonce: u64, code: &str) -> Value {
     ok(p, &msg(nonce, OWNER, OWNER, &[("Action", "Eval")], code))
 }
 
-fn data(v: &Value) -> String {
+/// A response's Output text.
+pub fn data(v: &Value) -> String {
     match &v["Output"] {
         Value::String(s) => s.clone(),
         other => other["data"].as_str().unwrap_or_default().to_owned(),
     }
 }
 
-fn tag<'a>(m: &'a Value, name: &str) -> Option<&'a str> {
+/// The value of a message's tag `name`.
+pub fn tag<'a>(m: &'a Value, name: &str) -> Option<&'a str> {
     m["Tags"].as_array()?.iter().find(|t| t["name"] == name)?["value"].as_str()
 }
 

@@ -4,17 +4,13 @@
 use aorta_vm::Instance;
 use serde_json::Value;
 
-use crate::aos::{OWNER, booted, msg, ok};
+use crate::aos::{OWNER, booted, data, eval, msg, ok, tag};
 
 const USD: &str = "USD-TOKEN-fffffffffffffffffffffffffffffffffffffff";
 const X: &str = "X-TOKEN-gggggggggggggggggggggggggggggggggggggggggg";
 const Y: &str = "Y-TOKEN-hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh";
 const PX: &str = "X-POOL-iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii";
 const PY: &str = "Y-POOL-jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj";
-
-fn tag<'a>(m: &'a Value, name: &str) -> Option<&'a str> {
-    m["Tags"].as_array()?.iter().find(|t| t["name"] == name)?["value"].as_str()
-}
 
 /// (target, Action) of every message a response sends.
 fn sent(r: &Value) -> Vec<(String, String)> {
@@ -46,23 +42,26 @@ fn add_asset(p: &mut dyn Instance, n: u64, token: &str, pool: &str) {
     );
 }
 
-/// A pool's answer to Get-Reserves: `asset` units of `token` against `base` units of USD.
-fn reserves(p: &mut dyn Instance, n: u64, pool: &str, token: &str, asset: &str, base: &str) {
+/// A pool's answer to Get-Reserves: `reserve_a` of `token_a` against `reserve_b` of `token_b`.
+fn reserves(p: &mut dyn Instance, n: u64, pool: &str, a: (&str, &str), b: (&str, &str)) -> Value {
     let tags = [
         ("Action", "Reserves"),
-        ("Token-A", token),
-        ("Token-B", USD),
-        ("Reserve-A", asset),
-        ("Reserve-B", base),
+        ("Token-A", a.0),
+        ("Token-B", b.0),
+        ("Reserve-A", a.1),
+        ("Reserve-B", b.1),
     ];
     let r = ok(p, &msg(n, pool, pool, &tags, ""));
     assert!(sent(&r).iter().all(|(_, a)| a == "Transfer"), "{r}");
+    r
 }
 
 fn state(p: &mut dyn Instance, n: u64, expr: &str) -> String {
-    let code = format!("return require('json').encode({expr})");
-    let r = ok(p, &msg(n, OWNER, OWNER, &[("Action", "Eval")], &code));
-    r["Output"]["data"].as_str().expect("output").to_owned()
+    data(&eval(
+        p,
+        n,
+        &format!("return require('json').encode({expr})"),
+    ))
 }
 
 #[test]
@@ -90,7 +89,7 @@ fn a_round_that_straddles_add_asset_ends_and_the_next_one_prices_every_asset() {
     let tick = owner(p, 4, &[("Action", "Tick")]);
     assert_eq!(sent(&tick), [(PX.to_owned(), "Get-Reserves".to_owned())]);
     add_asset(p, 5, Y, PY);
-    reserves(p, 6, PX, X, "1000", "1000");
+    reserves(p, 6, PX, (X, "1000"), (USD, "1000"));
     assert_eq!(
         state(p, 7, "{Index.Awaiting, Index.InFlight, Index.Rebalances}"),
         "[0,0,0]",
@@ -108,23 +107,8 @@ fn a_round_that_straddles_add_asset_ends_and_the_next_one_prices_every_asset() {
             (PY.to_owned(), "Get-Reserves".to_owned())
         ]
     );
-    reserves(p, 9, PX, X, "1000", "1000");
-    let last = ok(
-        p,
-        &msg(
-            10,
-            PY,
-            PY,
-            &[
-                ("Action", "Reserves"),
-                ("Token-A", USD),
-                ("Token-B", Y),
-                ("Reserve-A", "1000"),
-                ("Reserve-B", "2000"),
-            ],
-            "",
-        ),
-    );
+    reserves(p, 9, PX, (X, "1000"), (USD, "1000"));
+    let last = reserves(p, 10, PY, (USD, "1000"), (Y, "2000"));
     let buys: Vec<(String, String)> = last["Messages"]
         .as_array()
         .expect("messages")

@@ -3,11 +3,7 @@
 use aorta_vm::Instance;
 use serde_json::{Value, json};
 
-use crate::aos::{ALICE, BOB, MU, OWNER, PID, booted, msg, ok};
-
-fn tag<'a>(m: &'a Value, name: &str) -> Option<&'a str> {
-    m["Tags"].as_array()?.iter().find(|t| t["name"] == name)?["value"].as_str()
-}
+use crate::aos::{ALICE, BOB, MU, OWNER, PID, booted, msg, ok, tag};
 
 /// A token process whose owner gave Alice 1000 units at boot.
 fn token() -> Box<dyn Instance> {
