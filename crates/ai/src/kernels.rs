@@ -3,11 +3,13 @@
 //! * Float reductions use eight accumulators in a fixed pattern and one fixed reduction tree
 //!   ([`reduce8`]); the AVX2 path keeps exactly those eight accumulators in its eight lanes, and
 //!   multiplies then adds (never a fused multiply-add, which rounds once instead of twice).
-//! * Quantised weights meet activations quantised to 16 bits ([`QuantizedInput`]): the dot
-//!   product of one 32-element block is an integer, exact whatever the order, and the float part
-//!   (block scales) is the same scalar sequence on both paths. Sixteen bits rather than
-//!   llama.cpp's eight: logits then stay within about 0.1 % of a float64 reference instead of
-//!   3 %, for a few more instructions per block.
+//! * Quantised weights meet activations quantised to 16 bits ([`QuantizedInput`]): each
+//!   32-element block gives eight integer partial sums, exact whatever the order, and the float
+//!   part (block scales times partials into 4 × 8 accumulators) is the same sequence on both
+//!   paths. Sixteen bits rather than llama.cpp's eight: logits then stay within about 0.1 % of
+//!   a float64 reference instead of 3 %, for a few more instructions per block.
+//! * The AVX2 loop prefetches the weights it will read 4 KiB later; decode of a model far
+//!   larger than the caches is a stream, and the hardware prefetcher alone leaves it waiting.
 //! * Elementwise code is plain Rust: the compiler may vectorise it but never reassociates or
 //!   fuses floating-point operations, so every CPU computes the same values.
 
@@ -19,7 +21,7 @@ use crate::dtype::{DType, f16_to_f32};
 pub enum Kernel {
     /// Portable Rust.
     Scalar,
-    /// x86-64 AVX2 intrinsics (checked at run time).
+    /// x86-64 AVX2 and F16C intrinsics (checked at run time).
     Avx2,
 }
 
@@ -27,7 +29,9 @@ impl Kernel {
     /// AVX2 where the CPU has it, otherwise scalar.
     pub fn best() -> Self {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("f16c")
+        {
             return Self::Avx2;
         }
         Self::Scalar
@@ -77,14 +81,37 @@ fn tail(acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     }
 }
 
+/// Reads every byte of `bytes` as fast as this CPU streams memory (wide loads, prefetched
+/// ahead like the quantised loop) and returns a checksum, so the read cannot be skipped: the
+/// yardstick of the bandwidth bound that decode speed is measured against.
+pub fn stream(kernel: Kernel, bytes: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx2 {
+        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2.
+        return unsafe { avx2::stream(bytes) };
+    }
+    let _ = kernel;
+    // The same sum as the AVX2 loop: little-endian words of whole 64-byte lines, then bytes.
+    let whole = bytes.len() / 64 * 64;
+    let words = bytes[..whole]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("eight bytes")));
+    let rest = bytes[whole..].iter().map(|&b| u64::from(b));
+    words.chain(rest).fold(0, u64::wrapping_add)
+}
+
 /// Activations quantised to 16 bits in blocks of 32, as quantised weights need them.
+///
+/// Within a block the values are stored even elements first (0, 2, …, 30), then odd ones
+/// (1, 3, …, 31): the order in which the AVX2 loop unpacks a block's weights without a
+/// shuffle. Any order gives the same integers; this one costs nothing, since an input is
+/// quantised once and meets every row of the matrix.
 #[derive(Clone, Debug, Default)]
 pub struct QuantizedInput {
-    /// One scale per block.
-    pub scale: Vec<f32>,
-    /// `scale · Σq` per block (the offset term of `Q4_1`).
-    pub scaled_sum: Vec<f32>,
-    /// The quantised values.
+    /// Per block: its scale, and `scale · Σq` (for the offset term of `Q4_1`). Side by side
+    /// because the AVX2 loop multiplies a block's two halves `[d, m]` by this pair at once.
+    pub scales: Vec<[f32; 2]>,
+    /// The quantised values, evens then odds in each block.
     pub q: Vec<i16>,
 }
 
@@ -93,22 +120,22 @@ impl QuantizedInput {
     /// `d = max|x| / 32767`.
     pub fn quantize(&mut self, x: &[f32]) {
         let blocks = x.len() / 32;
-        self.scale.clear();
-        self.scaled_sum.clear();
+        self.scales.clear();
         self.q.clear();
         self.q.reserve(x.len());
         for block in x.chunks_exact(32).take(blocks) {
             let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
             let d = amax / 32767.0;
             let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+            let mut q = [0i16; 32];
             let mut sum = 0i32;
-            for v in block {
-                let q = (v * id).round().clamp(-32767.0, 32767.0) as i16;
-                sum += i32::from(q);
-                self.q.push(q);
+            for (i, v) in block.iter().enumerate() {
+                let value = (v * id).round().clamp(-32767.0, 32767.0) as i16;
+                sum += i32::from(value);
+                q[i / 2 + (i & 1) * 16] = value;
             }
-            self.scale.push(d);
-            self.scaled_sum.push(d * sum as f32);
+            self.q.extend_from_slice(&q);
+            self.scales.push([d, d * sum as f32]);
         }
     }
 }
@@ -176,45 +203,31 @@ fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     tail(acc, &a[whole..], &b[whole..]);
 }
 
-/// The scalar float loop around exact integer block products. Block `b` adds into
-/// accumulator `b mod 4`, four blocks at a time so the accumulators stay in registers (an
-/// indexed array went through memory: a store-to-load wait per block). The AVX2 loop
-/// (`avx2::grouped!`) keeps these four accumulators in four lanes, in the same order.
+/// A quantised row · quantised input, the same bits on both kernels.
+///
+/// Each block gives eight exact integer partial sums, partial `j` over elements `4j … 4j+3`
+/// (what one AVX2 lane holds after `madd`). Block `b` adds `(d_b·scale_b)·partial_j` into
+/// accumulator `j` of set `b mod 4` (four sets, so that the AVX2 loop's additions do not
+/// wait on each other); the sets are added lane by lane, then the lanes by [`reduce8`].
+/// `Q4_1`'s offset term `m_b·(scale_b·Σq)` goes to four scalar accumulators by the same rule
+/// and is added last.
 fn quantized_row(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
     let size = dtype.block_bytes();
-    let table = half_table();
-    let half = |b: &[u8], at: usize| table[usize::from(u16::from_le_bytes([b[at], b[at + 1]]))];
-    let offset = dtype == DType::Q4_1;
-    // One block's term: (d·scale)·Σ, plus m·(scale·Σq) for Q4_1.
-    let term = |block: &[u8], x: &[i16], scale: f32, sum: f32| {
-        let product = (half(block, 0) * scale) * int_dot_scalar(dtype, block, x) as f32;
-        if offset {
-            product + half(block, 2) * sum
-        } else {
-            product
-        }
-    };
-    let groups = row
-        .chunks_exact(4 * size)
-        .zip(qx.q.chunks_exact(128))
-        .zip(qx.scale.chunks_exact(4).zip(qx.scaled_sum.chunks_exact(4)));
-    let whole = row.len() / (4 * size) * 4;
-    let (mut a0, mut a1, mut a2, mut a3) = (0f32, 0f32, 0f32, 0f32);
-    for ((blocks, xs), (scales, sums)) in groups {
-        a0 += term(&blocks[..size], &xs[..32], scales[0], sums[0]);
-        a1 += term(&blocks[size..2 * size], &xs[32..64], scales[1], sums[1]);
-        a2 += term(&blocks[2 * size..3 * size], &xs[64..96], scales[2], sums[2]);
-        a3 += term(&blocks[3 * size..], &xs[96..], scales[3], sums[3]);
-    }
-    let mut acc = [a0, a1, a2, a3];
-    let rest = row[whole * size..]
+    let mut acc = [[0f32; 8]; 4];
+    let blocks = row
         .chunks_exact(size)
-        .zip(qx.q[whole * 32..].chunks_exact(32))
-        .zip(qx.scale[whole..].iter().zip(&qx.scaled_sum[whole..]));
-    for (i, ((block, x), (scale, sum))) in rest.enumerate() {
-        acc[(whole + i) & 3] += term(block, x, *scale, *sum);
+        .zip(qx.q.chunks_exact(32))
+        .zip(&qx.scales);
+    for (b, ((block, x), scales)) in blocks.enumerate() {
+        let ds = half(block, 0) * scales[0];
+        let p = partials(dtype, block, x);
+        let set = &mut acc[b & 3];
+        for j in 0..8 {
+            set[j] += ds * p[j] as f32;
+        }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
+    let lanes = std::array::from_fn(|j| (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]));
+    reduce8(lanes) + offset_term(dtype, row, qx)
 }
 
 /// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
@@ -226,6 +239,25 @@ fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) 
     }
     let _ = kernel;
     quantized_row(dtype, row, qx)
+}
+
+/// The half at `block[at..at + 2]` as a float.
+#[inline(always)]
+fn half(block: &[u8], at: usize) -> f32 {
+    half_table()[usize::from(u16::from_le_bytes([block[at], block[at + 1]]))]
+}
+
+/// `Σ_b m_b·(scale_b·Σq_b)` for `Q4_1` (zero for the other types), block `b` into
+/// accumulator `b mod 4`.
+fn offset_term(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
+    if dtype != DType::Q4_1 {
+        return 0.0;
+    }
+    let mut acc = [0f32; 4];
+    for (b, (block, scales)) in row.chunks_exact(20).zip(&qx.scales).enumerate() {
+        acc[b & 3] += half(block, 2) * scales[1];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// Every half as a float (exact), so block scales cost a load.
@@ -240,33 +272,52 @@ fn half_table() -> &'static [f32; 65536] {
     })
 }
 
-fn int_dot_scalar(dtype: DType, block: &[u8], x: &[i16]) -> i32 {
+/// One block's eight partial sums: partial `j` is `Σ w_i·x_i` over `i = 4j … 4j+3` (`x` in
+/// the evens-then-odds order of [`QuantizedInput`]).
+fn partials(dtype: DType, block: &[u8], x: &[i16]) -> [i32; 8] {
+    let mut w = [0i16; 32];
     match dtype {
-        DType::Q8_0 => block[2..34]
-            .iter()
-            .zip(x)
-            .map(|(&w, &v)| i32::from(w as i8) * i32::from(v))
-            .sum(),
+        DType::Q8_0 => {
+            for (w, &q) in w.iter_mut().zip(&block[2..34]) {
+                *w = i16::from(q as i8);
+            }
+        }
         DType::Q4_0 | DType::Q4_1 => {
+            // Byte `i` holds element `i` in its low half and element `i + 16` in its high one.
             let (qs, offset) = if dtype == DType::Q4_0 {
                 (&block[2..18], 8)
             } else {
                 (&block[4..20], 0)
             };
-            let mut sum = 0i32;
-            for (i, &byte) in qs.iter().enumerate() {
-                sum += (i32::from(byte & 15) - offset) * i32::from(x[i]);
-                sum += (i32::from(byte >> 4) - offset) * i32::from(x[i + 16]);
+            let (low, high) = w.split_at_mut(16);
+            for ((l, h), &q) in low.iter_mut().zip(high).zip(qs) {
+                *l = i16::from(q & 15) - offset;
+                *h = i16::from(q >> 4) - offset;
             }
-            sum
         }
-        DType::F32 | DType::F16 => 0,
+        DType::F32 | DType::F16 => {}
     }
+    let (evens, odds) = x.split_at(16);
+    let mut products = [0i32; 32];
+    for (k, (&e, &o)) in evens.iter().zip(odds).enumerate() {
+        products[2 * k] = i32::from(w[2 * k]) * i32::from(e);
+        products[2 * k + 1] = i32::from(w[2 * k + 1]) * i32::from(o);
+    }
+    let mut p = [0; 8];
+    for (p, four) in p.iter_mut().zip(products.chunks_exact(4)) {
+        *p = (four[0] + four[1]) + (four[2] + four[3]);
+    }
+    p
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
+
+    /// How far ahead of the block being summed the AVX2 loop asks for weights, in bytes. The
+    /// hardware prefetcher alone leaves a streamed matrix waiting on memory (decode ran at
+    /// half the speed); 4 KiB ahead measured best on the bench machine (2–8 KiB within noise).
+    const PREFETCH: usize = 4096;
 
     use crate::dtype::DType;
 
@@ -294,123 +345,151 @@ mod avx2 {
         }
     }
 
-    /// One block's products of a weight block and 32 quantised inputs, summed in pairs and
-    /// quads: eight `i32` partial sums (expanded in place; `$dtype` is a constant there).
-    macro_rules! quads {
+    /// One block's eight partial sums (lane `j`: elements `4j … 4j+3`) from its bytes at
+    /// `$block` and its 32 inputs at `$x` (evens then odds). `$dtype` is a constant where
+    /// this is expanded, so each type gets its own loop.
+    macro_rules! partials {
         ($dtype:expr, $block:expr, $x:expr) => {{
-            let (block, x): (&[u8], &[i16]) = ($block, $x);
-            let x0 = _mm256_loadu_si256(x.as_ptr().cast());
-            let x1 = _mm256_loadu_si256(x[16..].as_ptr().cast());
-            // Weights widened to 16 bits: elements 0–15, then 16–31.
-            let (w0, w1) = match $dtype {
-                DType::Q8_0 => (
-                    _mm256_cvtepi8_epi16(_mm_loadu_si128(block[2..18].as_ptr().cast())),
-                    _mm256_cvtepi8_epi16(_mm_loadu_si128(block[18..34].as_ptr().cast())),
-                ),
+            let (block, x): (*const u8, *const i16) = ($block, $x);
+            // The weights as 16-bit values: the even elements (0, 2, … 14 in lane 0; 16, 18,
+            // … 30 in lane 1) and the odd ones, matching the input's order.
+            let (even, odd) = match $dtype {
+                DType::Q8_0 => {
+                    let w = _mm256_loadu_si256(block.add(2).cast());
+                    (
+                        _mm256_srai_epi16(_mm256_slli_epi16(w, 8), 8),
+                        _mm256_srai_epi16(w, 8),
+                    )
+                }
                 DType::Q4_0 => {
-                    let (lo, hi) = nibbles(&block[2..18]);
+                    let (even, odd) = nibbles(block.add(2));
                     let eight = _mm256_set1_epi16(8);
-                    (_mm256_sub_epi16(lo, eight), _mm256_sub_epi16(hi, eight))
+                    (_mm256_sub_epi16(even, eight), _mm256_sub_epi16(odd, eight))
                 }
-                _ => nibbles(&block[4..20]),
+                _ => nibbles(block.add(4)),
             };
-            // Products summed in pairs (i32: at most 2·128·32767), then the two halves.
-            _mm256_add_epi32(_mm256_madd_epi16(w0, x0), _mm256_madd_epi16(w1, x1))
+            // Products summed in pairs, then the evens' and odds' pairs: i32, at most
+            // 4·128·32767.
+            _mm256_add_epi32(
+                _mm256_madd_epi16(even, _mm256_loadu_si256(x.cast())),
+                _mm256_madd_epi16(odd, _mm256_loadu_si256(x.add(16).cast())),
+            )
         }};
     }
 
-    /// The integer dot product of one block (the eight partial sums added).
-    macro_rules! int_dot {
-        ($dtype:expr, $block:expr, $x:expr) => {{
-            let q = quads!($dtype, $block, $x);
-            let s = _mm_add_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
-            _mm_cvtsi128_si32(s)
+    /// Adds block `$b`'s `(d·scale)·partials` into the accumulator `$acc`, and for `Q4_1`
+    /// its `m·(scale·Σq)` into the scalar `$offset`.
+    macro_rules! step {
+        ($dtype:expr, $acc:ident, $offset:ident, $b:expr, $at:expr) => {{
+            let b: usize = $b;
+            let (rows, xs, scales) = $at;
+            let block = rows.add(b * $dtype.block_bytes());
+            // The address may lie past the matrix: a prefetch never faults.
+            _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
+            let p = partials!($dtype, block, xs.add(b * 32));
+            // [d·scale, m·(scale·Σq)] (`m` only for `Q4_1`): the halves converted exactly.
+            let pair = _mm_castpd_ps(_mm_load_sd(scales.add(b).cast()));
+            let halves = if $dtype == DType::Q4_1 {
+                _mm_loadu_si32(block.cast())
+            } else {
+                _mm_loadu_si16(block.cast())
+            };
+            let terms = _mm_mul_ps(_mm_cvtph_ps(halves), pair);
+            let d = _mm256_broadcastss_ps(terms);
+            $acc = _mm256_add_ps($acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(p)));
+            if $dtype == DType::Q4_1 {
+                $offset = _mm_add_ps($offset, terms);
+            }
         }};
     }
 
-    /// The scalar path's float loop, four blocks at a time: lane `j` is the scalar
-    /// accumulator `j` (blocks `4k + j`) and sees the same multiplies and adds in the same
-    /// order; the four blocks' integer sums are reduced together (exact in any order).
-    macro_rules! grouped {
+    /// The scalar path's loop (`super::quantized_row`) with its eight accumulators of set `k`
+    /// in the eight lanes of `a{k}`: the same products and sums in the same order.
+    macro_rules! blocks {
         ($dtype:expr, $row:expr, $qx:expr) => {{
-            let (dtype, row, qx): (DType, &[u8], &super::QuantizedInput) = ($dtype, $row, $qx);
-            let size = dtype.block_bytes();
-            let table = super::half_table();
-            let half =
-                |b: &[u8], at: usize| table[usize::from(u16::from_le_bytes([b[at], b[at + 1]]))];
-            let offset = dtype == DType::Q4_1;
-            let blocks = row.len() / size;
-            let whole = blocks / 4 * 4;
-            let mut acc = _mm_setzero_ps();
-            let groups = row
-                .chunks_exact(4 * size)
-                .zip(qx.q.chunks_exact(128))
-                .zip(qx.scale.chunks_exact(4).zip(qx.scaled_sum.chunks_exact(4)));
-            for ((bl, xs), (scales, sums)) in groups {
-                let (b0, b1) = (&bl[..size], &bl[size..2 * size]);
-                let (b2, b3) = (&bl[2 * size..3 * size], &bl[3 * size..]);
-                let h01 =
-                    _mm256_hadd_epi32(quads!(dtype, b0, &xs[..32]), quads!(dtype, b1, &xs[32..64]));
-                let h23 =
-                    _mm256_hadd_epi32(quads!(dtype, b2, &xs[64..96]), quads!(dtype, b3, &xs[96..]));
-                let h = _mm256_hadd_epi32(h01, h23);
-                let isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-                let d = _mm_set_ps(half(b3, 0), half(b2, 0), half(b1, 0), half(b0, 0));
-                let scale = _mm_loadu_ps(scales.as_ptr());
-                let mut term = _mm_mul_ps(_mm_mul_ps(d, scale), _mm_cvtepi32_ps(isum));
-                if offset {
-                    let m = _mm_set_ps(half(b3, 2), half(b2, 2), half(b1, 2), half(b0, 2));
-                    term = _mm_add_ps(term, _mm_mul_ps(m, _mm_loadu_ps(sums.as_ptr())));
-                }
-                acc = _mm_add_ps(acc, term);
+            let (row, qx): (&[u8], &super::QuantizedInput) = ($row, $qx);
+            let n = (row.len() / $dtype.block_bytes())
+                .min(qx.scales.len())
+                .min(qx.q.len() / 32);
+            let at = (row.as_ptr(), qx.q.as_ptr(), qx.scales.as_ptr());
+            let [mut a0, mut a1, mut a2, mut a3] = [_mm256_setzero_ps(); 4];
+            // Lane 1 of each holds the scalar path's offset accumulator (lane 0 is unused).
+            let [mut m0, mut m1, mut m2, mut m3] = [_mm_setzero_ps(); 4];
+            let mut b = 0;
+            while b + 4 <= n {
+                step!($dtype, a0, m0, b, at);
+                step!($dtype, a1, m1, b + 1, at);
+                step!($dtype, a2, m2, b + 2, at);
+                step!($dtype, a3, m3, b + 3, at);
+                b += 4;
             }
-            let mut lanes = [0f32; 4];
-            _mm_storeu_ps(lanes.as_mut_ptr(), acc);
-            let rest = row[whole * size..]
-                .chunks_exact(size)
-                .zip(qx.q[whole * 32..].chunks_exact(32))
-                .zip(qx.scale[whole..].iter().zip(&qx.scaled_sum[whole..]));
-            for (i, ((block, x), (scale, sum))) in rest.enumerate() {
-                let product = (half(block, 0) * scale) * int_dot!(dtype, block, x) as f32;
-                let term = if offset {
-                    product + half(block, 2) * sum
-                } else {
-                    product
-                };
-                lanes[(whole + i) & 3] += term;
+            if b < n {
+                step!($dtype, a0, m0, b, at);
             }
-            (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+            if b + 1 < n {
+                step!($dtype, a1, m1, b + 1, at);
+            }
+            if b + 2 < n {
+                step!($dtype, a2, m2, b + 2, at);
+            }
+            let mut lanes = [0f32; 8];
+            let sum = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+            _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+            let offset = _mm_add_ps(_mm_add_ps(m0, m1), _mm_add_ps(m2, m3));
+            super::reduce8(lanes) + _mm_cvtss_f32(_mm_movehdup_ps(offset))
         }};
     }
 
     /// Quantised row · quantised input with AVX2: one copy of the loop per type (the block
-    /// size and the product are constants in each).
-    #[target_feature(enable = "avx2")]
+    /// size and the unpacking are constants in each).
+    #[target_feature(enable = "avx2,f16c")]
     pub unsafe fn quantized_dot(dtype: DType, row: &[u8], qx: &super::QuantizedInput) -> f32 {
-        // SAFETY: AVX2 is enabled here; blocks are whole and every slice is in bounds.
+        // SAFETY: AVX2 is enabled here; `blocks!` reads only whole blocks inside `row` and
+        // the inputs of blocks that `qx` holds.
         unsafe {
             match dtype {
-                DType::Q8_0 => grouped!(DType::Q8_0, row, qx),
-                DType::Q4_0 => grouped!(DType::Q4_0, row, qx),
-                DType::Q4_1 => grouped!(DType::Q4_1, row, qx),
+                DType::Q8_0 => blocks!(DType::Q8_0, row, qx),
+                DType::Q4_0 => blocks!(DType::Q4_0, row, qx),
+                DType::Q4_1 => blocks!(DType::Q4_1, row, qx),
                 DType::F32 | DType::F16 => 0.0,
             }
         }
     }
 
-    /// Sixteen bytes of packed nibbles as 16-bit values: the low nibbles (elements 0–15) and
-    /// the high ones (16–31).
-    #[inline(always)]
-    unsafe fn nibbles(qs: &[u8]) -> (__m256i, __m256i) {
-        // SAFETY: `qs` is 16 bytes.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn stream(bytes: &[u8]) -> u64 {
+        let whole = bytes.len() / 64 * 64;
+        let p = bytes.as_ptr();
+        // SAFETY: every load is inside `bytes`; prefetches never fault.
         unsafe {
-            let b = _mm_loadu_si128(qs.as_ptr().cast());
-            let m = _mm_set1_epi8(15);
-            let lo = _mm_and_si128(b, m);
-            let hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-            (_mm256_cvtepu8_epi16(lo), _mm256_cvtepu8_epi16(hi))
+            let (mut a, mut b) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for at in (0..whole).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at + PREFETCH).cast::<i8>());
+                a = _mm256_add_epi64(a, _mm256_loadu_si256(p.add(at).cast()));
+                b = _mm256_add_epi64(b, _mm256_loadu_si256(p.add(at + 32).cast()));
+            }
+            let mut lanes = [0u64; 4];
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), _mm256_add_epi64(a, b));
+            let rest = bytes[whole..].iter().map(|&b| u64::from(b));
+            lanes.into_iter().chain(rest).fold(0, u64::wrapping_add)
+        }
+    }
+
+    /// A `Q4` block's sixteen bytes of packed nibbles as 16-bit values, evens and odds: both
+    /// lanes hold the bytes, lane 1's dwords shifted right by four so that its low nibbles
+    /// are the bytes' high ones (elements 16–31). The masks drop the bits that the shifts
+    /// bring across bytes.
+    #[inline(always)]
+    unsafe fn nibbles(qs: *const u8) -> (__m256i, __m256i) {
+        // SAFETY: the caller's block holds 16 bytes at `qs`; AVX2 is enabled by the caller.
+        unsafe {
+            let b = _mm256_broadcastsi128_si256(_mm_loadu_si128(qs.cast()));
+            let c = _mm256_srlv_epi32(b, _mm256_set_epi32(4, 4, 4, 4, 0, 0, 0, 0));
+            let m = _mm256_set1_epi16(15);
+            (
+                _mm256_and_si256(c, m),
+                _mm256_and_si256(_mm256_srli_epi16(c, 8), m),
+            )
         }
     }
 }
@@ -455,32 +534,57 @@ mod tests {
     }
 
     #[test]
-    /// Quantised blocks reproduce the weights they encode, and both paths agree on every type.
+    /// Quantised blocks reproduce the weights they encode, and both paths agree bit for bit on
+    /// every type and row length (whole groups of four blocks and every tail), with inputs at
+    /// the ends of the 16-bit range.
     fn quantized_paths_agree() {
         let mut seed = 7;
-        let x: Vec<f32> = (0..64).map(|_| lcg(&mut seed)).collect();
-        let mut qx = QuantizedInput::default();
-        qx.quantize(&x);
-        for dtype in [DType::Q8_0, DType::Q4_0, DType::Q4_1] {
-            let w: Vec<f32> = (0..64).map(|_| lcg(&mut seed)).collect();
-            let row = crate::dtype::quantize_row(dtype, &w);
-            let deq = crate::dtype::dequantize_row(dtype, &row, 64);
-            for (a, b) in w.iter().zip(&deq) {
-                assert!((a - b).abs() < 0.15, "{dtype:?}: {a} vs {b}");
-            }
-            let scalar = row_dot(Kernel::Scalar, dtype, &row, &x, &qx);
-            let exact: f32 = deq.iter().zip(&x).map(|(a, b)| a * b).sum();
-            assert!(
-                (scalar - exact).abs() < 0.2,
-                "{dtype:?}: {scalar} vs {exact}"
-            );
-            if let Some(avx) = Kernel::named("avx2") {
-                assert_eq!(
-                    row_dot(avx, dtype, &row, &x, &qx).to_bits(),
-                    scalar.to_bits(),
-                    "{dtype:?}"
+        for blocks in (1..=9).chain([18, 48]) {
+            let n = blocks * 32;
+            let mut x: Vec<f32> = (0..n).map(|_| lcg(&mut seed) * 4.0).collect();
+            x[n - 1] = 5.0; // one element at +32767 in the last block
+            x[0] = -5.0;
+            let mut qx = QuantizedInput::default();
+            qx.quantize(&x);
+            for dtype in [DType::Q8_0, DType::Q4_0, DType::Q4_1] {
+                let w: Vec<f32> = (0..n).map(|_| lcg(&mut seed) + 0.3).collect();
+                let row = crate::dtype::quantize_row(dtype, &w);
+                let deq = crate::dtype::dequantize_row(dtype, &row, n);
+                for (a, b) in w.iter().zip(&deq) {
+                    assert!((a - b).abs() < 0.15, "{dtype:?}: {a} vs {b}");
+                }
+                let scalar = row_dot(Kernel::Scalar, dtype, &row, &x, &qx);
+                let exact: f64 = deq.iter().zip(&x).map(|(a, b)| f64::from(a * b)).sum();
+                let size: f64 = deq
+                    .iter()
+                    .zip(&x)
+                    .map(|(a, b)| f64::from((a * b).abs()))
+                    .sum();
+                assert!(
+                    (f64::from(scalar) - exact).abs() < 1e-3 * size,
+                    "{dtype:?} × {blocks}: {scalar} vs {exact}"
                 );
+                if let Some(avx) = Kernel::named("avx2") {
+                    assert_eq!(
+                        row_dot(avx, dtype, &row, &x, &qx).to_bits(),
+                        scalar.to_bits(),
+                        "{dtype:?} × {blocks}"
+                    );
+                }
             }
+        }
+    }
+
+    #[test]
+    /// The bandwidth yardstick reads every byte: both kernels give the same checksum.
+    fn stream_reads_everything() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let mut changed = bytes.clone();
+        changed[500] ^= 1;
+        for kernel in [Kernel::Scalar, Kernel::best()] {
+            assert_eq!(stream(kernel, &bytes), stream(Kernel::Scalar, &bytes));
+            assert_ne!(stream(kernel, &bytes), stream(kernel, &changed));
+            assert_ne!(stream(kernel, &bytes), stream(kernel, &bytes[..999]));
         }
     }
 }
