@@ -23,27 +23,50 @@ pub enum Kernel {
     Scalar,
     /// x86-64 AVX2 and F16C intrinsics (checked at run time).
     Avx2,
+    /// x86-64 AVX-512 (F and BW) for quantised rows, two blocks at a time; AVX2 elsewhere.
+    Avx512,
 }
 
 impl Kernel {
-    /// AVX2 where the CPU has it, otherwise scalar.
+    /// The fastest kernel this CPU runs.
     pub fn best() -> Self {
+        Self::available().pop().unwrap_or(Self::Scalar)
+    }
+
+    /// Every kernel this CPU runs, slowest first (scalar always).
+    pub fn available() -> Vec<Self> {
+        let mut kernels = vec![Self::Scalar];
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("f16c")
         {
-            return Self::Avx2;
+            kernels.push(Self::Avx2);
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
+                kernels.push(Self::Avx512);
+            }
         }
-        Self::Scalar
+        kernels
     }
 
-    /// The kernel named `name` (`scalar`, `avx2`), if this CPU can run it.
+    /// The kernel named `name` (`scalar`, `avx2`, `avx512`), if this CPU can run it.
     pub fn named(name: &str) -> Option<Self> {
-        match name {
-            "scalar" => Some(Self::Scalar),
-            "avx2" if Self::best() == Self::Avx2 => Some(Self::Avx2),
-            _ => None,
+        Self::available().into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kernel's name, as [`Kernel::named`] takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scalar => "scalar",
+            Self::Avx2 => "avx2",
+            Self::Avx512 => "avx512",
         }
+    }
+
+    /// Whether the AVX2 loops may run (the AVX-512 kernel uses them for floats).
+    fn avx2(self) -> bool {
+        self != Self::Scalar
     }
 }
 
@@ -57,8 +80,8 @@ fn reduce8(a: [f32; 8]) -> f32 {
 pub fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Avx2 {
-        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2.
+    if kernel.avx2() {
+        // SAFETY: the AVX2 kernels are only chosen after the CPU reported AVX2.
         return unsafe { avx2::dot(a, b) };
     }
     let _ = kernel;
@@ -81,13 +104,35 @@ fn tail(acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     }
 }
 
+/// `r` rounded half away from zero, as `f32::round` does (its value is small: `|r| ≤ 32767`
+/// but for rounding), without the call to `roundf` that a baseline x86-64 build makes.
+#[inline(always)]
+fn round(r: f32) -> i32 {
+    let whole = r as i32; // toward zero; NaN gives 0, as `f32::round(NaN) as i16` does
+    let fraction = r - whole as f32; // exact: the fractional part of a float is a float
+    // Without branches: which way a value rounds is a coin toss to the branch predictor.
+    whole + i32::from(fraction >= 0.5) - i32::from(fraction <= -0.5)
+}
+
+/// Where block `b` of `blocks` keeps its sixteen evens and its sixteen odds in
+/// [`QuantizedInput::q`].
+#[inline(always)]
+fn input_at(b: usize, blocks: usize) -> (usize, usize) {
+    let base = (b & !1) * 32;
+    if (b | 1) < blocks {
+        (base + (b & 1) * 16, base + 32 + (b & 1) * 16)
+    } else {
+        (base, base + 16)
+    }
+}
+
 /// Reads every byte of `bytes` as fast as this CPU streams memory (wide loads, prefetched
 /// ahead like the quantised loop) and returns a checksum, so the read cannot be skipped: the
 /// yardstick of the bandwidth bound that decode speed is measured against.
 pub fn stream(kernel: Kernel, bytes: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Avx2 {
-        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2.
+    if kernel.avx2() {
+        // SAFETY: the AVX2 kernels are only chosen after the CPU reported AVX2.
         return unsafe { avx2::stream(bytes) };
     }
     let _ = kernel;
@@ -102,10 +147,12 @@ pub fn stream(kernel: Kernel, bytes: &[u8]) -> u64 {
 
 /// Activations quantised to 16 bits in blocks of 32, as quantised weights need them.
 ///
-/// Within a block the values are stored even elements first (0, 2, …, 30), then odd ones
-/// (1, 3, …, 31): the order in which the AVX2 loop unpacks a block's weights without a
-/// shuffle. Any order gives the same integers; this one costs nothing, since an input is
-/// quantised once and meets every row of the matrix.
+/// A block's values are kept as its even elements (0, 2, …, 30) and its odd ones (1, 3, …,
+/// 31): the order in which the SIMD loops unpack weights without a shuffle. Blocks go in pairs,
+/// `[evens of b, evens of b+1, odds of b, odds of b+1]`, so that one 512-bit load holds a
+/// pair's evens; the last block of an odd count is `[evens, odds]` ([`input_at`]). Any order
+/// gives the same integers; this one costs nothing, since an input is quantised once and meets
+/// every row of the matrix.
 #[derive(Clone, Debug, Default)]
 pub struct QuantizedInput {
     /// Per block: its scale, and `scale · Σq` (for the offset term of `Q4_1`). Side by side
@@ -122,19 +169,22 @@ impl QuantizedInput {
         let blocks = x.len() / 32;
         self.scales.clear();
         self.q.clear();
-        self.q.reserve(x.len());
-        for block in x.chunks_exact(32).take(blocks) {
+        self.q.resize(blocks * 32, 0);
+        for (b, block) in x.chunks_exact(32).take(blocks).enumerate() {
             let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
             let d = amax / 32767.0;
             let id = if d == 0.0 { 0.0 } else { 1.0 / d };
-            let mut q = [0i16; 32];
+            let (evens, odds) = input_at(b, blocks);
             let mut sum = 0i32;
-            for (i, v) in block.iter().enumerate() {
-                let value = (v * id).round().clamp(-32767.0, 32767.0) as i16;
-                sum += i32::from(value);
-                q[i / 2 + (i & 1) * 16] = value;
+            let mut q = [0i16; 32];
+            for (q, v) in q.iter_mut().zip(block) {
+                *q = round(v * id).clamp(-32767, 32767) as i16;
+                sum += i32::from(*q);
             }
-            self.q.extend_from_slice(&q);
+            for (k, pair) in q.chunks_exact(2).enumerate() {
+                self.q[evens + k] = pair[0];
+                self.q[odds + k] = pair[1];
+            }
             self.scales.push([d, d * sum as f32]);
         }
     }
@@ -163,6 +213,37 @@ pub fn row_dot(kernel: Kernel, dtype: DType, row: &[u8], x: &[f32], qx: &Quantiz
     }
 }
 
+/// Consecutive outputs of a matrix-vector product: `out[i]` is [`row_dot`] of row `i` of
+/// `rows` (`row_bytes` each). Quantised rows are looped over inside the SIMD code, so a matrix
+/// pays for one dispatch rather than one per row.
+pub fn matvec(
+    kernel: Kernel,
+    dtype: DType,
+    rows: &[u8],
+    row_bytes: usize,
+    x: &[f32],
+    qx: &QuantizedInput,
+    out: &mut [f32],
+) {
+    assert!(rows.len() >= out.len() * row_bytes, "rows missing");
+    // SAFETY: each kernel is only chosen after the CPU reported its features.
+    #[cfg(target_arch = "x86_64")]
+    if dtype.is_quantized() {
+        match kernel {
+            Kernel::Avx512 => {
+                return unsafe { avx2::avx512::quantized_rows(dtype, rows, row_bytes, qx, out) };
+            }
+            Kernel::Avx2 => {
+                return unsafe { avx2::quantized_rows(dtype, rows, row_bytes, qx, out) };
+            }
+            Kernel::Scalar => {}
+        }
+    }
+    for (y, row) in out.iter_mut().zip(rows.chunks_exact(row_bytes)) {
+        *y = row_dot(kernel, dtype, row, x, qx);
+    }
+}
+
 /// `row · x` for rows stored as `width`-byte floats that `decode` reads: decoded 256 at a time
 /// into the same eight accumulators, in the same order, as `dot` on floats in place.
 fn decoded_dot(
@@ -188,8 +269,8 @@ fn decoded_dot(
 fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     let whole = a.len() / 8 * 8;
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Avx2 {
-        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2.
+    if kernel.avx2() {
+        // SAFETY: the AVX2 kernels are only chosen after the CPU reported AVX2.
         unsafe { avx2::accumulate(acc, &a[..whole], &b[..whole]) };
         tail(acc, &a[whole..], &b[whole..]);
         return;
@@ -214,13 +295,16 @@ fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
 fn quantized_row(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
     let size = dtype.block_bytes();
     let mut acc = [[0f32; 8]; 4];
-    let blocks = row
-        .chunks_exact(size)
-        .zip(qx.q.chunks_exact(32))
-        .zip(&qx.scales);
-    for (b, ((block, x), scales)) in blocks.enumerate() {
+    let count = qx.scales.len();
+    for (b, (block, scales)) in row.chunks_exact(size).zip(&qx.scales).enumerate() {
         let ds = half(block, 0) * scales[0];
-        let p = partials(dtype, block, x);
+        let (evens, odds) = input_at(b, count);
+        let p = partials(
+            dtype,
+            block,
+            &qx.q[evens..evens + 16],
+            &qx.q[odds..odds + 16],
+        );
         let set = &mut acc[b & 3];
         for j in 0..8 {
             set[j] += ds * p[j] as f32;
@@ -232,10 +316,12 @@ fn quantized_row(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
 
 /// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
 fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
+    // SAFETY: each kernel is only chosen after the CPU reported its features.
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Avx2 {
-        // SAFETY: `Avx2` is only chosen after the CPU reported AVX2.
-        return unsafe { avx2::quantized_dot(dtype, row, qx) };
+    match kernel {
+        Kernel::Avx512 => return unsafe { avx2::avx512::quantized_dot(dtype, row, qx) },
+        Kernel::Avx2 => return unsafe { avx2::quantized_dot(dtype, row, qx) },
+        Kernel::Scalar => {}
     }
     let _ = kernel;
     quantized_row(dtype, row, qx)
@@ -272,9 +358,9 @@ fn half_table() -> &'static [f32; 65536] {
     })
 }
 
-/// One block's eight partial sums: partial `j` is `Σ w_i·x_i` over `i = 4j … 4j+3` (`x` in
-/// the evens-then-odds order of [`QuantizedInput`]).
-fn partials(dtype: DType, block: &[u8], x: &[i16]) -> [i32; 8] {
+/// One block's eight partial sums: partial `j` is `Σ w_i·x_i` over `i = 4j … 4j+3` (the
+/// inputs as [`QuantizedInput`] keeps them: evens and odds).
+fn partials(dtype: DType, block: &[u8], evens: &[i16], odds: &[i16]) -> [i32; 8] {
     let mut w = [0i16; 32];
     match dtype {
         DType::Q8_0 => {
@@ -297,7 +383,6 @@ fn partials(dtype: DType, block: &[u8], x: &[i16]) -> [i32; 8] {
         }
         DType::F32 | DType::F16 => {}
     }
-    let (evens, odds) = x.split_at(16);
     let mut products = [0i32; 32];
     for (k, (&e, &o)) in evens.iter().zip(odds).enumerate() {
         products[2 * k] = i32::from(w[2 * k]) * i32::from(e);
@@ -346,11 +431,11 @@ mod avx2 {
     }
 
     /// One block's eight partial sums (lane `j`: elements `4j … 4j+3`) from its bytes at
-    /// `$block` and its 32 inputs at `$x` (evens then odds). `$dtype` is a constant where
-    /// this is expanded, so each type gets its own loop.
+    /// `$block` and its inputs (sixteen evens at `$evens`, sixteen odds at `$odds`).
+    /// `$dtype` is a constant where this is expanded, so each type gets its own loop.
     macro_rules! partials {
-        ($dtype:expr, $block:expr, $x:expr) => {{
-            let (block, x): (*const u8, *const i16) = ($block, $x);
+        ($dtype:expr, $block:expr, $evens:expr, $odds:expr) => {{
+            let block: *const u8 = $block;
             // The weights as 16-bit values: the even elements (0, 2, … 14 in lane 0; 16, 18,
             // … 30 in lane 1) and the odd ones, matching the input's order.
             let (even, odd) = match $dtype {
@@ -371,35 +456,42 @@ mod avx2 {
             // Products summed in pairs, then the evens' and odds' pairs: i32, at most
             // 4·128·32767.
             _mm256_add_epi32(
-                _mm256_madd_epi16(even, _mm256_loadu_si256(x.cast())),
-                _mm256_madd_epi16(odd, _mm256_loadu_si256(x.add(16).cast())),
+                _mm256_madd_epi16(even, _mm256_loadu_si256($evens.cast())),
+                _mm256_madd_epi16(odd, _mm256_loadu_si256($odds.cast())),
             )
         }};
     }
 
-    /// Adds block `$b`'s `(d·scale)·partials` into the accumulator `$acc`, and for `Q4_1`
-    /// its `m·(scale·Σq)` into the scalar `$offset`.
-    macro_rules! step {
-        ($dtype:expr, $acc:ident, $offset:ident, $b:expr, $at:expr) => {{
+    /// Block `b`'s halves, `[d, m]` (`m` only for `Q4_1`), times its input's
+    /// `[scale, scale·Σq]`: `[d·scale, m·(scale·Σq)]`, the halves converted exactly.
+    macro_rules! terms {
+        ($dtype:expr, $block:expr, $scales:expr) => {{
+            let pair = _mm_castpd_ps(_mm_load_sd($scales.cast()));
+            let halves = if $dtype == DType::Q4_1 {
+                _mm_loadu_si32($block.cast())
+            } else {
+                _mm_loadu_si16($block.cast())
+            };
+            _mm_mul_ps(_mm_cvtph_ps(halves), pair)
+        }};
+    }
+
+    /// `(d·scale)·partials` of block `$b`, its inputs at `$x` (evens and odds offsets), as
+    /// eight floats; for `Q4_1`, `m·(scale·Σq)` is added into lane 1 of `$offset`.
+    macro_rules! block_terms {
+        ($dtype:expr, $offset:ident, $b:expr, $x:expr, $at:expr) => {{
             let b: usize = $b;
+            let (evens, odds): (usize, usize) = $x;
             let (rows, xs, scales) = $at;
             let block = rows.add(b * $dtype.block_bytes());
             // The address may lie past the matrix: a prefetch never faults.
             _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
-            let p = partials!($dtype, block, xs.add(b * 32));
-            // [d·scale, m·(scale·Σq)] (`m` only for `Q4_1`): the halves converted exactly.
-            let pair = _mm_castpd_ps(_mm_load_sd(scales.add(b).cast()));
-            let halves = if $dtype == DType::Q4_1 {
-                _mm_loadu_si32(block.cast())
-            } else {
-                _mm_loadu_si16(block.cast())
-            };
-            let terms = _mm_mul_ps(_mm_cvtph_ps(halves), pair);
-            let d = _mm256_broadcastss_ps(terms);
-            $acc = _mm256_add_ps($acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(p)));
+            let p = partials!($dtype, block, xs.add(evens), xs.add(odds));
+            let terms = terms!($dtype, block, scales.add(b));
             if $dtype == DType::Q4_1 {
                 $offset = _mm_add_ps($offset, terms);
             }
+            _mm256_mul_ps(_mm256_broadcastss_ps(terms), _mm256_cvtepi32_ps(p))
         }};
     }
 
@@ -408,8 +500,9 @@ mod avx2 {
     macro_rules! blocks {
         ($dtype:expr, $row:expr, $qx:expr) => {{
             let (row, qx): (&[u8], &super::QuantizedInput) = ($row, $qx);
+            let count = qx.scales.len();
             let n = (row.len() / $dtype.block_bytes())
-                .min(qx.scales.len())
+                .min(count)
                 .min(qx.q.len() / 32);
             let at = (row.as_ptr(), qx.q.as_ptr(), qx.scales.as_ptr());
             let [mut a0, mut a1, mut a2, mut a3] = [_mm256_setzero_ps(); 4];
@@ -417,20 +510,29 @@ mod avx2 {
             let [mut m0, mut m1, mut m2, mut m3] = [_mm_setzero_ps(); 4];
             let mut b = 0;
             while b + 4 <= n {
-                step!($dtype, a0, m0, b, at);
-                step!($dtype, a1, m1, b + 1, at);
-                step!($dtype, a2, m2, b + 2, at);
-                step!($dtype, a3, m3, b + 3, at);
+                // Two whole pairs: evens of b, b+1, then their odds; the same for b+2, b+3.
+                let x = b * 32;
+                let t = block_terms!($dtype, m0, b, (x, x + 32), at);
+                a0 = _mm256_add_ps(a0, t);
+                let t = block_terms!($dtype, m1, b + 1, (x + 16, x + 48), at);
+                a1 = _mm256_add_ps(a1, t);
+                let t = block_terms!($dtype, m2, b + 2, (x + 64, x + 96), at);
+                a2 = _mm256_add_ps(a2, t);
+                let t = block_terms!($dtype, m3, b + 3, (x + 80, x + 112), at);
+                a3 = _mm256_add_ps(a3, t);
                 b += 4;
             }
             if b < n {
-                step!($dtype, a0, m0, b, at);
+                let t = block_terms!($dtype, m0, b, super::input_at(b, count), at);
+                a0 = _mm256_add_ps(a0, t);
             }
             if b + 1 < n {
-                step!($dtype, a1, m1, b + 1, at);
+                let t = block_terms!($dtype, m1, b + 1, super::input_at(b + 1, count), at);
+                a1 = _mm256_add_ps(a1, t);
             }
             if b + 2 < n {
-                step!($dtype, a2, m2, b + 2, at);
+                let t = block_terms!($dtype, m2, b + 2, super::input_at(b + 2, count), at);
+                a2 = _mm256_add_ps(a2, t);
             }
             let mut lanes = [0f32; 8];
             let sum = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
@@ -452,6 +554,39 @@ mod avx2 {
                 DType::Q4_0 => blocks!(DType::Q4_0, row, qx),
                 DType::Q4_1 => blocks!(DType::Q4_1, row, qx),
                 DType::F32 | DType::F16 => 0.0,
+            }
+        }
+    }
+
+    /// [`quantized_dot`] of each row, one loop per type.
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn quantized_rows(
+        dtype: DType,
+        rows: &[u8],
+        row_bytes: usize,
+        qx: &super::QuantizedInput,
+        out: &mut [f32],
+    ) {
+        let rows = rows.chunks_exact(row_bytes);
+        // SAFETY: as in `quantized_dot`.
+        unsafe {
+            match dtype {
+                DType::Q8_0 => {
+                    for (y, row) in out.iter_mut().zip(rows) {
+                        *y = blocks!(DType::Q8_0, row, qx);
+                    }
+                }
+                DType::Q4_0 => {
+                    for (y, row) in out.iter_mut().zip(rows) {
+                        *y = blocks!(DType::Q4_0, row, qx);
+                    }
+                }
+                DType::Q4_1 => {
+                    for (y, row) in out.iter_mut().zip(rows) {
+                        *y = blocks!(DType::Q4_1, row, qx);
+                    }
+                }
+                DType::F32 | DType::F16 => {}
             }
         }
     }
@@ -490,6 +625,229 @@ mod avx2 {
                 _mm256_and_si256(c, m),
                 _mm256_and_si256(_mm256_srli_epi16(c, 8), m),
             )
+        }
+    }
+
+    /// The quantised loop with AVX-512: two blocks per 512-bit register. A pair `(b, b+1)` of
+    /// a group of four fills lanes 0–7 and 8–15 of one accumulator, which therefore holds the
+    /// scalar path's sets `b mod 4` and `b+1 mod 4` side by side; `a` holds sets 0 and 1, `c`
+    /// sets 2 and 3. Every lane sees the scalar path's multiplies and adds in its order.
+    pub mod avx512 {
+        use std::arch::x86_64::*;
+
+        use super::{PREFETCH, nibbles};
+        use crate::dtype::DType;
+
+        /// Two blocks' partial sums (lanes 0–7: block `b`, 8–15: block `b+1`, lane `j` of each
+        /// over elements `4j … 4j+3`) from a whole pair of inputs at `$x`.
+        macro_rules! pair_partials {
+            ($dtype:expr, $b0:expr, $b1:expr, $x:expr) => {{
+                let (b0, b1, x): (*const u8, *const u8, *const i16) = ($b0, $b1, $x);
+                let (even, odd) = match $dtype {
+                    DType::Q8_0 => {
+                        let w0 = _mm256_loadu_si256(b0.add(2).cast());
+                        let w1 = _mm256_loadu_si256(b1.add(2).cast());
+                        let w = _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1);
+                        (
+                            _mm512_srai_epi16(_mm512_slli_epi16(w, 8), 8),
+                            _mm512_srai_epi16(w, 8),
+                        )
+                    }
+                    DType::Q4_0 => {
+                        let (even, odd) = pair_nibbles(b0.add(2), b1.add(2));
+                        let eight = _mm512_set1_epi16(8);
+                        (_mm512_sub_epi16(even, eight), _mm512_sub_epi16(odd, eight))
+                    }
+                    _ => pair_nibbles(b0.add(4), b1.add(4)),
+                };
+                _mm512_add_epi32(
+                    _mm512_madd_epi16(even, _mm512_loadu_si512(x.cast())),
+                    _mm512_madd_epi16(odd, _mm512_loadu_si512(x.add(32).cast())),
+                )
+            }};
+        }
+
+        /// Adds the pair `(b, b+1)` into `$acc` (their two sets), each block's partials times
+        /// its `d·scale`, which `$d` holds in lanes 0–7 and 8–15.
+        macro_rules! pair {
+            ($dtype:expr, $acc:ident, $b:expr, $at:expr, $d:expr) => {{
+                let b: usize = $b;
+                let (rows, xs, _) = $at;
+                let size = $dtype.block_bytes();
+                let (b0, b1) = (rows.add(b * size), rows.add((b + 1) * size));
+                _mm_prefetch::<_MM_HINT_T0>(b0.wrapping_add(PREFETCH).cast::<i8>());
+                _mm_prefetch::<_MM_HINT_T0>(b1.wrapping_add(PREFETCH).cast::<i8>());
+                let p = pair_partials!($dtype, b0, b1, xs.add(b * 32));
+                $acc = _mm512_add_ps($acc, _mm512_mul_ps($d, _mm512_cvtepi32_ps(p)));
+            }};
+        }
+
+        /// The halves `[d, m]` (`m` only for `Q4_1`, else zero) of the `$n` blocks from `$b`,
+        /// as 16-bit lanes `2k` and `2k+1`.
+        macro_rules! halves {
+            ($dtype:expr, $b:expr, $n:expr, $rows:expr) => {{
+                let mut h = [0u32; 4];
+                for (k, h) in h.iter_mut().enumerate().take($n) {
+                    let block = $rows.add(($b + k) * $dtype.block_bytes());
+                    *h = if $dtype == DType::Q4_1 {
+                        block.cast::<u32>().read_unaligned()
+                    } else {
+                        u32::from(block.cast::<u16>().read_unaligned())
+                    };
+                }
+                _mm_set_epi32(h[3] as i32, h[2] as i32, h[1] as i32, h[0] as i32)
+            }};
+        }
+
+        /// Lanes 0–7 of `$v` (lane `2·$i` everywhere) and lanes 8–15 (lane `2·$i + 2`).
+        macro_rules! spread {
+            ($v:expr, $i:expr) => {{
+                let (lo, hi): (i32, i32) = (2 * $i, 2 * $i + 2);
+                let index = _mm512_set_epi32(
+                    hi, hi, hi, hi, hi, hi, hi, hi, lo, lo, lo, lo, lo, lo, lo, lo,
+                );
+                _mm512_permutexvar_ps(index, $v)
+            }};
+        }
+
+        macro_rules! blocks {
+            ($dtype:expr, $row:expr, $qx:expr) => {{
+                let (row, qx): (&[u8], &crate::kernels::QuantizedInput) = ($row, $qx);
+                let count = qx.scales.len();
+                let n = (row.len() / $dtype.block_bytes())
+                    .min(count)
+                    .min(qx.q.len() / 32);
+                let at = (row.as_ptr(), qx.q.as_ptr(), qx.scales.as_ptr());
+                let scales = qx.scales.as_ptr().cast::<f32>();
+                let (mut a, mut c) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+                // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
+                let mut offsets = _mm256_setzero_ps();
+                let mut b = 0;
+                while b + 4 <= n {
+                    // Four blocks' [d·s, m·(s·Σq)] at once, [s, s·Σq] being side by side.
+                    let h = halves!($dtype, b, 4, at.0);
+                    let t = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(scales.add(2 * b)));
+                    if $dtype == DType::Q4_1 {
+                        offsets = _mm256_add_ps(offsets, t);
+                    }
+                    let t = _mm512_castps256_ps512(t);
+                    pair!($dtype, a, b, at, spread!(t, 0));
+                    pair!($dtype, c, b + 2, at, spread!(t, 2));
+                    b += 4;
+                }
+                let mut last = 0.0;
+                if b + 2 <= n {
+                    let h = halves!($dtype, b, 2, at.0);
+                    let t = _mm_mul_ps(_mm_cvtph_ps(h), _mm_loadu_ps(scales.add(2 * b)));
+                    if $dtype == DType::Q4_1 {
+                        let t = _mm_blend_ps(_mm_setzero_ps(), t, 0b1010);
+                        offsets = _mm256_add_ps(offsets, _mm256_zextps128_ps256(t));
+                    }
+                    pair!($dtype, a, b, at, spread!(_mm512_castps128_ps512(t), 0));
+                }
+                if (n - b) % 2 == 1 {
+                    // The odd block: set 0 (lanes 0–7 of `a`) or set 2 (of `c`).
+                    let k = n - 1;
+                    let (rows, xs, _) = at;
+                    let block = rows.add(k * $dtype.block_bytes());
+                    let (evens, odds) = crate::kernels::input_at(k, count);
+                    let p = partials!($dtype, block, xs.add(evens), xs.add(odds));
+                    let t = terms!($dtype, block, scales.add(2 * k));
+                    let d = _mm256_broadcastss_ps(t);
+                    let t8 = _mm512_castps256_ps512(_mm256_mul_ps(d, _mm256_cvtepi32_ps(p)));
+                    if k == b {
+                        a = _mm512_mask_add_ps(a, 0x00ff, a, t8);
+                    } else {
+                        c = _mm512_mask_add_ps(c, 0x00ff, c, t8);
+                    }
+                    last = _mm_cvtss_f32(_mm_movehdup_ps(t));
+                }
+                let sets = |v: __m512| {
+                    let lo = _mm512_castps512_ps256(v);
+                    let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+                    _mm256_add_ps(lo, hi)
+                };
+                let mut lanes = [0f32; 8];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(sets(a), sets(c)));
+                let mut o = [0f32; 8];
+                _mm256_storeu_ps(o.as_mut_ptr(), offsets);
+                if $dtype == DType::Q4_1 && n > b && (n - b) % 2 == 1 {
+                    // The odd block's offset term, last in its set (0 or 2).
+                    o[if n - b == 1 { 1 } else { 5 }] += last;
+                }
+                crate::kernels::reduce8(lanes) + ((o[1] + o[3]) + (o[5] + o[7]))
+            }};
+        }
+
+        /// Quantised row · quantised input with AVX-512, one loop per type.
+        #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
+        pub unsafe fn quantized_dot(
+            dtype: DType,
+            row: &[u8],
+            qx: &crate::kernels::QuantizedInput,
+        ) -> f32 {
+            // SAFETY: the features are enabled here; `blocks!` reads only whole blocks inside
+            // `row` and the inputs of blocks that `qx` holds.
+            unsafe {
+                match dtype {
+                    DType::Q8_0 => blocks!(DType::Q8_0, row, qx),
+                    DType::Q4_0 => blocks!(DType::Q4_0, row, qx),
+                    DType::Q4_1 => blocks!(DType::Q4_1, row, qx),
+                    DType::F32 | DType::F16 => 0.0,
+                }
+            }
+        }
+
+        /// [`quantized_dot`] of each row, one loop per type.
+        #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
+        pub unsafe fn quantized_rows(
+            dtype: DType,
+            rows: &[u8],
+            row_bytes: usize,
+            qx: &crate::kernels::QuantizedInput,
+            out: &mut [f32],
+        ) {
+            let rows = rows.chunks_exact(row_bytes);
+            // SAFETY: as in `quantized_dot`.
+            unsafe {
+                match dtype {
+                    DType::Q8_0 => {
+                        for (y, row) in out.iter_mut().zip(rows) {
+                            *y = blocks!(DType::Q8_0, row, qx);
+                        }
+                    }
+                    DType::Q4_0 => {
+                        for (y, row) in out.iter_mut().zip(rows) {
+                            *y = blocks!(DType::Q4_0, row, qx);
+                        }
+                    }
+                    DType::Q4_1 => {
+                        for (y, row) in out.iter_mut().zip(rows) {
+                            *y = blocks!(DType::Q4_1, row, qx);
+                        }
+                    }
+                    DType::F32 | DType::F16 => {}
+                }
+            }
+        }
+
+        /// Two `Q4` blocks' nibbles as 16-bit values, evens and odds: each 256-bit half is
+        /// what [`nibbles`] gives for one block.
+        #[inline(always)]
+        unsafe fn pair_nibbles(q0: *const u8, q1: *const u8) -> (__m512i, __m512i) {
+            // SAFETY: each block holds 16 bytes there; the caller enabled AVX-512.
+            unsafe {
+                let b0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(q0.cast()));
+                let b1 = _mm256_broadcastsi128_si256(_mm_loadu_si128(q1.cast()));
+                let b = _mm512_inserti64x4(_mm512_castsi256_si512(b0), b1, 1);
+                let shift = _mm512_set_epi32(4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0);
+                let c = _mm512_srlv_epi32(b, shift);
+                let m = _mm512_set1_epi16(15);
+                (
+                    _mm512_and_si512(c, m),
+                    _mm512_and_si512(_mm512_srli_epi16(c, 8), m),
+                )
+            }
         }
     }
 }
@@ -564,14 +922,38 @@ mod tests {
                     (f64::from(scalar) - exact).abs() < 1e-3 * size,
                     "{dtype:?} × {blocks}: {scalar} vs {exact}"
                 );
-                if let Some(avx) = Kernel::named("avx2") {
+                for kernel in Kernel::available() {
                     assert_eq!(
-                        row_dot(avx, dtype, &row, &x, &qx).to_bits(),
+                        row_dot(kernel, dtype, &row, &x, &qx).to_bits(),
                         scalar.to_bits(),
-                        "{dtype:?} × {blocks}"
+                        "{dtype:?} × {blocks} on {kernel:?}"
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    /// Our rounding is `f32::round` on every value an input can give, halves and NaN included.
+    fn round_is_half_away_from_zero() {
+        let mut values = vec![
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            32766.5,
+            -32766.5,
+            f32::NAN,
+        ];
+        values.extend([0.49999997f32, -0.49999997, 32767.0, 1e-30]);
+        let mut seed = 3;
+        values.extend((0..100_000).map(|_| lcg(&mut seed) * 32767.0));
+        for v in values {
+            let expected = v.round().clamp(-32767.0, 32767.0) as i16;
+            assert_eq!(round(v).clamp(-32767, 32767) as i16, expected, "{v}");
         }
     }
 

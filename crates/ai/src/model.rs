@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::Error;
 use crate::dtype::{DType, dequantize_into, dequantize_row};
 use crate::gguf::{Gguf, Value};
-use crate::kernels::{Kernel, QuantizedInput, dot, row_dot};
+use crate::kernels::{Kernel, QuantizedInput, dot, matvec};
 use crate::tokenizer::Tokenizer;
 
 /// The shape of a model.
@@ -631,10 +631,9 @@ impl Model {
     fn matmul(&self, exec: &Exec, w: &Tensor, x: &[f32], qx: &QuantizedInput, out: &mut [f32]) {
         let data = self.storage.bytes();
         let rows = |first: usize, out: &mut [f32]| {
-            for (i, y) in out.iter_mut().enumerate() {
-                let at = w.offset + (first + i) * w.row_bytes;
-                *y = row_dot(exec.kernel, w.dtype, &data[at..at + w.row_bytes], x, qx);
-            }
+            let at = w.offset + first * w.row_bytes;
+            let bytes = &data[at..at + out.len() * w.row_bytes];
+            matvec(exec.kernel, w.dtype, bytes, w.row_bytes, x, qx, out);
         };
         match &exec.pool {
             // `forward` runs inside the pool: its threads share the rows.

@@ -62,7 +62,7 @@ pub enum Llm {
         /// Threads (results are the same for any number).
         #[arg(long)]
         threads: Option<usize>,
-        /// Inner loops: `avx2` or `scalar` (results are the same; default: the fastest).
+        /// Inner loops: `avx512`, `avx2` or `scalar` (results are the same; default: the fastest).
         #[arg(long)]
         kernel: Option<String>,
         /// Print the token ids (one line, JSON) after the text.
@@ -234,8 +234,10 @@ pub fn llm(command: Llm) -> anyhow::Result<()> {
     } = command;
     let kernel = match kernel.as_deref() {
         None => Kernel::best(),
-        Some(k) => Kernel::named(k)
-            .with_context(|| format!("kernel {k:?} is not available here (scalar, avx2)"))?,
+        Some(k) => Kernel::named(k).with_context(|| {
+            let here: Vec<_> = Kernel::available().iter().map(|k| k.name()).collect();
+            format!("kernel {k:?} is not available here ({})", here.join(", "))
+        })?,
     };
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
