@@ -629,22 +629,43 @@ impl Model {
     }
 
     fn matmul(&self, exec: &Exec, w: &Tensor, x: &[f32], qx: &QuantizedInput, out: &mut [f32]) {
+        self.matmuls(exec, &mut [(w, out)], x, qx);
+    }
+
+    /// Several products of one input (`q`, `k`, `v`; `gate`, `up`): their rows are shared among
+    /// the threads in one go, so the threads meet once rather than once per matrix.
+    fn matmuls(
+        &self,
+        exec: &Exec,
+        products: &mut [(&Tensor, &mut [f32])],
+        x: &[f32],
+        qx: &QuantizedInput,
+    ) {
         let data = self.storage.bytes();
-        let rows = |first: usize, out: &mut [f32]| {
+        let rows = |w: &Tensor, first: usize, out: &mut [f32]| {
             let at = w.offset + first * w.row_bytes;
             let bytes = &data[at..at + out.len() * w.row_bytes];
             matvec(exec.kernel, w.dtype, bytes, w.row_bytes, x, qx, out);
         };
+        let total: usize = products.iter().map(|(w, _)| w.rows).sum();
         match &exec.pool {
             // `forward` runs inside the pool: its threads share the rows.
-            Some(pool) if w.rows >= 64 => {
-                let chunk = w.rows.div_ceil(pool.current_num_threads() * 4).max(16);
-                out[..w.rows]
-                    .par_chunks_mut(chunk)
-                    .enumerate()
-                    .for_each(|(c, o)| rows(c * chunk, o));
+            Some(pool) if total >= 64 => {
+                let chunk = total.div_ceil(pool.current_num_threads() * 4).max(16);
+                let mut jobs = Vec::new();
+                for (w, out) in products.iter_mut() {
+                    for (c, o) in out[..w.rows].chunks_mut(chunk).enumerate() {
+                        jobs.push((*w, c * chunk, o));
+                    }
+                }
+                jobs.into_par_iter()
+                    .for_each(|(w, first, o)| rows(w, first, o));
             }
-            _ => rows(0, &mut out[..w.rows]),
+            _ => {
+                for (w, out) in products.iter_mut() {
+                    rows(w, 0, &mut out[..w.rows]);
+                }
+            }
         }
     }
 
@@ -707,9 +728,17 @@ impl Model {
         for (l, layer) in self.layers.iter().enumerate() {
             rmsnorm(exec.kernel, &mut s.xb, &s.x, &layer.attn_norm, c.eps);
             s.qx.quantize(&s.xb);
-            self.matmul(exec, &layer.q, &s.xb, &s.qx, &mut s.q);
-            self.matmul(exec, &layer.k, &s.xb, &s.qx, &mut s.k);
-            self.matmul(exec, &layer.v, &s.xb, &s.qx, &mut s.v);
+            let qkv = [
+                (&layer.q, &mut s.q),
+                (&layer.k, &mut s.k),
+                (&layer.v, &mut s.v),
+            ];
+            self.matmuls(
+                exec,
+                &mut qkv.map(|(w, o)| (w, o.as_mut_slice())),
+                &s.xb,
+                &s.qx,
+            );
             self.rope(&mut s.q, &s.rotation);
             self.rope(&mut s.k, &s.rotation);
             {
@@ -749,8 +778,13 @@ impl Model {
             }
             rmsnorm(exec.kernel, &mut s.xb, &s.x, &layer.ffn_norm, c.eps);
             s.qx.quantize(&s.xb);
-            self.matmul(exec, &layer.gate, &s.xb, &s.qx, &mut s.hb);
-            self.matmul(exec, &layer.up, &s.xb, &s.qx, &mut s.hb2);
+            let up = [(&layer.gate, &mut s.hb), (&layer.up, &mut s.hb2)];
+            self.matmuls(
+                exec,
+                &mut up.map(|(w, o)| (w, o.as_mut_slice())),
+                &s.xb,
+                &s.qx,
+            );
             for (g, u) in s.hb.iter_mut().zip(&s.hb2) {
                 *g = *g / (1.0 + libm::expf(-*g)) * u;
             }
