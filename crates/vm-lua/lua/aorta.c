@@ -98,10 +98,91 @@ static int limbs (lua_State *L) {
   return 1;
 }
 
+/* Decimal strings of digits only (how the token blueprint keeps balances): compared, added and
+   subtracted without building bints. Each returns nil for anything else (a sign, spaces, an
+   empty string), and the caller falls back to bint, which gives the same answers. */
+static int plain (lua_State *L, int i, const char **s, size_t *len) {
+  size_t n, k;
+  const char *p;
+  if (lua_type(L, i) != LUA_TSTRING) return 0;
+  p = lua_tolstring(L, i, &n);
+  if (n == 0) return 0;
+  for (k = 0; k < n; k++)
+    if (p[k] < '0' || p[k] > '9') return 0;
+  while (n > 1 && *p == '0') { p++; n--; }  /* bint's canonical form: no leading zeros */
+  *s = p;
+  *len = n;
+  return 1;
+}
+
+static int digits_cmp (const char *a, size_t na, const char *b, size_t nb) {
+  int c;
+  if (na != nb) return na < nb ? -1 : 1;
+  c = memcmp(a, b, na);
+  return (c > 0) - (c < 0);
+}
+
+/* dec_cmp(a, b): -1, 0 or 1. */
+static int dec_cmp (lua_State *L) {
+  const char *a, *b;
+  size_t na, nb;
+  if (!plain(L, 1, &a, &na) || !plain(L, 2, &b, &nb)) lua_pushnil(L);
+  else lua_pushinteger(L, digits_cmp(a, na, b, nb));
+  return 1;
+}
+
+/* dec_add(a, b): the sum's digits. */
+static int dec_add (lua_State *L) {
+  const char *a, *b;
+  size_t na, nb, n, i;
+  int carry = 0;
+  char *out;
+  luaL_Buffer buf;
+  if (!plain(L, 1, &a, &na) || !plain(L, 2, &b, &nb)) { lua_pushnil(L); return 1; }
+  n = (na > nb ? na : nb) + 1;
+  out = luaL_buffinitsize(L, &buf, n);
+  for (i = 0; i < n; i++) {  /* least significant first, written from the right */
+    int d = carry;
+    if (i < na) d += a[na - 1 - i] - '0';
+    if (i < nb) d += b[nb - 1 - i] - '0';
+    carry = d >= 10;
+    out[n - 1 - i] = (char)('0' + d - 10 * carry);
+  }
+  if (out[0] == '0') { memmove(out, out + 1, n - 1); n--; }
+  luaL_pushresultsize(&buf, n);
+  return 1;
+}
+
+/* dec_sub(a, b): the difference's digits, or nil when b > a. */
+static int dec_sub (lua_State *L) {
+  const char *a, *b;
+  size_t na, nb, i, skip = 0;
+  int borrow = 0;
+  char *out;
+  luaL_Buffer buf;
+  if (!plain(L, 1, &a, &na) || !plain(L, 2, &b, &nb) || digits_cmp(a, na, b, nb) < 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  out = luaL_buffinitsize(L, &buf, na);
+  for (i = 0; i < na; i++) {
+    int d = (a[na - 1 - i] - '0') - borrow - (i < nb ? b[nb - 1 - i] - '0' : 0);
+    borrow = d < 0;
+    out[na - 1 - i] = (char)('0' + d + 10 * borrow);
+  }
+  while (skip + 1 < na && out[skip] == '0') skip++;
+  memmove(out, out + skip, na - skip);
+  luaL_pushresultsize(&buf, na - skip);
+  return 1;
+}
+
 int aorta_open_internal (lua_State *L) {
   static const luaL_Reg fns[] = {
     {"extra_tags", extra_tags},
     {"limbs", limbs},
+    {"dec_cmp", dec_cmp},
+    {"dec_add", dec_add},
+    {"dec_sub", dec_sub},
     {NULL, NULL}
   };
   luaL_newlib(L, fns);

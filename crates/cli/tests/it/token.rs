@@ -173,3 +173,89 @@ fn mint_burn_info_supply_and_balances() {
     assert_eq!(balances[ALICE], json!("600"));
     assert_eq!(balances[PID], json!("10000000000000005"));
 }
+
+/// Deterministic digit strings, some with leading zeros, up to 38 digits.
+fn digit_strings(count: usize) -> Vec<String> {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..count)
+        .map(|_| {
+            let len = 1 + (next() % 38) as usize;
+            let zeros = if next() % 4 == 0 { 1 + next() % 3 } else { 0 } as usize;
+            let digits: String = (0..len).map(|_| char::from(b'0' + (next() % 10) as u8)).collect();
+            format!("{}{digits}", "0".repeat(zeros))
+        })
+        .collect()
+}
+
+#[test]
+/// The blueprint's decimal arithmetic in C agrees with Rust's integers on digit strings of every
+/// length up to 38 (leading zeros included), and declines anything else (the caller then uses
+/// bint).
+fn decimal_fast_path_agrees_with_integers() {
+    let mut p = token();
+    let mut numbers = digit_strings(120);
+    numbers.extend(["0", "00", "1", "9".repeat(38).as_str(), "1000", "999"].map(String::from));
+    let pairs: Vec<(String, String)> = numbers
+        .iter()
+        .zip(numbers.iter().rev().chain(numbers.iter().skip(7)))
+        .map(|(a, b)| (a.clone(), b.clone()))
+        .chain([("1000".into(), "1".into()), ("5".into(), "5".into())])
+        .collect();
+    let list: Vec<String> = pairs.iter().map(|(a, b)| format!("{{'{a}','{b}'}}")).collect();
+    let code = format!(
+        "local n = require('aorta.internal') local out = {{}} \
+         for _, p in ipairs({{{}}}) do \
+           out[#out + 1] = n.dec_add(p[1], p[2]) .. ' ' .. tostring(n.dec_sub(p[1], p[2])) \
+             .. ' ' .. n.dec_cmp(p[1], p[2]) \
+         end \
+         for _, p in ipairs({{ {{'-5', '3'}}, {{' 7', '1'}}, {{'', '1'}}, {{5, '1'}}, {{'1e3', '1'}} }}) do \
+           out[#out + 1] = tostring(n.dec_add(p[1], p[2])) .. tostring(n.dec_sub(p[1], p[2])) \
+             .. tostring(n.dec_cmp(p[1], p[2])) \
+         end \
+         return table.concat(out, '\\n')",
+        list.join(",")
+    );
+    let got = crate::aos::data(&crate::aos::eval(&mut *p, 1, &code));
+    let mut expected: Vec<String> = pairs
+        .iter()
+        .map(|(a, b)| {
+            let (x, y): (u128, u128) = (a.parse().expect("a"), b.parse().expect("b"));
+            let sub = if x >= y { (x - y).to_string() } else { "nil".into() };
+            let cmp = match x.cmp(&y) {
+                std::cmp::Ordering::Less => -1,
+                std::cmp::Ordering::Equal => 0,
+                std::cmp::Ordering::Greater => 1,
+            };
+            format!("{} {sub} {cmp}", x + y)
+        })
+        .collect();
+    expected.extend(std::iter::repeat_n("nilnilnil".to_string(), 5));
+    assert_eq!(got, expected.join("\n"));
+}
+
+#[test]
+/// Balances a process set as numbers or signed strings still transfer (through bint).
+fn balances_that_are_not_digit_strings_still_transfer() {
+    let mut p = token();
+    ok(
+        &mut *p,
+        &msg(
+            1,
+            OWNER,
+            OWNER,
+            &[("Action", "Eval")],
+            &format!("Balances['{ALICE}'] = 500 Balances['{BOB}'] = '+20'"),
+        ),
+    );
+    transfer(&mut *p, 2, ALICE, BOB, "200", &[]);
+    assert_eq!(balance(&mut *p, 3, ALICE), "300");
+    assert_eq!(balance(&mut *p, 4, BOB), "220");
+    let refused = transfer(&mut *p, 5, ALICE, BOB, "301", &[]);
+    assert_eq!(tag(&refused["Messages"][0], "Action"), Some("Transfer-Error"));
+}

@@ -2,6 +2,25 @@
 -- Load it into a process with `require('.blueprints.token')` (or Eval its source).
 local bint = require('.bint')
 local json = require('json')
+-- Balances that are plain digit strings (all of them, unless a process sets others) are added,
+-- subtracted and compared in C; anything else goes through bint, with the same results.
+local native = require('aorta.internal')
+
+local function add(a, b)
+  return native.dec_add(a, b) or tostring(bint(a) + bint(b))
+end
+
+local function sub(a, b)
+  return native.dec_sub(a, b) or tostring(bint(a) - bint(b))
+end
+
+local function less(a, b)
+  local c = native.dec_cmp(a, b)
+  if c == nil then
+    return bint(a) < bint(b)
+  end
+  return c < 0
+end
 
 Denomination = Denomination or 12
 Balances = Balances or { [ao.id] = tostring(bint(10000) * bint(10) ^ Denomination) }
@@ -27,9 +46,8 @@ local function quantity(msg)
   local text = msg.Quantity
   assert(type(text) == 'string' and #text > 0 and #text <= 38 and text:match('^%d+$'),
     'Quantity is required and must be an integer string of at most 38 digits!')
-  local q = bint(text)
-  assert(bint.ispos(q), 'Quantity must be greater than 0')
-  return q
+  assert(less('0', text), 'Quantity must be greater than 0')
+  return text
 end
 
 Handlers.add('info', 'Info', function(msg)
@@ -53,13 +71,13 @@ end)
 Handlers.add('transfer', 'Transfer', function(msg)
   assert(type(msg.Recipient) == 'string', 'Recipient is required!')
   local q = quantity(msg)
-  local from = bint(Balances[msg.From] or '0')
-  if from < q then
+  local from = Balances[msg.From] or '0'
+  if less(from, q) then
     msg.reply({ Action = 'Transfer-Error', ['Message-Id'] = msg.Id, Error = 'Insufficient Balance!' })
     return
   end
-  Balances[msg.From] = tostring(from - q)
-  Balances[msg.Recipient] = tostring(bint(Balances[msg.Recipient] or '0') + q)
+  Balances[msg.From] = sub(from, q)
+  Balances[msg.Recipient] = add(Balances[msg.Recipient] or '0', q)
   if not msg.Cast then
     local debit = forwarded_tags(msg, {
       Action = 'Debit-Notice', Recipient = msg.Recipient, Quantity = msg.Quantity,
@@ -83,8 +101,8 @@ Handlers.add('mint', 'Mint', function(msg)
     })
     return
   end
-  Balances[msg.From] = tostring(bint(Balances[msg.From] or '0') + q)
-  TotalSupply = tostring(bint(TotalSupply) + q)
+  Balances[msg.From] = add(Balances[msg.From] or '0', q)
+  TotalSupply = add(TotalSupply, q)
   msg.reply({ Data = 'Successfully minted ' .. msg.Quantity })
 end)
 
@@ -95,10 +113,10 @@ end)
 
 Handlers.add('burn', 'Burn', function(msg)
   local q = quantity(msg)
-  local balance = bint(Balances[msg.From] or '0')
-  assert(balance >= q, 'Quantity must be less than or equal to the current balance!')
-  Balances[msg.From] = tostring(balance - q)
-  TotalSupply = tostring(bint(TotalSupply) - q)
+  local balance = Balances[msg.From] or '0'
+  assert(not less(balance, q), 'Quantity must be less than or equal to the current balance!')
+  Balances[msg.From] = sub(balance, q)
+  TotalSupply = sub(TotalSupply, q)
   msg.reply({ Data = 'Successfully burned ' .. msg.Quantity })
 end)
 
