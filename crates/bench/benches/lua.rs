@@ -137,7 +137,7 @@ fn main() {
     let mut table = Table::default();
     table.print([
         Row {
-            case: "token Transfer through the default module (aos flow, bint, notices)".into(),
+            case: "token Transfer through the default module (aos flow, balances, notices)".into(),
             ops: count as u64,
             secs: best_token,
             fsyncs: None,
