@@ -187,7 +187,9 @@ fn digit_strings(count: usize) -> Vec<String> {
         .map(|_| {
             let len = 1 + (next() % 38) as usize;
             let zeros = if next() % 4 == 0 { 1 + next() % 3 } else { 0 } as usize;
-            let digits: String = (0..len).map(|_| char::from(b'0' + (next() % 10) as u8)).collect();
+            let digits: String = (0..len)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect();
             format!("{}{digits}", "0".repeat(zeros))
         })
         .collect()
@@ -207,7 +209,10 @@ fn decimal_fast_path_agrees_with_integers() {
         .map(|(a, b)| (a.clone(), b.clone()))
         .chain([("1000".into(), "1".into()), ("5".into(), "5".into())])
         .collect();
-    let list: Vec<String> = pairs.iter().map(|(a, b)| format!("{{'{a}','{b}'}}")).collect();
+    let list: Vec<String> = pairs
+        .iter()
+        .map(|(a, b)| format!("{{'{a}','{b}'}}"))
+        .collect();
     let code = format!(
         "local n = require('aorta.internal') local out = {{}} \
          for _, p in ipairs({{{}}}) do \
@@ -226,7 +231,11 @@ fn decimal_fast_path_agrees_with_integers() {
         .iter()
         .map(|(a, b)| {
             let (x, y): (u128, u128) = (a.parse().expect("a"), b.parse().expect("b"));
-            let sub = if x >= y { (x - y).to_string() } else { "nil".into() };
+            let sub = if x >= y {
+                (x - y).to_string()
+            } else {
+                "nil".into()
+            };
             let cmp = match x.cmp(&y) {
                 std::cmp::Ordering::Less => -1,
                 std::cmp::Ordering::Equal => 0,
@@ -257,5 +266,8 @@ fn balances_that_are_not_digit_strings_still_transfer() {
     assert_eq!(balance(&mut *p, 3, ALICE), "300");
     assert_eq!(balance(&mut *p, 4, BOB), "220");
     let refused = transfer(&mut *p, 5, ALICE, BOB, "301", &[]);
-    assert_eq!(tag(&refused["Messages"][0], "Action"), Some("Transfer-Error"));
+    assert_eq!(
+        tag(&refused["Messages"][0], "Action"),
+        Some("Transfer-Error")
+    );
 }
