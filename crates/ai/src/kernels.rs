@@ -316,14 +316,13 @@ fn quantized_row(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
 
 /// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
 fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
-    // SAFETY: each kernel is only chosen after the CPU reported its features.
     #[cfg(target_arch = "x86_64")]
-    match kernel {
-        Kernel::Avx512 => return unsafe { avx2::avx512::quantized_dot(dtype, row, qx) },
-        Kernel::Avx2 => return unsafe { avx2::quantized_dot(dtype, row, qx) },
-        Kernel::Scalar => {}
+    if kernel.avx2() {
+        // One row through the SIMD loop over rows (no input floats: quantised rows use `qx`).
+        let mut out = [0.0];
+        matvec(kernel, dtype, row, row.len(), &[], qx, &mut out);
+        return out[0];
     }
-    let _ = kernel;
     quantized_row(dtype, row, qx)
 }
 
@@ -542,35 +541,14 @@ mod avx2 {
         }};
     }
 
-    /// Quantised row · quantised input with AVX2: one copy of the loop per type (the block
-    /// size and the unpacking are constants in each).
-    #[target_feature(enable = "avx2,f16c")]
-    pub unsafe fn quantized_dot(dtype: DType, row: &[u8], qx: &super::QuantizedInput) -> f32 {
-        // SAFETY: AVX2 is enabled here; `blocks!` reads only whole blocks inside `row` and
-        // the inputs of blocks that `qx` holds.
-        unsafe {
-            match dtype {
-                DType::Q8_0 => blocks!(DType::Q8_0, row, qx),
-                DType::Q4_0 => blocks!(DType::Q4_0, row, qx),
-                DType::Q4_1 => blocks!(DType::Q4_1, row, qx),
-                DType::F32 | DType::F16 => 0.0,
-            }
-        }
-    }
-
-    /// [`quantized_dot`] of each row, one loop per type.
-    #[target_feature(enable = "avx2,f16c")]
-    pub unsafe fn quantized_rows(
-        dtype: DType,
-        rows: &[u8],
-        row_bytes: usize,
-        qx: &super::QuantizedInput,
-        out: &mut [f32],
-    ) {
-        let rows = rows.chunks_exact(row_bytes);
-        // SAFETY: as in `quantized_dot`.
-        unsafe {
-            match dtype {
+    /// `$out[i]` = row `i` of `$rows` · the input, with the module's own `blocks!` (the
+    /// AVX2 one here, the AVX-512 one in `avx512`): one copy of the loop per type, so the block
+    /// size and the unpacking are constants in each.
+    macro_rules! each_row {
+        ($dtype:expr, $rows:expr, $row_bytes:expr, $qx:expr, $out:expr) => {{
+            let (rows, qx, out): (&[u8], _, &mut [f32]) = ($rows, $qx, $out);
+            let rows = rows.chunks_exact($row_bytes);
+            match $dtype {
                 DType::Q8_0 => {
                     for (y, row) in out.iter_mut().zip(rows) {
                         *y = blocks!(DType::Q8_0, row, qx);
@@ -588,7 +566,21 @@ mod avx2 {
                 }
                 DType::F32 | DType::F16 => {}
             }
-        }
+        }};
+    }
+
+    /// Quantised rows · quantised input with AVX2.
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn quantized_rows(
+        dtype: DType,
+        rows: &[u8],
+        row_bytes: usize,
+        qx: &super::QuantizedInput,
+        out: &mut [f32],
+    ) {
+        // SAFETY: AVX2 is enabled here; `blocks!` reads only whole blocks inside each row and
+        // the inputs of blocks that `qx` holds.
+        unsafe { each_row!(dtype, rows, row_bytes, qx, out) }
     }
 
     #[target_feature(enable = "avx2")]
@@ -779,26 +771,7 @@ mod avx2 {
             }};
         }
 
-        /// Quantised row · quantised input with AVX-512, one loop per type.
-        #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
-        pub unsafe fn quantized_dot(
-            dtype: DType,
-            row: &[u8],
-            qx: &crate::kernels::QuantizedInput,
-        ) -> f32 {
-            // SAFETY: the features are enabled here; `blocks!` reads only whole blocks inside
-            // `row` and the inputs of blocks that `qx` holds.
-            unsafe {
-                match dtype {
-                    DType::Q8_0 => blocks!(DType::Q8_0, row, qx),
-                    DType::Q4_0 => blocks!(DType::Q4_0, row, qx),
-                    DType::Q4_1 => blocks!(DType::Q4_1, row, qx),
-                    DType::F32 | DType::F16 => 0.0,
-                }
-            }
-        }
-
-        /// [`quantized_dot`] of each row, one loop per type.
+        /// Quantised rows · quantised input with AVX-512.
         #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
         pub unsafe fn quantized_rows(
             dtype: DType,
@@ -807,28 +780,9 @@ mod avx2 {
             qx: &crate::kernels::QuantizedInput,
             out: &mut [f32],
         ) {
-            let rows = rows.chunks_exact(row_bytes);
-            // SAFETY: as in `quantized_dot`.
-            unsafe {
-                match dtype {
-                    DType::Q8_0 => {
-                        for (y, row) in out.iter_mut().zip(rows) {
-                            *y = blocks!(DType::Q8_0, row, qx);
-                        }
-                    }
-                    DType::Q4_0 => {
-                        for (y, row) in out.iter_mut().zip(rows) {
-                            *y = blocks!(DType::Q4_0, row, qx);
-                        }
-                    }
-                    DType::Q4_1 => {
-                        for (y, row) in out.iter_mut().zip(rows) {
-                            *y = blocks!(DType::Q4_1, row, qx);
-                        }
-                    }
-                    DType::F32 | DType::F16 => {}
-                }
-            }
+            // SAFETY: the features are enabled here; `blocks!` reads only whole blocks inside
+            // each row and the inputs of blocks that `qx` holds.
+            unsafe { each_row!(dtype, rows, row_bytes, qx, out) }
         }
 
         /// Two `Q4` blocks' nibbles as 16-bit values, evens and odds: each 256-bit half is

@@ -34,6 +34,11 @@ fn transfer(
     send(p, n, from, &tags)
 }
 
+/// Lua the owner evaluates in the process.
+fn owner_eval(p: &mut dyn Instance, n: u64, code: &str) -> Value {
+    ok(p, &msg(n, OWNER, OWNER, &[("Action", "Eval")], code))
+}
+
 fn balance(p: &mut dyn Instance, n: u64, who: &str) -> String {
     let r = send(p, n, BOB, &[("Action", "Balance"), ("Recipient", who)]);
     r["Messages"][0]["Data"]
@@ -112,15 +117,10 @@ fn big_balances_use_integer_arithmetic() {
     // The process holds the default supply: 10 000 × 10^12.
     assert_eq!(balance(&mut *p, 1, PID), "10000000000000000");
     // Owner evaluates a huge mint-like credit and a transfer of most of it.
-    ok(
+    owner_eval(
         &mut *p,
-        &msg(
-            2,
-            OWNER,
-            OWNER,
-            &[("Action", "Eval")],
-            "Balances[ao.id] = '123456789012345678901234567890'",
-        ),
+        2,
+        "Balances[ao.id] = '123456789012345678901234567890'",
     );
     ok(
         &mut *p,
@@ -252,15 +252,10 @@ fn decimal_fast_path_agrees_with_integers() {
 /// Balances a process set as numbers or signed strings still transfer (through bint).
 fn balances_that_are_not_digit_strings_still_transfer() {
     let mut p = token();
-    ok(
+    owner_eval(
         &mut *p,
-        &msg(
-            1,
-            OWNER,
-            OWNER,
-            &[("Action", "Eval")],
-            &format!("Balances['{ALICE}'] = 500 Balances['{BOB}'] = '+20'"),
-        ),
+        1,
+        &format!("Balances['{ALICE}'] = 500 Balances['{BOB}'] = '+20'"),
     );
     transfer(&mut *p, 2, ALICE, BOB, "200", &[]);
     assert_eq!(balance(&mut *p, 3, ALICE), "300");
