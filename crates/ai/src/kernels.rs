@@ -475,70 +475,125 @@ mod avx2 {
         }};
     }
 
-    /// `(d·scale)·partials` of block `$b`, its inputs at `$x` (evens and odds offsets), as
-    /// eight floats; for `Q4_1`, `m·(scale·Σq)` is added into lane 1 of `$offset`.
-    macro_rules! block_terms {
-        ($dtype:expr, $offset:ident, $b:expr, $x:expr, $at:expr) => {{
-            let b: usize = $b;
-            let (evens, odds): (usize, usize) = $x;
-            let (rows, xs, scales) = $at;
-            let block = rows.add(b * $dtype.block_bytes());
-            // The address may lie past the matrix: a prefetch never faults.
-            _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
-            let p = partials!($dtype, block, xs.add(evens), xs.add(odds));
-            let terms = terms!($dtype, block, scales.add(b));
-            if $dtype == DType::Q4_1 {
-                $offset = _mm_add_ps($offset, terms);
+    /// The halves `[d, m]` (`m` only for `Q4_1`, else zero) of the `$n` blocks from `$b`,
+    /// as 16-bit lanes `2k` and `2k+1`.
+    macro_rules! halves {
+        ($dtype:expr, $b:expr, $n:expr, $rows:expr) => {{
+            let mut h = [0u32; 4];
+            for (k, h) in h.iter_mut().enumerate().take($n) {
+                let block = $rows.add(($b + k) * $dtype.block_bytes());
+                *h = if $dtype == DType::Q4_1 {
+                    block.cast::<u32>().read_unaligned()
+                } else {
+                    u32::from(block.cast::<u16>().read_unaligned())
+                };
             }
-            _mm256_mul_ps(_mm256_broadcastss_ps(terms), _mm256_cvtepi32_ps(p))
+            _mm_set_epi32(h[3] as i32, h[2] as i32, h[1] as i32, h[0] as i32)
         }};
     }
 
-    /// The scalar path's loop (`super::quantized_row`) with its eight accumulators of set `k`
-    /// in the eight lanes of `a{k}`: the same products and sums in the same order.
-    macro_rules! blocks {
+    /// A row and its input: `(blocks to sum, blocks the input holds, (weights, inputs, scale
+    /// pairs), the scale pairs as floats)`.
+    macro_rules! layout {
         ($dtype:expr, $row:expr, $qx:expr) => {{
-            let (row, qx): (&[u8], &super::QuantizedInput) = ($row, $qx);
+            let (row, qx): (&[u8], &crate::kernels::QuantizedInput) = ($row, $qx);
             let count = qx.scales.len();
             let n = (row.len() / $dtype.block_bytes())
                 .min(count)
                 .min(qx.q.len() / 32);
             let at = (row.as_ptr(), qx.q.as_ptr(), qx.scales.as_ptr());
+            (n, count, at, qx.scales.as_ptr().cast::<f32>())
+        }};
+    }
+
+    /// Blocks `$b … $b+3`'s `[d·s, m·(s·Σq)]` side by side (their halves converted at once,
+    /// the input's `[s, s·Σq]` being side by side too); for `Q4_1` added into `$offsets`.
+    macro_rules! group_terms {
+        ($dtype:expr, $b:expr, $at:expr, $scales:expr, $offsets:ident) => {{
+            let h = halves!($dtype, $b, 4, $at.0);
+            let t = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps($scales.add(2 * $b)));
+            if $dtype == DType::Q4_1 {
+                $offsets = _mm256_add_ps($offsets, t);
+            }
+            t
+        }};
+    }
+
+    /// Block `$b`'s partials, its inputs at `$x` (evens and odds offsets), as floats times
+    /// `$d` (its `d·scale` in every lane).
+    macro_rules! weighted {
+        ($dtype:expr, $b:expr, $x:expr, $at:expr, $d:expr) => {{
+            let b: usize = $b;
+            let (evens, odds): (usize, usize) = $x;
+            let (rows, xs, _) = $at;
+            let block = rows.add(b * $dtype.block_bytes());
+            // The address may lie past the matrix: a prefetch never faults.
+            _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
+            let p = partials!($dtype, block, xs.add(evens), xs.add(odds));
+            _mm256_mul_ps($d, _mm256_cvtepi32_ps(p))
+        }};
+    }
+
+    /// The scalar path's loop (`super::quantized_row`) with its eight accumulators of set `k`
+    /// in the eight lanes of `a{k}`: the same products and sums in the same order. Four blocks'
+    /// halves are converted at once: `t` holds `[d·s, m·(s·Σq)]` of each, side by side.
+    macro_rules! blocks {
+        ($dtype:expr, $row:expr, $qx:expr) => {{
+            let (n, count, at, scales) = layout!($dtype, $row, $qx);
             let [mut a0, mut a1, mut a2, mut a3] = [_mm256_setzero_ps(); 4];
-            // Lane 1 of each holds the scalar path's offset accumulator (lane 0 is unused).
-            let [mut m0, mut m1, mut m2, mut m3] = [_mm_setzero_ps(); 4];
+            // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
+            let mut offsets = _mm256_setzero_ps();
             let mut b = 0;
             while b + 4 <= n {
+                let t = group_terms!($dtype, b, at, scales, offsets);
                 // Two whole pairs: evens of b, b+1, then their odds; the same for b+2, b+3.
                 let x = b * 32;
-                let t = block_terms!($dtype, m0, b, (x, x + 32), at);
-                a0 = _mm256_add_ps(a0, t);
-                let t = block_terms!($dtype, m1, b + 1, (x + 16, x + 48), at);
-                a1 = _mm256_add_ps(a1, t);
-                let t = block_terms!($dtype, m2, b + 2, (x + 64, x + 96), at);
-                a2 = _mm256_add_ps(a2, t);
-                let t = block_terms!($dtype, m3, b + 3, (x + 80, x + 112), at);
-                a3 = _mm256_add_ps(a3, t);
+                let d = _mm256_permutevar8x32_ps(t, _mm256_set1_epi32(0));
+                a0 = _mm256_add_ps(a0, weighted!($dtype, b, (x, x + 32), at, d));
+                let d = _mm256_permutevar8x32_ps(t, _mm256_set1_epi32(2));
+                a1 = _mm256_add_ps(a1, weighted!($dtype, b + 1, (x + 16, x + 48), at, d));
+                let d = _mm256_permutevar8x32_ps(t, _mm256_set1_epi32(4));
+                a2 = _mm256_add_ps(a2, weighted!($dtype, b + 2, (x + 64, x + 96), at, d));
+                let d = _mm256_permutevar8x32_ps(t, _mm256_set1_epi32(6));
+                a3 = _mm256_add_ps(a3, weighted!($dtype, b + 3, (x + 80, x + 112), at, d));
                 b += 4;
             }
-            if b < n {
-                let t = block_terms!($dtype, m0, b, super::input_at(b, count), at);
-                a0 = _mm256_add_ps(a0, t);
+            // The last blocks, each the last of its set.
+            let mut last = [0f32; 3];
+            for (k, last) in last.iter_mut().enumerate().take(n - b) {
+                let block = at.0.add((b + k) * $dtype.block_bytes());
+                let t = terms!($dtype, block, scales.add(2 * (b + k)));
+                let d = _mm256_broadcastss_ps(t);
+                let p = weighted!($dtype, b + k, super::input_at(b + k, count), at, d);
+                match k {
+                    0 => a0 = _mm256_add_ps(a0, p),
+                    1 => a1 = _mm256_add_ps(a1, p),
+                    _ => a2 = _mm256_add_ps(a2, p),
+                }
+                *last = _mm_cvtss_f32(_mm_movehdup_ps(t));
             }
-            if b + 1 < n {
-                let t = block_terms!($dtype, m1, b + 1, super::input_at(b + 1, count), at);
-                a1 = _mm256_add_ps(a1, t);
-            }
-            if b + 2 < n {
-                let t = block_terms!($dtype, m2, b + 2, super::input_at(b + 2, count), at);
-                a2 = _mm256_add_ps(a2, t);
-            }
-            let mut lanes = [0f32; 8];
             let sum = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-            _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
-            let offset = _mm_add_ps(_mm_add_ps(m0, m1), _mm_add_ps(m2, m3));
-            super::reduce8(lanes) + _mm_cvtss_f32(_mm_movehdup_ps(offset))
+            finish($dtype, sum, offsets, last)
         }};
+    }
+
+    /// The lanes of `sum` by the fixed tree, plus the offset sets (lanes 1, 3, 5 and 7 of
+    /// `offsets`, set `k` then adding `last[k]`, the term of its last block if the main loop
+    /// left it out) added as the scalar path adds its four.
+    #[inline(always)]
+    unsafe fn finish(dtype: DType, sum: __m256, offsets: __m256, last: [f32; 3]) -> f32 {
+        let (mut lanes, mut o) = ([0f32; 8], [0f32; 8]);
+        // SAFETY: stores of eight floats into arrays of eight.
+        unsafe {
+            _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+            _mm256_storeu_ps(o.as_mut_ptr(), offsets);
+        }
+        if dtype == DType::Q4_1 {
+            for (k, last) in last.iter().enumerate() {
+                o[2 * k + 1] += last;
+            }
+        }
+        super::reduce8(lanes) + ((o[1] + o[3]) + (o[5] + o[7]))
     }
 
     /// `$out[i]` = row `i` of `$rows` · the input, with the module's own `blocks!` (the
@@ -674,23 +729,6 @@ mod avx2 {
             }};
         }
 
-        /// The halves `[d, m]` (`m` only for `Q4_1`, else zero) of the `$n` blocks from `$b`,
-        /// as 16-bit lanes `2k` and `2k+1`.
-        macro_rules! halves {
-            ($dtype:expr, $b:expr, $n:expr, $rows:expr) => {{
-                let mut h = [0u32; 4];
-                for (k, h) in h.iter_mut().enumerate().take($n) {
-                    let block = $rows.add(($b + k) * $dtype.block_bytes());
-                    *h = if $dtype == DType::Q4_1 {
-                        block.cast::<u32>().read_unaligned()
-                    } else {
-                        u32::from(block.cast::<u16>().read_unaligned())
-                    };
-                }
-                _mm_set_epi32(h[3] as i32, h[2] as i32, h[1] as i32, h[0] as i32)
-            }};
-        }
-
         /// Lanes 0–7 of `$v` (lane `2·$i` everywhere) and lanes 8–15 (lane `2·$i + 2`).
         macro_rules! spread {
             ($v:expr, $i:expr) => {{
@@ -704,24 +742,13 @@ mod avx2 {
 
         macro_rules! blocks {
             ($dtype:expr, $row:expr, $qx:expr) => {{
-                let (row, qx): (&[u8], &crate::kernels::QuantizedInput) = ($row, $qx);
-                let count = qx.scales.len();
-                let n = (row.len() / $dtype.block_bytes())
-                    .min(count)
-                    .min(qx.q.len() / 32);
-                let at = (row.as_ptr(), qx.q.as_ptr(), qx.scales.as_ptr());
-                let scales = qx.scales.as_ptr().cast::<f32>();
+                let (n, count, at, scales) = layout!($dtype, $row, $qx);
                 let (mut a, mut c) = (_mm512_setzero_ps(), _mm512_setzero_ps());
                 // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
                 let mut offsets = _mm256_setzero_ps();
                 let mut b = 0;
                 while b + 4 <= n {
-                    // Four blocks' [d·s, m·(s·Σq)] at once, [s, s·Σq] being side by side.
-                    let h = halves!($dtype, b, 4, at.0);
-                    let t = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(scales.add(2 * b)));
-                    if $dtype == DType::Q4_1 {
-                        offsets = _mm256_add_ps(offsets, t);
-                    }
+                    let t = group_terms!($dtype, b, at, scales, offsets);
                     let t = _mm512_castps256_ps512(t);
                     pair!($dtype, a, b, at, spread!(t, 0));
                     pair!($dtype, c, b + 2, at, spread!(t, 2));
@@ -759,15 +786,12 @@ mod avx2 {
                     let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
                     _mm256_add_ps(lo, hi)
                 };
-                let mut lanes = [0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(sets(a), sets(c)));
-                let mut o = [0f32; 8];
-                _mm256_storeu_ps(o.as_mut_ptr(), offsets);
-                if $dtype == DType::Q4_1 && n > b && (n - b) % 2 == 1 {
-                    // The odd block's offset term, last in its set (0 or 2).
-                    o[if n - b == 1 { 1 } else { 5 }] += last;
+                // The odd block's offset term, last in its set (0 or 2).
+                let mut tail = [0f32; 3];
+                if (n - b) % 2 == 1 {
+                    tail[n - b - 1] = last;
                 }
-                crate::kernels::reduce8(lanes) + ((o[1] + o[3]) + (o[5] + o[7]))
+                super::finish($dtype, _mm256_add_ps(sets(a), sets(c)), offsets, tail)
             }};
         }
 
