@@ -156,9 +156,10 @@ pub fn stream(kernel: Kernel, bytes: &[u8]) -> u64 {
 #[derive(Clone, Debug, Default)]
 pub struct QuantizedInput {
     /// Per block: its scale, and `scale · Σq` (for the offset term of `Q4_1`). Side by side
-    /// because the AVX2 loop multiplies a block's two halves `[d, m]` by this pair at once.
+    /// because the SIMD loops multiply four blocks' halves `[d, m, d, m, …]` by these pairs
+    /// in one instruction.
     pub scales: Vec<[f32; 2]>,
-    /// The quantised values, evens then odds in each block.
+    /// The quantised values: each block's evens and odds where [`input_at`] puts them.
     pub q: Vec<i16>,
 }
 

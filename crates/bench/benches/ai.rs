@@ -4,9 +4,10 @@
 //!
 //! Decoding one token reads every weight once, so a token cannot take less than
 //! `bytes of weights per token ÷ read bandwidth`. The bandwidth is measured here (one and two
-//! threads streaming a buffer far larger than the caches, best of three); each model's decode
-//! rate is reported against the bound of as many threads. Models: SmolLM2-135M-Instruct Q4_1 (fetched by
-//! `scripts/fetch-model.sh`) and a generated F32 llama2.c checkpoint of stories15M's shape.
+//! threads streaming a buffer far larger than the caches); each model's decode rate is
+//! reported against the bound of as many threads, every figure the best of three interleaved
+//! rounds. Models: SmolLM2-135M-Instruct Q4_1 (fetched by `scripts/fetch-model.sh`) and a
+//! generated F32 llama2.c checkpoint of stories15M's shape.
 
 use std::hint::black_box;
 use std::path::Path;
