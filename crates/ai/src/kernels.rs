@@ -755,12 +755,12 @@ mod avx2 {
                     pair!($dtype, c, b + 2, at, spread!(t, 2));
                     b += 4;
                 }
-                let mut last = 0.0;
+                // The odd block's offset term, last in its set (0 or 2).
+                let mut tail = [0f32; 3];
                 if b + 2 <= n {
                     let h = halves!($dtype, b, 2, at.0);
                     let t = _mm_mul_ps(_mm_cvtph_ps(h), _mm_loadu_ps(scales.add(2 * b)));
                     if $dtype == DType::Q4_1 {
-                        let t = _mm_blend_ps(_mm_setzero_ps(), t, 0b1010);
                         offsets = _mm256_add_ps(offsets, _mm256_zextps128_ps256(t));
                     }
                     pair!($dtype, a, b, at, spread!(_mm512_castps128_ps512(t), 0));
@@ -780,18 +780,13 @@ mod avx2 {
                     } else {
                         c = _mm512_mask_add_ps(c, 0x00ff, c, t8);
                     }
-                    last = _mm_cvtss_f32(_mm_movehdup_ps(t));
+                    tail[k - b] = _mm_cvtss_f32(_mm_movehdup_ps(t));
                 }
                 let sets = |v: __m512| {
                     let lo = _mm512_castps512_ps256(v);
                     let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
                     _mm256_add_ps(lo, hi)
                 };
-                // The odd block's offset term, last in its set (0 or 2).
-                let mut tail = [0f32; 3];
-                if (n - b) % 2 == 1 {
-                    tail[n - b - 1] = last;
-                }
                 super::finish($dtype, _mm256_add_ps(sets(a), sets(c)), offsets, tail)
             }};
         }

@@ -18,11 +18,11 @@ use aorta_ai::{Exec, Kernel, Model, Scratch, VecCache, sampler};
 use aorta_bench::Mode;
 
 /// Bytes per second that `threads` threads read from memory together: each streams its share
-/// of a buffer far larger than the caches (the engine's own prefetching loop, so the figure
-/// holds in smoke mode too, where this bench is built without optimisation); best of three.
-fn read_bandwidth(mode: Mode, threads: usize) -> f64 {
-    let len: usize = if mode.smoke { 16 << 20 } else { 512 << 20 };
-    let buf: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+/// of `buf` (far larger than the caches in a full run) with the engine's own prefetching loop,
+/// so the figure holds in smoke mode too, where this bench is built without optimisation;
+/// best of three.
+fn read_bandwidth(buf: &[u8], threads: usize) -> f64 {
+    let len = buf.len();
     let share = len.div_ceil(threads);
     let mut best = 0f64;
     for _ in 0..3 {
@@ -89,23 +89,24 @@ fn main() {
             configs.push((threads, Kernel::best()));
         }
         for (threads, kernel) in configs {
-            let best = 0.0;
             cases.push(Case {
                 name,
                 model,
                 tokens,
                 threads,
                 kernel,
-                best,
+                best: 0.0,
             });
         }
     }
     // This machine's speed swings from minute to minute: every figure is the best of rounds
     // that interleave the bandwidth reads with every configuration.
+    let len: usize = if mode.smoke { 16 << 20 } else { 512 << 20 };
+    let buf: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let mut bandwidth = vec![0f64; threads];
     for _ in 0..if mode.smoke { 1 } else { 3 } {
         for (t, best) in bandwidth.iter_mut().enumerate() {
-            *best = best.max(read_bandwidth(mode, t + 1));
+            *best = best.max(read_bandwidth(&buf, t + 1));
         }
         for case in &mut cases {
             let exec = Exec::new(case.threads, case.kernel).expect("threads");
