@@ -4,11 +4,12 @@
 //!   ([`reduce8`]); the AVX2 path keeps exactly those eight accumulators in its eight lanes, and
 //!   multiplies then adds (never a fused multiply-add, which rounds once instead of twice).
 //! * Quantised weights meet activations quantised to 16 bits ([`QuantizedInput`]): each
-//!   32-element block gives eight integer partial sums, exact whatever the order, and the float
-//!   part (block scales times partials into 4 × 8 accumulators) is the same sequence on both
-//!   paths. Sixteen bits rather than llama.cpp's eight: logits then stay within about 0.1 % of
-//!   a float64 reference instead of 3 %, for a few more instructions per block.
-//! * The AVX2 loop prefetches the weights it will read 4 KiB later; decode of a model far
+//!   32-element block gives four integer partial sums, exact whatever the order, and the float
+//!   part (block scales times partials into 2 × 16 accumulators) is the same sequence on every
+//!   kernel. Sixteen bits rather than llama.cpp's eight: logits then stay within about 0.1 % of
+//!   a float64 reference instead of 3 %. The VNNI kernel multiplies them as two signed bytes
+//!   each (`256·h + l`), exactly, with the 8-bit dot-product instruction.
+//! * The SIMD loops prefetch the weights they will read 4 KiB later; decode of a model far
 //!   larger than the caches is a stream, and the hardware prefetcher alone leaves it waiting.
 //! * Elementwise code is plain Rust: the compiler may vectorise it but never reassociates or
 //!   fuses floating-point operations, so every CPU computes the same values.
@@ -23,8 +24,10 @@ pub enum Kernel {
     Scalar,
     /// x86-64 AVX2 and F16C intrinsics (checked at run time).
     Avx2,
-    /// x86-64 AVX-512 (F and BW) for quantised rows, two blocks at a time; AVX2 elsewhere.
+    /// x86-64 AVX-512 (F and BW) for quantised rows, four blocks at a time; AVX2 elsewhere.
     Avx512,
+    /// [`Kernel::Avx512`] with VNNI's byte dot products for `Q4_1` rows.
+    Avx512Vnni,
 }
 
 impl Kernel {
@@ -45,12 +48,16 @@ impl Kernel {
                 && std::arch::is_x86_feature_detected!("avx512bw")
             {
                 kernels.push(Self::Avx512);
+                if std::arch::is_x86_feature_detected!("avx512vnni") {
+                    kernels.push(Self::Avx512Vnni);
+                }
             }
         }
         kernels
     }
 
-    /// The kernel named `name` (`scalar`, `avx2`, `avx512`), if this CPU can run it.
+    /// The kernel named `name` (`scalar`, `avx2`, `avx512`, `avx512vnni`), if this CPU can
+    /// run it.
     pub fn named(name: &str) -> Option<Self> {
         Self::available().into_iter().find(|k| k.name() == name)
     }
@@ -61,6 +68,7 @@ impl Kernel {
             Self::Scalar => "scalar",
             Self::Avx2 => "avx2",
             Self::Avx512 => "avx512",
+            Self::Avx512Vnni => "avx512vnni",
         }
     }
 
@@ -104,7 +112,7 @@ fn tail(acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     }
 }
 
-/// `r` rounded half away from zero, as `f32::round` does (its value is small: `|r| ≤ 32767`
+/// `r` rounded half away from zero, as `f32::round` does (its value is small: `|r| ≤ Q_MAX`
 /// but for rounding), without the call to `roundf` that a baseline x86-64 build makes.
 #[inline(always)]
 fn round(r: f32) -> i32 {
@@ -114,16 +122,11 @@ fn round(r: f32) -> i32 {
     whole + i32::from(fraction >= 0.5) - i32::from(fraction <= -0.5)
 }
 
-/// Where block `b` of `blocks` keeps its sixteen evens and its sixteen odds in
-/// [`QuantizedInput::q`].
+/// Where block `b` keeps its sixteen evens and its sixteen odds in [`QuantizedInput::q`].
 #[inline(always)]
-fn input_at(b: usize, blocks: usize) -> (usize, usize) {
-    let base = (b & !1) * 32;
-    if (b | 1) < blocks {
-        (base + (b & 1) * 16, base + 32 + (b & 1) * 16)
-    } else {
-        (base, base + 16)
-    }
+fn input_at(b: usize) -> (usize, usize) {
+    let base = (b & !1) * 32 + (b & 1) * 16;
+    (base, base + 32)
 }
 
 /// Reads every byte of `bytes` as fast as this CPU streams memory (wide loads, prefetched
@@ -145,14 +148,20 @@ pub fn stream(kernel: Kernel, bytes: &[u8]) -> u64 {
     words.chain(rest).fold(0, u64::wrapping_add)
 }
 
+/// The largest quantised activation: with it every value splits into two signed bytes,
+/// `256·h + l` (`32 640` would need `h = 128`).
+pub const Q_MAX: i32 = 32639;
+
 /// Activations quantised to 16 bits in blocks of 32, as quantised weights need them.
 ///
 /// A block's values are kept as its even elements (0, 2, …, 30) and its odd ones (1, 3, …,
 /// 31): the order in which the SIMD loops unpack weights without a shuffle. Blocks go in pairs,
 /// `[evens of b, evens of b+1, odds of b, odds of b+1]`, so that one 512-bit load holds a
-/// pair's evens; the last block of an odd count is `[evens, odds]` ([`input_at`]). Any order
-/// gives the same integers; this one costs nothing, since an input is quantised once and meets
-/// every row of the matrix.
+/// pair's evens ([`input_at`]). Any order gives the same integers; this one costs nothing,
+/// since an input is quantised once and meets every row of the matrix.
+///
+/// The blocks are padded with zero blocks to a whole group of four, so that the SIMD loops
+/// read a row's last blocks as a group (the missing blocks' lanes masked out).
 #[derive(Clone, Debug, Default)]
 pub struct QuantizedInput {
     /// Per block: its scale, and `scale · Σq` (for the offset term of `Q4_1`). Side by side
@@ -161,32 +170,47 @@ pub struct QuantizedInput {
     pub scales: Vec<[f32; 2]>,
     /// The quantised values: each block's evens and odds where [`input_at`] puts them.
     pub q: Vec<i16>,
+    /// The same values as bytes `q = 256·h + l`, for each group of four blocks: 256 bytes, `[h of elements 0–15 of blocks 0, 1, 2, 3; h of elements 16–31 of each; l …;
+    /// l …]`, the order in which the VNNI loop unpacks a group's nibbles.
+    pub bytes: Vec<i8>,
 }
 
 impl QuantizedInput {
     /// Quantises `x` (its length a multiple of 32): `q = round(x / d)` with
-    /// `d = max|x| / 32767`.
+    /// `d = max|x| / Q_MAX`.
     pub fn quantize(&mut self, x: &[f32]) {
         let blocks = x.len() / 32;
+        let padded = blocks.div_ceil(4) * 4;
         self.scales.clear();
+        self.scales.resize(padded, [0.0; 2]);
         self.q.clear();
-        self.q.resize(blocks * 32, 0);
+        self.q.resize(padded * 32, 0);
+        self.bytes.clear();
+        self.bytes.resize(padded / 4 * 256, 0);
         for (b, block) in x.chunks_exact(32).take(blocks).enumerate() {
             let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let d = amax / 32767.0;
+            let d = amax / Q_MAX as f32;
             let id = if d == 0.0 { 0.0 } else { 1.0 / d };
-            let (evens, odds) = input_at(b, blocks);
+            let (evens, odds) = input_at(b);
             let mut sum = 0i32;
             let mut q = [0i16; 32];
             for (q, v) in q.iter_mut().zip(block) {
-                *q = round(v * id).clamp(-32767, 32767) as i16;
+                *q = round(v * id).clamp(-Q_MAX, Q_MAX) as i16;
                 sum += i32::from(*q);
             }
             for (k, pair) in q.chunks_exact(2).enumerate() {
                 self.q[evens + k] = pair[0];
                 self.q[odds + k] = pair[1];
             }
-            self.scales.push([d, d * sum as f32]);
+            let group = &mut self.bytes[b / 4 * 256..][..256];
+            for (e, &q) in q.iter().enumerate() {
+                let l = q as i8;
+                let h = ((i32::from(q) - i32::from(l)) >> 8) as i8;
+                let at = (e / 16) * 64 + (b % 4) * 16 + e % 16;
+                group[at] = h;
+                group[at + 128] = l;
+            }
+            self.scales[b] = [d, d * sum as f32];
         }
     }
 }
@@ -231,6 +255,9 @@ pub fn matvec(
     #[cfg(target_arch = "x86_64")]
     if dtype.is_quantized() {
         match kernel {
+            Kernel::Avx512Vnni => {
+                return unsafe { avx2::avx512::vnni_rows(dtype, rows, row_bytes, qx, out) };
+            }
             Kernel::Avx512 => {
                 return unsafe { avx2::avx512::quantized_rows(dtype, rows, row_bytes, qx, out) };
             }
@@ -285,34 +312,57 @@ fn accumulate(kernel: Kernel, acc: &mut [f32; 8], a: &[f32], b: &[f32]) {
     tail(acc, &a[whole..], &b[whole..]);
 }
 
-/// A quantised row · quantised input, the same bits on both kernels.
+/// A quantised row · quantised input, the same bits on every kernel.
 ///
-/// Each block gives eight exact integer partial sums, partial `j` over elements `4j … 4j+3`
-/// (what one AVX2 lane holds after `madd`). Block `b` adds `(d_b·scale_b)·partial_j` into
-/// accumulator `j` of set `b mod 4` (four sets, so that the AVX2 loop's additions do not
-/// wait on each other); the sets are added lane by lane, then the lanes by [`reduce8`].
-/// `Q4_1`'s offset term `m_b·(scale_b·Σq)` goes to four scalar accumulators by the same rule
-/// and is added last.
+/// Each block gives four exact integer partial sums, partial `j` over elements `4j … 4j+3`
+/// and `16+4j … 16+4j+3` (what one VNNI lane sums: the low and the high nibbles of four bytes).
+/// Block `b` adds `(d_b·scale_b)·partial_j` into accumulator `4·(b mod 4) + j` of set
+/// `⌊b/4⌋ mod 2`: a group of four blocks fills the sixteen lanes of one 512-bit register, and
+/// groups alternate between two so that their additions do not wait on each other. [`finish`]
+/// adds them up. `Q4_1`'s offset term `m_b·(scale_b·Σq)` goes to four accumulators
+/// (`b mod 4`), added last.
 fn quantized_row(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
     let size = dtype.block_bytes();
-    let mut acc = [[0f32; 8]; 4];
-    let count = qx.scales.len();
+    let mut acc = [[0f32; 16]; 2];
+    let mut offsets = [0f32; 4];
     for (b, (block, scales)) in row.chunks_exact(size).zip(&qx.scales).enumerate() {
         let ds = half(block, 0) * scales[0];
-        let (evens, odds) = input_at(b, count);
+        let (evens, odds) = input_at(b);
         let p = partials(
             dtype,
             block,
             &qx.q[evens..evens + 16],
             &qx.q[odds..odds + 16],
         );
-        let set = &mut acc[b & 3];
-        for j in 0..8 {
-            set[j] += ds * p[j] as f32;
+        add_block(&mut acc, b, ds, fold(p));
+        if dtype == DType::Q4_1 {
+            offsets[b & 3] += half(block, 2) * scales[1];
         }
     }
-    let lanes = std::array::from_fn(|j| (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]));
-    reduce8(lanes) + offset_term(dtype, row, qx)
+    finish(acc, offsets)
+}
+
+/// Block `b`'s four partials times its `ds` into its accumulators.
+#[inline(always)]
+fn add_block(acc: &mut [[f32; 16]; 2], b: usize, ds: f32, p: [i32; 4]) {
+    let lanes = &mut acc[(b >> 2) & 1][(b & 3) * 4..][..4];
+    for (lane, p) in lanes.iter_mut().zip(p) {
+        *lane += ds * p as f32;
+    }
+}
+
+/// The sixteen lanes of both sets, then the fixed tree, then the offset sets.
+#[inline(always)]
+fn finish(acc: [[f32; 16]; 2], o: [f32; 4]) -> f32 {
+    let [a, c] = acc;
+    let lanes = std::array::from_fn(|i| (a[i] + c[i]) + (a[i + 8] + c[i + 8]));
+    reduce8(lanes) + ((o[0] + o[1]) + (o[2] + o[3]))
+}
+
+/// Four-element partials `j` and `j + 4` (elements `4j…` and `16+4j…`) as one.
+#[inline(always)]
+fn fold(p: [i32; 8]) -> [i32; 4] {
+    std::array::from_fn(|j| p[j] + p[j + 4])
 }
 
 /// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
@@ -331,19 +381,6 @@ fn quantized_dot(kernel: Kernel, dtype: DType, row: &[u8], qx: &QuantizedInput) 
 #[inline(always)]
 fn half(block: &[u8], at: usize) -> f32 {
     half_table()[usize::from(u16::from_le_bytes([block[at], block[at + 1]]))]
-}
-
-/// `Σ_b m_b·(scale_b·Σq_b)` for `Q4_1` (zero for the other types), block `b` into
-/// accumulator `b mod 4`.
-fn offset_term(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
-    if dtype != DType::Q4_1 {
-        return 0.0;
-    }
-    let mut acc = [0f32; 4];
-    for (b, (block, scales)) in row.chunks_exact(20).zip(&qx.scales).enumerate() {
-        acc[b & 3] += half(block, 2) * scales[1];
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// Every half as a float (exact), so block scales cost a load.
@@ -462,137 +499,183 @@ mod avx2 {
         }};
     }
 
-    /// Block `b`'s halves, `[d, m]` (`m` only for `Q4_1`), times its input's
-    /// `[scale, scale·Σq]`: `[d·scale, m·(scale·Σq)]`, the halves converted exactly.
-    macro_rules! terms {
-        ($dtype:expr, $block:expr, $scales:expr) => {{
-            let pair = _mm_castpd_ps(_mm_load_sd($scales.cast()));
-            let halves = if $dtype == DType::Q4_1 {
-                _mm_loadu_si32($block.cast())
-            } else {
-                _mm_loadu_si16($block.cast())
-            };
-            _mm_mul_ps(_mm_cvtph_ps(halves), pair)
-        }};
-    }
-
-    /// The halves `[d, m]` (`m` only for `Q4_1`, else zero) of the `$n` blocks from `$b`,
+    /// The halves `[d, m]` (`m` only for `Q4_1`, else zero) of the four blocks at `$blocks`,
     /// as 16-bit lanes `2k` and `2k+1`.
     macro_rules! halves {
-        ($dtype:expr, $b:expr, $n:expr, $rows:expr) => {{
-            let mut h = [0u32; 4];
-            for (k, h) in h.iter_mut().enumerate().take($n) {
-                let block = $rows.add(($b + k) * $dtype.block_bytes());
-                *h = if $dtype == DType::Q4_1 {
+        ($dtype:expr, $blocks:expr) => {{
+            let h: [u32; 4] = std::array::from_fn(|k| {
+                let block = $blocks.add(k * $dtype.block_bytes());
+                if $dtype == DType::Q4_1 {
                     block.cast::<u32>().read_unaligned()
                 } else {
                     u32::from(block.cast::<u16>().read_unaligned())
-                };
-            }
+                }
+            });
             _mm_set_epi32(h[3] as i32, h[2] as i32, h[1] as i32, h[0] as i32)
         }};
     }
 
-    /// A row and its input: `(blocks to sum, blocks the input holds, (weights, inputs, scale
-    /// pairs), the scale pairs as floats)`.
+    /// A row and its input: `(blocks to sum, the weights, the inputs, the input's scale pairs
+    /// as floats)`.
     macro_rules! layout {
         ($dtype:expr, $row:expr, $qx:expr) => {{
             let (row, qx): (&[u8], &crate::kernels::QuantizedInput) = ($row, $qx);
-            let count = qx.scales.len();
             let n = (row.len() / $dtype.block_bytes())
-                .min(count)
+                .min(qx.scales.len())
                 .min(qx.q.len() / 32);
-            let at = (row.as_ptr(), qx.q.as_ptr(), qx.scales.as_ptr());
-            (n, count, at, qx.scales.as_ptr().cast::<f32>())
+            let scales = qx.scales.as_ptr().cast::<f32>();
+            (n, row.as_ptr(), qx.q.as_ptr(), scales)
         }};
     }
 
-    /// Blocks `$b … $b+3`'s `[d·s, m·(s·Σq)]` side by side (their halves converted at once,
-    /// the input's `[s, s·Σq]` being side by side too); for `Q4_1` added into `$offsets`.
+    /// The four blocks at `$blocks` (input blocks `$b …`): their `[d·s, m·(s·Σq)]` side by
+    /// side (their halves converted at once, the input's `[s, s·Σq]` being side by side too).
     macro_rules! group_terms {
-        ($dtype:expr, $b:expr, $at:expr, $scales:expr, $offsets:ident) => {{
-            let h = halves!($dtype, $b, 4, $at.0);
-            let t = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps($scales.add(2 * $b)));
-            if $dtype == DType::Q4_1 {
-                $offsets = _mm256_add_ps($offsets, t);
+        ($dtype:expr, $blocks:expr, $b:expr, $scales:expr) => {{
+            let h = halves!($dtype, $blocks);
+            _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps($scales.add(2 * $b)))
+        }};
+    }
+
+    /// The `$r` blocks (1–3) that end a row after its last whole group, read as a group
+    /// whose missing blocks' lanes are masked out: in place when the bytes after them are
+    /// readable (`$spare` of them: the next row's), else copied into `$buffer` of four
+    /// blocks, zero after them (the matrix's last row).
+    macro_rules! tail_blocks {
+        ($dtype:expr, $rows:expr, $b:expr, $r:expr, $spare:expr, $buffer:ident) => {{
+            let size = $dtype.block_bytes();
+            if $spare >= (4 - $r) * size {
+                $rows.add($b * size)
+            } else {
+                $buffer = [0u8; 4 * 34];
+                let to = $buffer.as_mut_ptr();
+                std::ptr::copy_nonoverlapping($rows.add($b * size), to, $r * size);
+                $buffer.as_ptr()
             }
-            t
         }};
     }
 
-    /// Block `$b`'s partials, its inputs at `$x` (evens and odds offsets), as floats times
-    /// `$d` (its `d·scale` in every lane).
-    macro_rules! weighted {
-        ($dtype:expr, $b:expr, $x:expr, $at:expr, $d:expr) => {{
-            let b: usize = $b;
-            let (evens, odds): (usize, usize) = $x;
-            let (rows, xs, _) = $at;
-            let block = rows.add(b * $dtype.block_bytes());
-            // The address may lie past the matrix: a prefetch never faults.
-            _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
-            let p = partials!($dtype, block, xs.add(evens), xs.add(odds));
-            _mm256_mul_ps($d, _mm256_cvtepi32_ps(p))
+    /// Adds a group's `t` into the offset sets (lanes 1, 3, 5, 7), only its first `$r` blocks'.
+    /// Left-out lanes are kept as they are rather than added zero to (which would turn a
+    /// `-0.0` into `+0.0`).
+    macro_rules! add_offsets {
+        ($dtype:expr, $offsets:ident, $t:expr, $r:expr) => {{
+            if $dtype == DType::Q4_1 {
+                let r = _mm256_set1_epi32($r as i32);
+                let keep = _mm256_cmpgt_epi32(r, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+                let sum = _mm256_add_ps($offsets, $t);
+                $offsets = _mm256_blendv_ps($offsets, sum, _mm256_castsi256_ps(keep));
+            }
         }};
     }
 
-    /// The scalar path's loop (`super::quantized_row`) with its eight accumulators of set `k`
-    /// in the eight lanes of `a{k}`: the same products and sums in the same order. Four blocks'
-    /// halves are converted at once: `t` holds `[d·s, m·(s·Σq)]` of each, side by side.
+    /// The four blocks at `$blocks` (input blocks `$b …`, inputs at `$xs`): their partials
+    /// (lane `4k + j` of `(v01, v23)`: partial `j` of block `k`) times each block's `d·s`.
+    macro_rules! group {
+        ($dtype:expr, $blocks:expr, $b:expr, $xs:expr, $t:expr) => {{
+            let (blocks, b): (*const u8, usize) = ($blocks, $b);
+            let x = $xs.add(b * 32);
+            // Two whole pairs: evens of b, b+1, then their odds; the same for b+2, b+3.
+            let inputs = [(0, 32), (16, 48), (64, 96), (80, 112)];
+            let p: [__m256i; 4] = std::array::from_fn(|k| {
+                let block = blocks.add(k * $dtype.block_bytes());
+                // The address may lie past the matrix: a prefetch never faults.
+                _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
+                let (evens, odds) = inputs[k];
+                partials!($dtype, block, x.add(evens), x.add(odds))
+            });
+            let d = _mm256_permutevar8x32_ps($t, _mm256_set_epi32(2, 2, 2, 2, 0, 0, 0, 0));
+            let v01 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(fold(p[0], p[1])));
+            let d = _mm256_permutevar8x32_ps($t, _mm256_set_epi32(6, 6, 6, 6, 4, 4, 4, 4));
+            let v23 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(fold(p[2], p[3])));
+            (v01, v23)
+        }};
+    }
+
+    /// Lanes j and j + 4 of two blocks' eight four-element partials: `a`'s in lanes 0–3,
+    /// `c`'s in 4–7.
+    #[inline(always)]
+    unsafe fn fold(a: __m256i, c: __m256i) -> __m256i {
+        // SAFETY: the callers enabled AVX2.
+        unsafe {
+            _mm256_add_epi32(
+                _mm256_permute2x128_si256(a, c, 0x20),
+                _mm256_permute2x128_si256(a, c, 0x31),
+            )
+        }
+    }
+
+    /// The scalar path's loop (`super::quantized_row`) with its sixteen accumulators of set `s`
+    /// in `e01`, `e23` (set 0) and `o01`, `o23` (set 1): the same products and sums in the same
+    /// order. Four blocks' halves are converted at once: `t` holds `[d·s, m·(s·Σq)]` of each,
+    /// side by side.
     macro_rules! blocks {
-        ($dtype:expr, $row:expr, $qx:expr) => {{
-            let (n, count, at, scales) = layout!($dtype, $row, $qx);
-            let [mut a0, mut a1, mut a2, mut a3] = [_mm256_setzero_ps(); 4];
+        ($dtype:expr, $row:expr, $after:expr, $qx:expr) => {{
+            let (n, rows, xs, scales) = layout!($dtype, $row, $qx);
+            let size = $dtype.block_bytes();
+            let [mut e01, mut e23, mut o01, mut o23] = [_mm256_setzero_ps(); 4];
             // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
             let mut offsets = _mm256_setzero_ps();
             let mut b = 0;
-            while b + 4 <= n {
-                let t = group_terms!($dtype, b, at, scales, offsets);
-                // Two whole pairs: evens of b, b+1, then their odds; the same for b+2, b+3.
-                let x = b * 32;
-                let d = _mm256_permutevar8x32_ps(t, _mm256_set1_epi32(0));
-                a0 = _mm256_add_ps(a0, weighted!($dtype, b, (x, x + 32), at, d));
-                let d = _mm256_permutevar8x32_ps(t, _mm256_set1_epi32(2));
-                a1 = _mm256_add_ps(a1, weighted!($dtype, b + 1, (x + 16, x + 48), at, d));
-                let d = _mm256_permutevar8x32_ps(t, _mm256_set1_epi32(4));
-                a2 = _mm256_add_ps(a2, weighted!($dtype, b + 2, (x + 64, x + 96), at, d));
-                let d = _mm256_permutevar8x32_ps(t, _mm256_set1_epi32(6));
-                a3 = _mm256_add_ps(a3, weighted!($dtype, b + 3, (x + 80, x + 112), at, d));
-                b += 4;
-            }
-            // The last blocks, each the last of its set.
-            let mut last = [0f32; 3];
-            for (k, last) in last.iter_mut().enumerate().take(n - b) {
-                let block = at.0.add((b + k) * $dtype.block_bytes());
-                let t = terms!($dtype, block, scales.add(2 * (b + k)));
-                let d = _mm256_broadcastss_ps(t);
-                let p = weighted!($dtype, b + k, super::input_at(b + k, count), at, d);
-                match k {
-                    0 => a0 = _mm256_add_ps(a0, p),
-                    1 => a1 = _mm256_add_ps(a1, p),
-                    _ => a2 = _mm256_add_ps(a2, p),
+            let odd = loop {
+                if b + 4 > n {
+                    break false;
                 }
-                *last = _mm_cvtss_f32(_mm_movehdup_ps(t));
+                let w = rows.add(b * size);
+                let t = group_terms!($dtype, w, b, scales);
+                add_offsets!($dtype, offsets, t, 4);
+                let (v01, v23) = group!($dtype, w, b, xs, t);
+                e01 = _mm256_add_ps(e01, v01);
+                e23 = _mm256_add_ps(e23, v23);
+                b += 4;
+                if b + 4 > n {
+                    break true;
+                }
+                let w = rows.add(b * size);
+                let t = group_terms!($dtype, w, b, scales);
+                add_offsets!($dtype, offsets, t, 4);
+                let (v01, v23) = group!($dtype, w, b, xs, t);
+                o01 = _mm256_add_ps(o01, v01);
+                o23 = _mm256_add_ps(o23, v23);
+                b += 4;
+            };
+            if b < n {
+                let r = n - b;
+                let mut buffer;
+                let w = tail_blocks!($dtype, rows, b, r, $row.len() - n * size + $after, buffer);
+                let t = group_terms!($dtype, w, b, scales);
+                add_offsets!($dtype, offsets, t, r);
+                let (v01, v23) = group!($dtype, w, b, xs, t);
+                let r = _mm256_set1_epi32(r as i32);
+                let keep = |first| {
+                    let blocks = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+                    let blocks = _mm256_add_epi32(blocks, _mm256_set1_epi32(first));
+                    _mm256_castsi256_ps(_mm256_cmpgt_epi32(r, blocks))
+                };
+                let (k01, k23) = (keep(0), keep(2));
+                if odd {
+                    o01 = _mm256_blendv_ps(o01, _mm256_add_ps(o01, v01), k01);
+                    o23 = _mm256_blendv_ps(o23, _mm256_add_ps(o23, v23), k23);
+                } else {
+                    e01 = _mm256_blendv_ps(e01, _mm256_add_ps(e01, v01), k01);
+                    e23 = _mm256_blendv_ps(e23, _mm256_add_ps(e23, v23), k23);
+                }
             }
-            let sum = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-            finish($dtype, sum, offsets, last)
+            let sum = _mm256_add_ps(_mm256_add_ps(e01, o01), _mm256_add_ps(e23, o23));
+            finish(sum, offsets)
         }};
     }
 
-    /// The lanes of `sum` by the fixed tree, plus the offset sets (lanes 1, 3, 5 and 7 of
-    /// `offsets`, set `k` then adding `last[k]`, the term of its last block if the main loop
-    /// left it out) added as the scalar path adds its four.
+    /// The lanes of `sum` (lane `i`: the scalar path's accumulators `i` and `i + 8` of both
+    /// sets, added as it adds them) by the fixed tree, plus the offset sets (lanes 1, 3, 5 and
+    /// 7 of `offsets`).
     #[inline(always)]
-    unsafe fn finish(dtype: DType, sum: __m256, offsets: __m256, last: [f32; 3]) -> f32 {
+    unsafe fn finish(sum: __m256, offsets: __m256) -> f32 {
         let (mut lanes, mut o) = ([0f32; 8], [0f32; 8]);
         // SAFETY: stores of eight floats into arrays of eight.
         unsafe {
             _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
             _mm256_storeu_ps(o.as_mut_ptr(), offsets);
-        }
-        if dtype == DType::Q4_1 {
-            for (k, last) in last.iter().enumerate() {
-                o[2 * k + 1] += last;
-            }
         }
         super::reduce8(lanes) + ((o[1] + o[3]) + (o[5] + o[7]))
     }
@@ -601,23 +684,28 @@ mod avx2 {
     /// AVX2 one here, the AVX-512 one in `avx512`): one copy of the loop per type, so the block
     /// size and the unpacking are constants in each.
     macro_rules! each_row {
-        ($dtype:expr, $rows:expr, $row_bytes:expr, $qx:expr, $out:expr) => {{
+        ($dtype:expr, $rows:expr, $row_bytes:expr, $qx:expr, $out:expr $(, $vnni:expr)?) => {{
             let (rows, qx, out): (&[u8], _, &mut [f32]) = ($rows, $qx, $out);
+            // The bytes after each row, which its last group may read past its end.
+            let total = rows.len();
             let rows = rows.chunks_exact($row_bytes);
             match $dtype {
                 DType::Q8_0 => {
-                    for (y, row) in out.iter_mut().zip(rows) {
-                        *y = blocks!(DType::Q8_0, row, qx);
+                    for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
+                        let after = total - (i + 1) * $row_bytes;
+                        *y = blocks!(DType::Q8_0, row, after, qx $(, $vnni)?);
                     }
                 }
                 DType::Q4_0 => {
-                    for (y, row) in out.iter_mut().zip(rows) {
-                        *y = blocks!(DType::Q4_0, row, qx);
+                    for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
+                        let after = total - (i + 1) * $row_bytes;
+                        *y = blocks!(DType::Q4_0, row, after, qx $(, $vnni)?);
                     }
                 }
                 DType::Q4_1 => {
-                    for (y, row) in out.iter_mut().zip(rows) {
-                        *y = blocks!(DType::Q4_1, row, qx);
+                    for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
+                        let after = total - (i + 1) * $row_bytes;
+                        *y = blocks!(DType::Q4_1, row, after, qx $(, $vnni)?);
                     }
                 }
                 DType::F32 | DType::F16 => {}
@@ -676,18 +764,17 @@ mod avx2 {
         }
     }
 
-    /// The quantised loop with AVX-512: two blocks per 512-bit register. A pair `(b, b+1)` of
-    /// a group of four fills lanes 0–7 and 8–15 of one accumulator, which therefore holds the
-    /// scalar path's sets `b mod 4` and `b+1 mod 4` side by side; `a` holds sets 0 and 1, `c`
-    /// sets 2 and 3. Every lane sees the scalar path's multiplies and adds in its order.
+    /// The quantised loop with AVX-512: a group of four blocks per 512-bit register, whose
+    /// sixteen lanes are a set of the scalar path's accumulators; `a` holds set 0 and `c` set 1.
+    /// Every lane sees the scalar path's multiplies and adds in its order.
     pub mod avx512 {
         use std::arch::x86_64::*;
 
-        use super::{PREFETCH, nibbles};
+        use super::{PREFETCH, finish};
         use crate::dtype::DType;
 
-        /// Two blocks' partial sums (lanes 0–7: block `b`, 8–15: block `b+1`, lane `j` of each
-        /// over elements `4j … 4j+3`) from a whole pair of inputs at `$x`.
+        /// Two blocks' four-element partial sums (lanes 0–7: block `b`, 8–15: block `b+1`,
+        /// lane `j` of each over elements `4j … 4j+3`) from a whole pair of inputs at `$x`.
         macro_rules! pair_partials {
             ($dtype:expr, $b0:expr, $b1:expr, $x:expr) => {{
                 let (b0, b1, x): (*const u8, *const u8, *const i16) = ($b0, $b1, $x);
@@ -715,80 +802,141 @@ mod avx2 {
             }};
         }
 
-        /// Adds the pair `(b, b+1)` into `$acc` (their two sets), each block's partials times
-        /// its `d·scale`, which `$d` holds in lanes 0–7 and 8–15.
-        macro_rules! pair {
-            ($dtype:expr, $acc:ident, $b:expr, $at:expr, $d:expr) => {{
-                let b: usize = $b;
-                let (rows, xs, _) = $at;
-                let size = $dtype.block_bytes();
-                let (b0, b1) = (rows.add(b * size), rows.add((b + 1) * size));
-                _mm_prefetch::<_MM_HINT_T0>(b0.wrapping_add(PREFETCH).cast::<i8>());
-                _mm_prefetch::<_MM_HINT_T0>(b1.wrapping_add(PREFETCH).cast::<i8>());
-                let p = pair_partials!($dtype, b0, b1, xs.add(b * 32));
-                $acc = _mm512_add_ps($acc, _mm512_mul_ps($d, _mm512_cvtepi32_ps(p)));
+        /// The four blocks at `$blocks` (input blocks `$b …`, inputs at `$xs`): their partials
+        /// (lane `4k + j`: partial `j` of block `k`) with 16-bit products, two pairs'
+        /// four-element partials folded.
+        macro_rules! group_partials {
+            ($dtype:expr, $blocks:expr, $b:expr, $xs:expr) => {{
+                let (blocks, b): (*const u8, usize) = ($blocks, $b);
+                let block = |k: usize| {
+                    let block = blocks.add(k * $dtype.block_bytes());
+                    _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
+                    block
+                };
+                let p01 = pair_partials!($dtype, block(0), block(1), $xs.add(b * 32));
+                let p23 = pair_partials!($dtype, block(2), block(3), $xs.add(b * 32 + 64));
+                fold(p01, p23)
             }};
         }
 
-        /// Lanes 0–7 of `$v` (lane `2·$i` everywhere) and lanes 8–15 (lane `2·$i + 2`).
-        macro_rules! spread {
-            ($v:expr, $i:expr) => {{
-                let (lo, hi): (i32, i32) = (2 * $i, 2 * $i + 2);
-                let index = _mm512_set_epi32(
-                    hi, hi, hi, hi, hi, hi, hi, hi, lo, lo, lo, lo, lo, lo, lo, lo,
+        /// The four `Q4_1` blocks at `$blocks` with VNNI: `(partials, [d·s, m·(s·Σq)] of
+        /// each)`. One load holds their halves and most of their nibbles; a permute lines up
+        /// the sixteen bytes of each, and `vpdpbusd` sums each lane's four low (then high)
+        /// nibbles times the input's high bytes, then, shifted, times its low bytes.
+        macro_rules! vnni_group {
+            ($blocks:expr, $b:expr, $scales:expr, $qx:expr) => {{
+                let (at, b): (*const u8, usize) = ($blocks, $b);
+                _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(PREFETCH).cast::<i8>());
+                _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(PREFETCH + 64).cast::<i8>());
+                let head = _mm512_loadu_si512(at.cast());
+                let rest = _mm512_castsi128_si512(_mm_loadu_si128(at.add(64).cast()));
+                // Dwords 0, 5, 10, 15: each block's `[d, m]`.
+                let index = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 10, 5, 0);
+                let halves = _mm512_castsi512_si128(_mm512_permutexvar_epi32(index, head));
+                let scales = _mm256_loadu_ps($scales.add(2 * b));
+                let t = _mm256_mul_ps(_mm256_cvtph_ps(halves), scales);
+                let index =
+                    _mm512_set_epi32(19, 18, 17, 16, 14, 13, 12, 11, 9, 8, 7, 6, 4, 3, 2, 1);
+                let q = _mm512_permutex2var_epi32(head, index, rest);
+                let m = _mm512_set1_epi8(15);
+                let (low, high) = (
+                    _mm512_and_si512(q, m),
+                    _mm512_and_si512(_mm512_srli_epi16(q, 4), m),
                 );
-                _mm512_permutexvar_ps(index, $v)
+                let x: *const i8 = $qx.bytes.as_ptr().add(b / 4 * 256);
+                let load = |at: usize| _mm512_loadu_si512(x.add(at).cast());
+                let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), low, load(0));
+                let p = _mm512_slli_epi32(_mm512_dpbusd_epi32(p, high, load(64)), 8);
+                let p = _mm512_dpbusd_epi32(p, low, load(128));
+                (_mm512_dpbusd_epi32(p, high, load(192)), t)
+            }};
+        }
+
+        /// The four blocks at `$blocks` (input blocks `$b …`): `(partials, t)`.
+        macro_rules! group {
+            ($dtype:expr, $vnni:expr, $blocks:expr, $b:expr, $xs:expr, $scales:expr, $qx:expr) => {{
+                if $vnni && $dtype == DType::Q4_1 {
+                    vnni_group!($blocks, $b, $scales, $qx)
+                } else {
+                    let t = group_terms!($dtype, $blocks, $b, $scales);
+                    (group_partials!($dtype, $blocks, $b, $xs), t)
+                }
             }};
         }
 
         macro_rules! blocks {
-            ($dtype:expr, $row:expr, $qx:expr) => {{
-                let (n, count, at, scales) = layout!($dtype, $row, $qx);
+            ($dtype:expr, $row:expr, $after:expr, $qx:expr, $vnni:expr) => {{
+                let (n, rows, xs, scales) = layout!($dtype, $row, $qx);
+                let size = $dtype.block_bytes();
                 let (mut a, mut c) = (_mm512_setzero_ps(), _mm512_setzero_ps());
                 // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
                 let mut offsets = _mm256_setzero_ps();
                 let mut b = 0;
-                while b + 4 <= n {
-                    let t = group_terms!($dtype, b, at, scales, offsets);
-                    let t = _mm512_castps256_ps512(t);
-                    pair!($dtype, a, b, at, spread!(t, 0));
-                    pair!($dtype, c, b + 2, at, spread!(t, 2));
+                let odd = loop {
+                    if b + 4 > n {
+                        break false;
+                    }
+                    let (p, t) = group!($dtype, $vnni, rows.add(b * size), b, xs, scales, $qx);
+                    add_offsets!($dtype, offsets, t, 4);
+                    a = _mm512_add_ps(a, _mm512_mul_ps(spread(t), _mm512_cvtepi32_ps(p)));
                     b += 4;
-                }
-                // The odd block's offset term, last in its set (0 or 2).
-                let mut tail = [0f32; 3];
-                if b + 2 <= n {
-                    let h = halves!($dtype, b, 2, at.0);
-                    let t = _mm_mul_ps(_mm_cvtph_ps(h), _mm_loadu_ps(scales.add(2 * b)));
-                    if $dtype == DType::Q4_1 {
-                        offsets = _mm256_add_ps(offsets, _mm256_zextps128_ps256(t));
+                    if b + 4 > n {
+                        break true;
                     }
-                    pair!($dtype, a, b, at, spread!(_mm512_castps128_ps512(t), 0));
-                }
-                if (n - b) % 2 == 1 {
-                    // The odd block: set 0 (lanes 0–7 of `a`) or set 2 (of `c`).
-                    let k = n - 1;
-                    let (rows, xs, _) = at;
-                    let block = rows.add(k * $dtype.block_bytes());
-                    let (evens, odds) = crate::kernels::input_at(k, count);
-                    let p = partials!($dtype, block, xs.add(evens), xs.add(odds));
-                    let t = terms!($dtype, block, scales.add(2 * k));
-                    let d = _mm256_broadcastss_ps(t);
-                    let t8 = _mm512_castps256_ps512(_mm256_mul_ps(d, _mm256_cvtepi32_ps(p)));
-                    if k == b {
-                        a = _mm512_mask_add_ps(a, 0x00ff, a, t8);
-                    } else {
-                        c = _mm512_mask_add_ps(c, 0x00ff, c, t8);
-                    }
-                    tail[k - b] = _mm_cvtss_f32(_mm_movehdup_ps(t));
-                }
-                let sets = |v: __m512| {
-                    let lo = _mm512_castps512_ps256(v);
-                    let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-                    _mm256_add_ps(lo, hi)
+                    let (p, t) = group!($dtype, $vnni, rows.add(b * size), b, xs, scales, $qx);
+                    add_offsets!($dtype, offsets, t, 4);
+                    c = _mm512_add_ps(c, _mm512_mul_ps(spread(t), _mm512_cvtepi32_ps(p)));
+                    b += 4;
                 };
-                super::finish($dtype, _mm256_add_ps(sets(a), sets(c)), offsets, tail)
+                if b < n {
+                    let r = n - b;
+                    let mut buffer;
+                    let spare = $row.len() - n * size + $after;
+                    let w = tail_blocks!($dtype, rows, b, r, spare, buffer);
+                    let (p, t) = group!($dtype, $vnni, w, b, xs, scales, $qx);
+                    add_offsets!($dtype, offsets, t, r);
+                    let v = _mm512_mul_ps(spread(t), _mm512_cvtepi32_ps(p));
+                    let keep = ((1u32 << (4 * r)) - 1) as u16;
+                    if odd {
+                        c = _mm512_mask_add_ps(c, keep, c, v);
+                    } else {
+                        a = _mm512_mask_add_ps(a, keep, a, v);
+                    }
+                }
+                let sum = _mm512_add_ps(a, c);
+                let low = _mm512_castps512_ps256(sum);
+                let high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sum), 1));
+                finish(_mm256_add_ps(low, high), offsets)
             }};
+        }
+
+        /// A group's `[d·s, m·(s·Σq)]` (four blocks side by side) as each lane's `d·s`: lane
+        /// `4k + j` that of block `k`.
+        #[inline(always)]
+        unsafe fn spread(t: __m256) -> __m512 {
+            // SAFETY: the callers enabled AVX-512.
+            unsafe {
+                _mm512_permutexvar_ps(
+                    _mm512_set_epi32(6, 6, 6, 6, 4, 4, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0),
+                    _mm512_castps256_ps512(t),
+                )
+            }
+        }
+
+        /// Two pairs' four-element partials folded (lanes j and j + 4 of each block added):
+        /// lane `4k + j` is partial `j` of block `k` (blocks 0, 1 in `p01`; 2, 3 in `p23`).
+        #[inline(always)]
+        unsafe fn fold(p01: __m512i, p23: __m512i) -> __m512i {
+            // SAFETY: the callers enabled AVX-512.
+            unsafe {
+                let low =
+                    _mm512_set_epi32(27, 26, 25, 24, 19, 18, 17, 16, 11, 10, 9, 8, 3, 2, 1, 0);
+                let high = _mm512_add_epi32(low, _mm512_set1_epi32(4));
+                _mm512_add_epi32(
+                    _mm512_permutex2var_epi32(p01, low, p23),
+                    _mm512_permutex2var_epi32(p01, high, p23),
+                )
+            }
         }
 
         /// Quantised rows · quantised input with AVX-512.
@@ -802,7 +950,20 @@ mod avx2 {
         ) {
             // SAFETY: the features are enabled here; `blocks!` reads only whole blocks inside
             // each row and the inputs of blocks that `qx` holds.
-            unsafe { each_row!(dtype, rows, row_bytes, qx, out) }
+            unsafe { each_row!(dtype, rows, row_bytes, qx, out, false) }
+        }
+
+        /// Quantised rows · quantised input with AVX-512 and VNNI.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,f16c")]
+        pub unsafe fn vnni_rows(
+            dtype: DType,
+            rows: &[u8],
+            row_bytes: usize,
+            qx: &crate::kernels::QuantizedInput,
+            out: &mut [f32],
+        ) {
+            // SAFETY: as `quantized_rows`; `qx.bytes` holds every whole group that `n` does.
+            unsafe { each_row!(dtype, rows, row_bytes, qx, out, true) }
         }
 
         /// Two `Q4` blocks' nibbles as 16-bit values, evens and odds: each 256-bit half is
@@ -881,6 +1042,12 @@ mod tests {
             for dtype in [DType::Q8_0, DType::Q4_0, DType::Q4_1] {
                 let w: Vec<f32> = (0..n).map(|_| lcg(&mut seed) + 0.3).collect();
                 let row = crate::dtype::quantize_row(dtype, &w);
+                let others: Vec<Vec<u8>> = (0..2)
+                    .map(|_| {
+                        let w: Vec<f32> = (0..n).map(|_| lcg(&mut seed) * 2.0).collect();
+                        crate::dtype::quantize_row(dtype, &w)
+                    })
+                    .collect();
                 let deq = crate::dtype::dequantize_row(dtype, &row, n);
                 for (a, b) in w.iter().zip(&deq) {
                     assert!((a - b).abs() < 0.15, "{dtype:?}: {a} vs {b}");
@@ -896,10 +1063,25 @@ mod tests {
                     (f64::from(scalar) - exact).abs() < 1e-3 * size,
                     "{dtype:?} × {blocks}: {scalar} vs {exact}"
                 );
+                // Three rows in one matrix: the first two rows' last groups read the next
+                // row's bytes in place, the third's are copied.
+                let rows: Vec<u8> = [&row[..], &others[0], &others[1]].concat();
+                let expected: Vec<f32> = rows
+                    .chunks_exact(row.len())
+                    .map(|r| row_dot(Kernel::Scalar, dtype, r, &x, &qx))
+                    .collect();
                 for kernel in Kernel::available() {
                     assert_eq!(
                         row_dot(kernel, dtype, &row, &x, &qx).to_bits(),
                         scalar.to_bits(),
+                        "{dtype:?} × {blocks} on {kernel:?}"
+                    );
+                    let mut out = vec![0.0; 3];
+                    matvec(kernel, dtype, &rows, row.len(), &x, &qx, &mut out);
+                    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&out),
+                        bits(&expected),
                         "{dtype:?} × {blocks} on {kernel:?}"
                     );
                 }
