@@ -643,9 +643,10 @@ impl Model {
     ) {
         let data = self.storage.bytes();
         let rows = |w: &Tensor, first: usize, out: &mut [f32]| {
+            // To the end of the file: the bytes after the last row let the SIMD loops read its
+            // last blocks in place.
             let at = w.offset + first * w.row_bytes;
-            let bytes = &data[at..at + out.len() * w.row_bytes];
-            matvec(exec.kernel, w.dtype, bytes, w.row_bytes, x, qx, out);
+            matvec(exec.kernel, w.dtype, &data[at..], w.row_bytes, x, qx, out);
         };
         let total: usize = products.iter().map(|(w, _)| w.rows).sum();
         match &exec.pool {
