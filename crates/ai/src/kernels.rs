@@ -179,7 +179,21 @@ impl QuantizedInput {
     /// Quantises `x` (its length a multiple of 32): `q = round(x / d)` with
     /// `d = max|x| / Q_MAX`.
     pub fn quantize(&mut self, x: &[f32]) {
-        let blocks = x.len() / 32;
+        for mut part in self.parts(x.len(), x.len().max(1).next_multiple_of(128)) {
+            part.quantize(x);
+        }
+    }
+
+    /// Sizes the input for `len` values and splits it into parts of `part` values each (a
+    /// multiple of 128: whole groups of four blocks), which may be quantised apart (by
+    /// several threads) with the same result as [`QuantizedInput::quantize`]: part `i` takes
+    /// values `i·part …`.
+    pub fn parts(&mut self, len: usize, part: usize) -> Vec<QuantizedPart<'_>> {
+        assert!(
+            part > 0 && part.is_multiple_of(128),
+            "parts of whole groups"
+        );
+        let blocks = len / 32;
         let padded = blocks.div_ceil(4) * 4;
         self.scales.clear();
         self.scales.resize(padded, [0.0; 2]);
@@ -187,7 +201,37 @@ impl QuantizedInput {
         self.q.resize(padded * 32, 0);
         self.bytes.clear();
         self.bytes.resize(padded / 4 * 256, 0);
-        for (b, block) in x.chunks_exact(32).take(blocks).enumerate() {
+        let per = part / 32;
+        self.scales
+            .chunks_mut(per)
+            .zip(self.q.chunks_mut(part))
+            .zip(self.bytes.chunks_mut(per * 64))
+            .enumerate()
+            .map(|(i, ((scales, q), bytes))| QuantizedPart {
+                blocks: blocks.saturating_sub(i * per).min(per),
+                scales,
+                q,
+                bytes,
+            })
+            .collect()
+    }
+}
+
+/// Whole groups of a [`QuantizedInput`], quantised on their own ([`QuantizedInput::parts`]).
+#[derive(Debug)]
+pub struct QuantizedPart<'a> {
+    /// The blocks of values it holds (fewer than its storage at the end of the input).
+    blocks: usize,
+    scales: &'a mut [[f32; 2]],
+    q: &'a mut [i16],
+    bytes: &'a mut [i8],
+}
+
+impl QuantizedPart<'_> {
+    /// Quantises this part's values: `x` holds them from the first (more are ignored).
+    pub fn quantize(&mut self, x: &[f32]) {
+        // Parts start at a group, so a block's place inside its part follows the same layout.
+        for (b, block) in x.chunks_exact(32).take(self.blocks).enumerate() {
             // Eight running maxima: the same maximum (`max` is exact and |x| has no sign),
             // in a loop the compiler vectorises.
             let mut most = [0f32; 8];
@@ -1093,6 +1137,45 @@ mod tests {
                         bits(&expected),
                         "{dtype:?} × {blocks} on {kernel:?}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    /// Quantising in parts (in any order) gives what quantising at once gives, for lengths
+    /// that end inside a group and inside a part; the bytes are the values split exactly.
+    fn parts_quantize_as_a_whole() {
+        let mut seed = 11;
+        for len in [32, 96, 128, 416, 1536, 1600] {
+            let x: Vec<f32> = (0..len).map(|_| lcg(&mut seed) * 3.0).collect();
+            let mut whole = QuantizedInput::default();
+            whole.quantize(&x);
+            let mut split = QuantizedInput::default();
+            for (i, mut part) in split.parts(len, 256).into_iter().enumerate().rev() {
+                part.quantize(&x[i * 256..]);
+            }
+            assert_eq!(whole.q, split.q, "{len}");
+            assert_eq!(whole.bytes, split.bytes, "{len}");
+            let bits = |s: &QuantizedInput| {
+                s.scales
+                    .iter()
+                    .flatten()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(&whole), bits(&split), "{len}");
+            for b in 0..len / 32 {
+                let (evens, odds) = input_at(b);
+                let group = &whole.bytes[b / 4 * 256..][..256];
+                for e in 0..32 {
+                    let q = i32::from(if e % 2 == 0 {
+                        whole.q[evens + e / 2]
+                    } else {
+                        whole.q[odds + e / 2]
+                    });
+                    let at = (e / 16) * 64 + (b % 4) * 16 + e % 16;
+                    assert_eq!(256 * i32::from(group[at]) + i32::from(group[at + 128]), q);
                 }
             }
         }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::Error;
 use crate::dtype::{DType, dequantize_into, dequantize_row};
 use crate::gguf::{Gguf, Value};
-use crate::kernels::{Kernel, QuantizedInput, dot, matvec};
+use crate::kernels::{Kernel, QuantizedInput, QuantizedPart, dot, matvec};
 use crate::tokenizer::Tokenizer;
 
 /// The shape of a model.
@@ -328,6 +328,9 @@ impl KvCache for VecCache {
     }
 }
 
+/// A range of `gate` outputs and the same range of `up` outputs.
+type Pair<'a> = (&'a mut [f32], &'a mut [f32]);
+
 /// Work buffers of one forward pass (reused between tokens).
 #[derive(Debug, Default)]
 pub struct Scratch {
@@ -341,6 +344,8 @@ pub struct Scratch {
     v: Vec<f32>,
     att: Vec<f32>,
     qx: QuantizedInput,
+    /// `hb` quantised, for `down`: written while `qx` is still being read.
+    qh: QuantizedInput,
     /// `(sin, cos)` of each RoPE pair's angle at this position.
     rotation: Vec<(f32, f32)>,
     /// The logits of the last token.
@@ -670,6 +675,41 @@ impl Model {
         }
     }
 
+    /// `hb = silu(gate·xb) ⊙ (up·xb)`, quantised into `qh`. The threads share it in ranges of
+    /// whole quantisation groups, each computing its range's rows of both matrices, their
+    /// activation and quantisation: nothing is left for one thread alone between the two
+    /// products, and every value is computed as it would be in one piece.
+    fn gate_up(&self, exec: &Exec, layer: &Layer, s: &mut Scratch) {
+        let hidden = self.config.hidden;
+        // Two ranges a thread: long runs of rows, which the prefetching loop streams best.
+        let threads = exec.pool.as_ref().map_or(1, |p| p.current_num_threads());
+        let range = hidden.div_ceil(threads * 2).max(1).next_multiple_of(128);
+        let data = self.storage.bytes();
+        let (xb, qx) = (&s.xb, &s.qx);
+        let parts = s.qh.parts(hidden, range);
+        let ranges = s.hb[..hidden]
+            .chunks_mut(range)
+            .zip(s.hb2[..hidden].chunks_mut(range))
+            .zip(parts);
+        let job = |(i, ((gate, up), mut part)): (usize, (Pair<'_>, QuantizedPart))| {
+            for (w, out) in [(&layer.gate, &mut *gate), (&layer.up, up)] {
+                // To the end of the file, as in `matmuls`.
+                let at = w.offset + i * range * w.row_bytes;
+                matvec(exec.kernel, w.dtype, &data[at..], w.row_bytes, xb, qx, out);
+            }
+            for (g, u) in gate.iter_mut().zip(&*up) {
+                *g = *g / (1.0 + libm::expf(-*g)) * u;
+            }
+            part.quantize(gate);
+        };
+        let jobs: Vec<_> = ranges.enumerate().collect();
+        match &exec.pool {
+            // `forward` runs inside the pool: its threads share the ranges.
+            Some(_) => jobs.into_par_iter().for_each(job),
+            None => jobs.into_iter().for_each(job),
+        }
+    }
+
     /// Runs `token` at position `kv.len()`, stores its keys and values, and leaves the logits
     /// of the next token in `s.logits`.
     ///
@@ -779,18 +819,8 @@ impl Model {
             }
             rmsnorm(exec.kernel, &mut s.xb, &s.x, &layer.ffn_norm, c.eps);
             s.qx.quantize(&s.xb);
-            let up = [(&layer.gate, &mut s.hb), (&layer.up, &mut s.hb2)];
-            self.matmuls(
-                exec,
-                &mut up.map(|(w, o)| (w, o.as_mut_slice())),
-                &s.xb,
-                &s.qx,
-            );
-            for (g, u) in s.hb.iter_mut().zip(&s.hb2) {
-                *g = *g / (1.0 + libm::expf(-*g)) * u;
-            }
-            s.qx.quantize(&s.hb);
-            self.matmul(exec, &layer.down, &s.hb, &s.qx, &mut s.xb2);
+            self.gate_up(exec, layer, s);
+            self.matmul(exec, &layer.down, &s.hb, &s.qh, &mut s.xb2);
             for (x, d) in s.x.iter_mut().zip(&s.xb2) {
                 *x += d;
             }
