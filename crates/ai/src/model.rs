@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::Error;
 use crate::dtype::{DType, dequantize_into, dequantize_row};
 use crate::gguf::{Gguf, Value};
-use crate::kernels::{Kernel, QuantizedInput, QuantizedPart, dot, matvec};
+use crate::kernels::{Kernel, QuantizedInput, QuantizedPart, dot, exp, matvec};
 use crate::tokenizer::Tokenizer;
 
 /// The shape of a model.
@@ -698,7 +698,7 @@ impl Model {
                 matvec(exec.kernel, w.dtype, &data[at..], w.row_bytes, xb, qx, out);
             }
             for (g, u) in gate.iter_mut().zip(&*up) {
-                *g = *g / (1.0 + libm::expf(-*g)) * u;
+                *g = *g / (1.0 + exp(-*g)) * u;
             }
             part.quantize(gate);
         };
@@ -867,7 +867,7 @@ pub(crate) fn softmax(x: &mut [f32]) {
     let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let mut sum = 0f32;
     for v in x.iter_mut() {
-        *v = libm::expf(*v - max);
+        *v = exp(*v - max);
         sum += *v;
     }
     for v in x.iter_mut() {
