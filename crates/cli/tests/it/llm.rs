@@ -138,6 +138,9 @@ fn llm_run_is_the_same_in_fresh_processes() {
         kernels.push("avx2");
         if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
             kernels.push("avx512");
+            if is_x86_feature_detected!("avx512vnni") {
+                kernels.push("avx512vnni");
+            }
         }
     }
     let a = run("1", "scalar");
