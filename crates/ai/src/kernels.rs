@@ -24,6 +24,9 @@ pub enum Kernel {
     Scalar,
     /// x86-64 AVX2 and F16C intrinsics (checked at run time).
     Avx2,
+    /// [`Kernel::Avx2`] with AVX-VNNI's byte dot products for `Q4_1` rows (CPUs with VNNI but
+    /// no AVX-512).
+    AvxVnni,
     /// x86-64 AVX-512 (F and BW) for quantised rows, four blocks at a time; AVX2 elsewhere.
     Avx512,
     /// [`Kernel::Avx512`] with VNNI's byte dot products for `Q4_1` rows.
@@ -44,6 +47,9 @@ impl Kernel {
             && std::arch::is_x86_feature_detected!("f16c")
         {
             kernels.push(Self::Avx2);
+            if std::arch::is_x86_feature_detected!("avxvnni") {
+                kernels.push(Self::AvxVnni);
+            }
             if std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512bw")
             {
@@ -56,8 +62,8 @@ impl Kernel {
         kernels
     }
 
-    /// The kernel named `name` (`scalar`, `avx2`, `avx512`, `avx512vnni`), if this CPU can
-    /// run it.
+    /// The kernel named `name` (`scalar`, `avx2`, `avxvnni`, `avx512`, `avx512vnni`), if this
+    /// CPU can run it.
     pub fn named(name: &str) -> Option<Self> {
         Self::available().into_iter().find(|k| k.name() == name)
     }
@@ -67,6 +73,7 @@ impl Kernel {
         match self {
             Self::Scalar => "scalar",
             Self::Avx2 => "avx2",
+            Self::AvxVnni => "avxvnni",
             Self::Avx512 => "avx512",
             Self::Avx512Vnni => "avx512vnni",
         }
@@ -371,6 +378,9 @@ pub fn matvec(
             }
             Kernel::Avx2 => {
                 return unsafe { avx2::quantized_rows(dtype, rows, row_bytes, qx, out) };
+            }
+            Kernel::AvxVnni => {
+                return unsafe { avx2::vnni_rows(dtype, rows, row_bytes, qx, out) };
             }
             Kernel::Scalar => {}
         }
@@ -680,23 +690,57 @@ mod avx2 {
     /// The four blocks at `$blocks` (input blocks `$b …`, inputs at `$xs`): their partials
     /// (lane `4k + j` of `(v01, v23)`: partial `j` of block `k`) times each block's `d·s`.
     macro_rules! group {
-        ($dtype:expr, $blocks:expr, $b:expr, $xs:expr, $t:expr) => {{
+        ($dtype:expr, $vnni:expr, $blocks:expr, $b:expr, $xs:expr, $t:expr, $qx:expr) => {{
             let (blocks, b): (*const u8, usize) = ($blocks, $b);
-            let x = $xs.add(b * 32);
-            // Two whole pairs: evens of b, b+1, then their odds; the same for b+2, b+3.
-            let inputs = [(0, 32), (16, 48), (64, 96), (80, 112)];
-            let p: [__m256i; 4] = std::array::from_fn(|k| {
-                let block = blocks.add(k * $dtype.block_bytes());
-                // The address may lie past the matrix: a prefetch never faults.
-                _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
-                let (evens, odds) = inputs[k];
-                partials!($dtype, block, x.add(evens), x.add(odds))
-            });
+            let (p01, p23) = if $vnni && $dtype == DType::Q4_1 {
+                vnni_pairs!(blocks, b, $qx)
+            } else {
+                let x = $xs.add(b * 32);
+                // Two whole pairs: evens of b, b+1, then their odds; the same for b+2, b+3.
+                let inputs = [(0, 32), (16, 48), (64, 96), (80, 112)];
+                let p: [__m256i; 4] = std::array::from_fn(|k| {
+                    let block = blocks.add(k * $dtype.block_bytes());
+                    // The address may lie past the matrix: a prefetch never faults.
+                    _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH).cast::<i8>());
+                    let (evens, odds) = inputs[k];
+                    partials!($dtype, block, x.add(evens), x.add(odds))
+                });
+                (fold(p[0], p[1]), fold(p[2], p[3]))
+            };
             let d = _mm256_permutevar8x32_ps($t, _mm256_set_epi32(2, 2, 2, 2, 0, 0, 0, 0));
-            let v01 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(fold(p[0], p[1])));
+            let v01 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(p01));
             let d = _mm256_permutevar8x32_ps($t, _mm256_set_epi32(6, 6, 6, 6, 4, 4, 4, 4));
-            let v23 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(fold(p[2], p[3])));
+            let v23 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(p23));
             (v01, v23)
+        }};
+    }
+
+    /// The four `Q4_1` blocks at `$blocks` with AVX-VNNI: their partials, blocks 0 and 1 in
+    /// the first register (lane `4k + j`: partial `j` of block `k`), 2 and 3 in the second. A
+    /// pair's sixteen bytes of nibbles side by side, and `vpdpbusd` as in the AVX-512 loop.
+    macro_rules! vnni_pairs {
+        ($blocks:expr, $b:expr, $qx:expr) => {{
+            let (at, b): (*const u8, usize) = ($blocks, $b);
+            _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(PREFETCH).cast::<i8>());
+            _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(PREFETCH + 64).cast::<i8>());
+            let x: *const i8 = $qx.bytes.as_ptr().add(b / 4 * 256);
+            let m = _mm256_set1_epi8(15);
+            let pair = |k: usize| {
+                let q0 = _mm_loadu_si128(at.add(20 * k + 4).cast());
+                let q1 = _mm_loadu_si128(at.add(20 * k + 24).cast());
+                let q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
+                let (low, high) = (
+                    _mm256_and_si256(q, m),
+                    _mm256_and_si256(_mm256_srli_epi16(q, 4), m),
+                );
+                // Blocks k and k + 1 hold bytes 16k … 16k + 31 of each quarter of the group.
+                let load = |at: usize| _mm256_loadu_si256(x.add(at + 16 * k).cast());
+                let p = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), low, load(0));
+                let p = _mm256_slli_epi32(_mm256_dpbusd_avx_epi32(p, high, load(64)), 8);
+                let p = _mm256_dpbusd_avx_epi32(p, low, load(128));
+                _mm256_dpbusd_avx_epi32(p, high, load(192))
+            };
+            (pair(0), pair(2))
         }};
     }
 
@@ -718,7 +762,7 @@ mod avx2 {
     /// order. Four blocks' halves are converted at once: `t` holds `[d·s, m·(s·Σq)]` of each,
     /// side by side.
     macro_rules! blocks {
-        ($dtype:expr, $row:expr, $after:expr, $qx:expr) => {{
+        ($dtype:expr, $row:expr, $after:expr, $qx:expr, $vnni:expr) => {{
             let (n, rows, xs, scales) = layout!($dtype, $row, $qx);
             let size = $dtype.block_bytes();
             let [mut e01, mut e23, mut o01, mut o23] = [_mm256_setzero_ps(); 4];
@@ -732,7 +776,7 @@ mod avx2 {
                 let w = rows.add(b * size);
                 let t = group_terms!($dtype, w, b, scales);
                 add_offsets!($dtype, offsets, t, 4);
-                let (v01, v23) = group!($dtype, w, b, xs, t);
+                let (v01, v23) = group!($dtype, $vnni, w, b, xs, t, $qx);
                 e01 = _mm256_add_ps(e01, v01);
                 e23 = _mm256_add_ps(e23, v23);
                 b += 4;
@@ -742,7 +786,7 @@ mod avx2 {
                 let w = rows.add(b * size);
                 let t = group_terms!($dtype, w, b, scales);
                 add_offsets!($dtype, offsets, t, 4);
-                let (v01, v23) = group!($dtype, w, b, xs, t);
+                let (v01, v23) = group!($dtype, $vnni, w, b, xs, t, $qx);
                 o01 = _mm256_add_ps(o01, v01);
                 o23 = _mm256_add_ps(o23, v23);
                 b += 4;
@@ -753,7 +797,7 @@ mod avx2 {
                 let w = tail_blocks!($dtype, rows, b, r, $row.len() - n * size + $after, buffer);
                 let t = group_terms!($dtype, w, b, scales);
                 add_offsets!($dtype, offsets, t, r);
-                let (v01, v23) = group!($dtype, w, b, xs, t);
+                let (v01, v23) = group!($dtype, $vnni, w, b, xs, t, $qx);
                 let r = _mm256_set1_epi32(r as i32);
                 let keep = |first| {
                     let blocks = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
@@ -792,7 +836,7 @@ mod avx2 {
     /// AVX2 one here, the AVX-512 one in `avx512`): one copy of the loop per type, so the block
     /// size and the unpacking are constants in each.
     macro_rules! each_row {
-        ($dtype:expr, $rows:expr, $row_bytes:expr, $qx:expr, $out:expr $(, $vnni:expr)?) => {{
+        ($dtype:expr, $rows:expr, $row_bytes:expr, $qx:expr, $out:expr, $vnni:expr) => {{
             let (rows, qx, out): (&[u8], _, &mut [f32]) = ($rows, $qx, $out);
             // The bytes after each row, which its last group may read past its end.
             let total = rows.len();
@@ -801,19 +845,19 @@ mod avx2 {
                 DType::Q8_0 => {
                     for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
                         let after = total - (i + 1) * $row_bytes;
-                        *y = blocks!(DType::Q8_0, row, after, qx $(, $vnni)?);
+                        *y = blocks!(DType::Q8_0, row, after, qx, $vnni);
                     }
                 }
                 DType::Q4_0 => {
                     for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
                         let after = total - (i + 1) * $row_bytes;
-                        *y = blocks!(DType::Q4_0, row, after, qx $(, $vnni)?);
+                        *y = blocks!(DType::Q4_0, row, after, qx, $vnni);
                     }
                 }
                 DType::Q4_1 => {
                     for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
                         let after = total - (i + 1) * $row_bytes;
-                        *y = blocks!(DType::Q4_1, row, after, qx $(, $vnni)?);
+                        *y = blocks!(DType::Q4_1, row, after, qx, $vnni);
                     }
                 }
                 DType::F32 | DType::F16 => {}
@@ -832,7 +876,20 @@ mod avx2 {
     ) {
         // SAFETY: AVX2 is enabled here; `blocks!` reads only whole blocks inside each row and
         // the inputs of blocks that `qx` holds.
-        unsafe { each_row!(dtype, rows, row_bytes, qx, out) }
+        unsafe { each_row!(dtype, rows, row_bytes, qx, out, false) }
+    }
+
+    /// Quantised rows · quantised input with AVX2 and AVX-VNNI.
+    #[target_feature(enable = "avx2,avxvnni,f16c")]
+    pub unsafe fn vnni_rows(
+        dtype: DType,
+        rows: &[u8],
+        row_bytes: usize,
+        qx: &super::QuantizedInput,
+        out: &mut [f32],
+    ) {
+        // SAFETY: as `quantized_rows`; `qx.bytes` holds every group that `n` does.
+        unsafe { each_row!(dtype, rows, row_bytes, qx, out, true) }
     }
 
     #[target_feature(enable = "avx2")]

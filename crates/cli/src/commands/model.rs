@@ -62,8 +62,8 @@ pub enum Llm {
         /// Threads (results are the same for any number).
         #[arg(long)]
         threads: Option<usize>,
-        /// Inner loops: `avx512vnni`, `avx512`, `avx2` or `scalar` (results are the same;
-        /// default: the fastest this CPU runs).
+        /// Inner loops: `avx512vnni`, `avx512`, `avxvnni`, `avx2` or `scalar` (results are the
+        /// same; default: the fastest this CPU runs).
         #[arg(long)]
         kernel: Option<String>,
         /// Print the token ids (one line, JSON) after the text.

@@ -136,6 +136,9 @@ fn llm_run_is_the_same_in_fresh_processes() {
     let mut kernels = vec![];
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c") {
         kernels.push("avx2");
+        if is_x86_feature_detected!("avxvnni") {
+            kernels.push("avxvnni");
+        }
         if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
             kernels.push("avx512");
             if is_x86_feature_detected!("avx512vnni") {
