@@ -765,32 +765,28 @@ mod avx2 {
         ($dtype:expr, $row:expr, $after:expr, $qx:expr, $vnni:expr) => {{
             let (n, rows, xs, scales) = layout!($dtype, $row, $qx);
             let size = $dtype.block_bytes();
-            let [mut e01, mut e23, mut o01, mut o23] = [_mm256_setzero_ps(); 4];
+            // Set 0 in `acc[0]`, set 1 in `acc[1]`: the pair loop is unrolled, so each stays in
+            // registers.
+            let mut acc = [[_mm256_setzero_ps(); 2]; 2];
             // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
             let mut offsets = _mm256_setzero_ps();
             let mut b = 0;
-            let odd = loop {
-                if b + 4 > n {
-                    break false;
+            'groups: loop {
+                for set in &mut acc {
+                    if b + 4 > n {
+                        break 'groups;
+                    }
+                    let w = rows.add(b * size);
+                    let t = group_terms!($dtype, w, b, scales);
+                    add_offsets!($dtype, offsets, t, 4);
+                    let (v01, v23) = group!($dtype, $vnni, w, b, xs, t, $qx);
+                    set[0] = _mm256_add_ps(set[0], v01);
+                    set[1] = _mm256_add_ps(set[1], v23);
+                    b += 4;
                 }
-                let w = rows.add(b * size);
-                let t = group_terms!($dtype, w, b, scales);
-                add_offsets!($dtype, offsets, t, 4);
-                let (v01, v23) = group!($dtype, $vnni, w, b, xs, t, $qx);
-                e01 = _mm256_add_ps(e01, v01);
-                e23 = _mm256_add_ps(e23, v23);
-                b += 4;
-                if b + 4 > n {
-                    break true;
-                }
-                let w = rows.add(b * size);
-                let t = group_terms!($dtype, w, b, scales);
-                add_offsets!($dtype, offsets, t, 4);
-                let (v01, v23) = group!($dtype, $vnni, w, b, xs, t, $qx);
-                o01 = _mm256_add_ps(o01, v01);
-                o23 = _mm256_add_ps(o23, v23);
-                b += 4;
-            };
+            }
+            let odd = (b / 4) % 2 == 1;
+            let [[mut e01, mut e23], [mut o01, mut o23]] = acc;
             if b < n {
                 let r = n - b;
                 let mut buffer;
@@ -865,32 +861,39 @@ mod avx2 {
         }};
     }
 
-    /// Quantised rows · quantised input with AVX2.
-    #[target_feature(enable = "avx2,f16c")]
-    pub unsafe fn quantized_rows(
-        dtype: DType,
-        rows: &[u8],
-        row_bytes: usize,
-        qx: &super::QuantizedInput,
-        out: &mut [f32],
-    ) {
-        // SAFETY: AVX2 is enabled here; `blocks!` reads only whole blocks inside each row and
-        // the inputs of blocks that `qx` holds.
-        unsafe { each_row!(dtype, rows, row_bytes, qx, out, false) }
+    /// A kernel's entry point: quantised rows · quantised input with `$features` enabled
+    /// (`$vnni`: with the VNNI loops), through the `blocks!` of the module it is expanded in.
+    macro_rules! entry {
+        ($(#[$doc:meta])* $name:ident, $features:literal, $vnni:expr) => {
+            $(#[$doc])*
+            #[target_feature(enable = $features)]
+            pub unsafe fn $name(
+                dtype: DType,
+                rows: &[u8],
+                row_bytes: usize,
+                qx: &crate::kernels::QuantizedInput,
+                out: &mut [f32],
+            ) {
+                // SAFETY: the features are enabled here; `blocks!` reads only whole blocks
+                // inside the rows (a row's last group past its end only where the next row's
+                // bytes follow) and the inputs of the groups that `qx` holds, padded whole.
+                unsafe { each_row!(dtype, rows, row_bytes, qx, out, $vnni) }
+            }
+        };
     }
 
-    /// Quantised rows · quantised input with AVX2 and AVX-VNNI.
-    #[target_feature(enable = "avx2,avxvnni,f16c")]
-    pub unsafe fn vnni_rows(
-        dtype: DType,
-        rows: &[u8],
-        row_bytes: usize,
-        qx: &super::QuantizedInput,
-        out: &mut [f32],
-    ) {
-        // SAFETY: as `quantized_rows`; `qx.bytes` holds every group that `n` does.
-        unsafe { each_row!(dtype, rows, row_bytes, qx, out, true) }
-    }
+    entry!(
+        /// Quantised rows · quantised input with AVX2.
+        quantized_rows,
+        "avx2,f16c",
+        false
+    );
+    entry!(
+        /// Quantised rows · quantised input with AVX2 and AVX-VNNI.
+        vnni_rows,
+        "avx2,avxvnni,f16c",
+        true
+    );
 
     #[target_feature(enable = "avx2")]
     pub unsafe fn stream(bytes: &[u8]) -> u64 {
@@ -1033,26 +1036,25 @@ mod avx2 {
             ($dtype:expr, $row:expr, $after:expr, $qx:expr, $vnni:expr) => {{
                 let (n, rows, xs, scales) = layout!($dtype, $row, $qx);
                 let size = $dtype.block_bytes();
-                let (mut a, mut c) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+                // Set 0 in `acc[0]`, set 1 in `acc[1]`, as in the AVX2 loop.
+                let mut acc = [_mm512_setzero_ps(); 2];
                 // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
                 let mut offsets = _mm256_setzero_ps();
                 let mut b = 0;
-                let odd = loop {
-                    if b + 4 > n {
-                        break false;
+                'groups: loop {
+                    for set in &mut acc {
+                        if b + 4 > n {
+                            break 'groups;
+                        }
+                        let w = rows.add(b * size);
+                        let (p, t) = group!($dtype, $vnni, w, b, xs, scales, $qx);
+                        add_offsets!($dtype, offsets, t, 4);
+                        *set = _mm512_add_ps(*set, _mm512_mul_ps(spread(t), _mm512_cvtepi32_ps(p)));
+                        b += 4;
                     }
-                    let (p, t) = group!($dtype, $vnni, rows.add(b * size), b, xs, scales, $qx);
-                    add_offsets!($dtype, offsets, t, 4);
-                    a = _mm512_add_ps(a, _mm512_mul_ps(spread(t), _mm512_cvtepi32_ps(p)));
-                    b += 4;
-                    if b + 4 > n {
-                        break true;
-                    }
-                    let (p, t) = group!($dtype, $vnni, rows.add(b * size), b, xs, scales, $qx);
-                    add_offsets!($dtype, offsets, t, 4);
-                    c = _mm512_add_ps(c, _mm512_mul_ps(spread(t), _mm512_cvtepi32_ps(p)));
-                    b += 4;
-                };
+                }
+                let odd = (b / 4) % 2 == 1;
+                let [mut a, mut c] = acc;
                 if b < n {
                     let r = n - b;
                     let mut buffer;
@@ -1104,32 +1106,18 @@ mod avx2 {
             }
         }
 
-        /// Quantised rows · quantised input with AVX-512.
-        #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
-        pub unsafe fn quantized_rows(
-            dtype: DType,
-            rows: &[u8],
-            row_bytes: usize,
-            qx: &crate::kernels::QuantizedInput,
-            out: &mut [f32],
-        ) {
-            // SAFETY: the features are enabled here; `blocks!` reads only whole blocks inside
-            // each row and the inputs of blocks that `qx` holds.
-            unsafe { each_row!(dtype, rows, row_bytes, qx, out, false) }
-        }
-
-        /// Quantised rows · quantised input with AVX-512 and VNNI.
-        #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,f16c")]
-        pub unsafe fn vnni_rows(
-            dtype: DType,
-            rows: &[u8],
-            row_bytes: usize,
-            qx: &crate::kernels::QuantizedInput,
-            out: &mut [f32],
-        ) {
-            // SAFETY: as `quantized_rows`; `qx.bytes` holds every whole group that `n` does.
-            unsafe { each_row!(dtype, rows, row_bytes, qx, out, true) }
-        }
+        entry!(
+            /// Quantised rows · quantised input with AVX-512.
+            quantized_rows,
+            "avx512f,avx512bw,avx2,f16c",
+            false
+        );
+        entry!(
+            /// Quantised rows · quantised input with AVX-512 and VNNI.
+            vnni_rows,
+            "avx512f,avx512bw,avx512vnni,avx2,f16c",
+            true
+        );
 
         /// Two `Q4` blocks' nibbles as 16-bit values, evens and odds: each 256-bit half is
         /// what [`nibbles`] gives for one block.
