@@ -16,8 +16,8 @@
 
 use crate::dtype::{DType, f16_to_f32};
 
-/// Which implementation runs the inner loops. Both give identical bits; [`Kernel::best`] picks
-/// the faster one this CPU supports.
+/// Which implementation runs the inner loops. All give identical bits; [`Kernel::best`] picks
+/// the fastest one this CPU supports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
     /// Portable Rust.
@@ -223,12 +223,12 @@ pub struct QuantizedInput {
     /// Per block: its scale, and `scale · Σq` (for the offset term of `Q4_1`). Side by side
     /// because the SIMD loops multiply four blocks' halves `[d, m, d, m, …]` by these pairs
     /// in one instruction.
-    pub scales: Vec<[f32; 2]>,
+    scales: Vec<[f32; 2]>,
     /// The quantised values: each block's evens and odds where [`input_at`] puts them.
-    pub q: Vec<i16>,
+    q: Vec<i16>,
     /// The same values as bytes `q = 256·h + l`, for each group of four blocks: 256 bytes, `[h of elements 0–15 of blocks 0, 1, 2, 3; h of elements 16–31 of each; l …;
     /// l …]`, the order in which the VNNI loop unpacks a group's nibbles.
-    pub bytes: Vec<i8>,
+    bytes: Vec<i8>,
 }
 
 impl QuantizedInput {
@@ -634,13 +634,15 @@ mod avx2 {
     }
 
     /// A row and its input: `(blocks to sum, the weights, the inputs, the input's scale pairs
-    /// as floats)`.
+    /// as floats)`. Only blocks whose whole group the input holds are summed (all of them, the
+    /// input being padded to whole groups): the loops read groups.
     macro_rules! layout {
         ($dtype:expr, $row:expr, $qx:expr) => {{
             let (row, qx): (&[u8], &crate::kernels::QuantizedInput) = ($row, $qx);
-            let n = (row.len() / $dtype.block_bytes())
-                .min(qx.scales.len())
-                .min(qx.q.len() / 32);
+            let groups = (qx.scales.len() / 4)
+                .min(qx.q.len() / 128)
+                .min(qx.bytes.len() / 256);
+            let n = (row.len() / $dtype.block_bytes()).min(groups * 4);
             let scales = qx.scales.as_ptr().cast::<f32>();
             (n, row.as_ptr(), qx.q.as_ptr(), scales)
         }};
