@@ -759,6 +759,26 @@ mod avx2 {
         }
     }
 
+    /// Runs `$body` for each whole group of a row's `$n` blocks (`$b` its first block, `$w` its
+    /// weights), with `$set` the group's set of `$acc`: sets 0 and 1 in turn. The two-set loop
+    /// is unrolled, so each set stays in registers. Gives the first block after the groups.
+    macro_rules! each_group {
+        ($n:expr, $rows:expr, $size:expr, $acc:ident, |$set:ident, $b:ident, $w:ident| $body:block) => {{
+            let mut $b = 0;
+            'groups: loop {
+                for $set in &mut $acc {
+                    if $b + 4 > $n {
+                        break 'groups;
+                    }
+                    let $w = $rows.add($b * $size);
+                    $body
+                    $b += 4;
+                }
+            }
+            $b
+        }};
+    }
+
     /// The scalar path's loop (`super::quantized_row`) with its sixteen accumulators of set `s`
     /// in `e01`, `e23` (set 0) and `o01`, `o23` (set 1): the same products and sums in the same
     /// order. Four blocks' halves are converted at once: `t` holds `[d·s, m·(s·Σq)]` of each,
@@ -767,26 +787,17 @@ mod avx2 {
         ($dtype:expr, $row:expr, $after:expr, $qx:expr, $vnni:expr) => {{
             let (n, rows, xs, scales) = layout!($dtype, $row, $qx);
             let size = $dtype.block_bytes();
-            // Set 0 in `acc[0]`, set 1 in `acc[1]`: the pair loop is unrolled, so each stays in
-            // registers.
+            // Set 0 in `acc[0]`, set 1 in `acc[1]`: each a pair of 8-lane registers.
             let mut acc = [[_mm256_setzero_ps(); 2]; 2];
             // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
             let mut offsets = _mm256_setzero_ps();
-            let mut b = 0;
-            'groups: loop {
-                for set in &mut acc {
-                    if b + 4 > n {
-                        break 'groups;
-                    }
-                    let w = rows.add(b * size);
-                    let t = group_terms!($dtype, w, b, scales);
-                    add_offsets!($dtype, offsets, t, 4);
-                    let (v01, v23) = group!($dtype, $vnni, w, b, xs, t, $qx);
-                    set[0] = _mm256_add_ps(set[0], v01);
-                    set[1] = _mm256_add_ps(set[1], v23);
-                    b += 4;
-                }
-            }
+            let b = each_group!(n, rows, size, acc, |set, b, w| {
+                let t = group_terms!($dtype, w, b, scales);
+                add_offsets!($dtype, offsets, t, 4);
+                let (v01, v23) = group!($dtype, $vnni, w, b, xs, t, $qx);
+                set[0] = _mm256_add_ps(set[0], v01);
+                set[1] = _mm256_add_ps(set[1], v23);
+            });
             let odd = (b / 4) % 2 == 1;
             let [[mut e01, mut e23], [mut o01, mut o23]] = acc;
             if b < n {
@@ -1042,19 +1053,11 @@ mod avx2 {
                 let mut acc = [_mm512_setzero_ps(); 2];
                 // Lanes 1, 3, 5, 7: the offset sets 0, 1, 2, 3 (lanes 0, 2, 4, 6 unused).
                 let mut offsets = _mm256_setzero_ps();
-                let mut b = 0;
-                'groups: loop {
-                    for set in &mut acc {
-                        if b + 4 > n {
-                            break 'groups;
-                        }
-                        let w = rows.add(b * size);
-                        let (p, t) = group!($dtype, $vnni, w, b, xs, scales, $qx);
-                        add_offsets!($dtype, offsets, t, 4);
-                        *set = _mm512_add_ps(*set, _mm512_mul_ps(spread(t), _mm512_cvtepi32_ps(p)));
-                        b += 4;
-                    }
-                }
+                let b = each_group!(n, rows, size, acc, |set, b, w| {
+                    let (p, t) = group!($dtype, $vnni, w, b, xs, scales, $qx);
+                    add_offsets!($dtype, offsets, t, 4);
+                    *set = _mm512_add_ps(*set, _mm512_mul_ps(spread(t), _mm512_cvtepi32_ps(p)));
+                });
                 let odd = (b / 4) % 2 == 1;
                 let [mut a, mut c] = acc;
                 if b < n {
