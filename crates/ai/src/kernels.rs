@@ -79,7 +79,7 @@ impl Kernel {
         }
     }
 
-    /// Whether the AVX2 loops may run (the AVX-512 kernel uses them for floats).
+    /// Whether the AVX2 loops may run (the other SIMD kernels use them for floats).
     fn avx2(self) -> bool {
         self != Self::Scalar
     }
@@ -452,21 +452,15 @@ fn quantized_row(dtype: DType, row: &[u8], qx: &QuantizedInput) -> f32 {
             &qx.q[evens..evens + 16],
             &qx.q[odds..odds + 16],
         );
-        add_block(&mut acc, b, ds, fold(p));
+        let lanes = &mut acc[(b >> 2) & 1][(b & 3) * 4..][..4];
+        for (lane, p) in lanes.iter_mut().zip(p) {
+            *lane += ds * p as f32;
+        }
         if dtype == DType::Q4_1 {
             offsets[b & 3] += half(block, 2) * scales[1];
         }
     }
     finish(acc, offsets)
-}
-
-/// Block `b`'s four partials times its `ds` into its accumulators.
-#[inline(always)]
-fn add_block(acc: &mut [[f32; 16]; 2], b: usize, ds: f32, p: [i32; 4]) {
-    let lanes = &mut acc[(b >> 2) & 1][(b & 3) * 4..][..4];
-    for (lane, p) in lanes.iter_mut().zip(p) {
-        *lane += ds * p as f32;
-    }
 }
 
 /// The sixteen lanes of both sets, then the fixed tree, then the offset sets.
@@ -475,12 +469,6 @@ fn finish(acc: [[f32; 16]; 2], o: [f32; 4]) -> f32 {
     let [a, c] = acc;
     let lanes = std::array::from_fn(|i| (a[i] + c[i]) + (a[i + 8] + c[i + 8]));
     reduce8(lanes) + ((o[0] + o[1]) + (o[2] + o[3]))
-}
-
-/// Four-element partials `j` and `j + 4` (elements `4j…` and `16+4j…`) as one.
-#[inline(always)]
-fn fold(p: [i32; 8]) -> [i32; 4] {
-    std::array::from_fn(|j| p[j] + p[j + 4])
 }
 
 /// Quantised row · quantised input: exact integer block sums, then a fixed float loop.
@@ -513,9 +501,9 @@ fn half_table() -> &'static [f32; 65536] {
     })
 }
 
-/// One block's eight partial sums: partial `j` is `Σ w_i·x_i` over `i = 4j … 4j+3` (the
-/// inputs as [`QuantizedInput`] keeps them: evens and odds).
-fn partials(dtype: DType, block: &[u8], evens: &[i16], odds: &[i16]) -> [i32; 8] {
+/// One block's four partial sums: partial `j` is `Σ w_i·x_i` over `i = 4j … 4j+3` and
+/// `16+4j … 16+4j+3` (the inputs as [`QuantizedInput`] keeps them: evens and odds).
+fn partials(dtype: DType, block: &[u8], evens: &[i16], odds: &[i16]) -> [i32; 4] {
     let mut w = [0i16; 32];
     match dtype {
         DType::Q8_0 => {
@@ -543,20 +531,21 @@ fn partials(dtype: DType, block: &[u8], evens: &[i16], odds: &[i16]) -> [i32; 8]
         products[2 * k] = i32::from(w[2 * k]) * i32::from(e);
         products[2 * k + 1] = i32::from(w[2 * k + 1]) * i32::from(o);
     }
-    let mut p = [0; 8];
-    for (p, four) in p.iter_mut().zip(products.chunks_exact(4)) {
-        *p = (four[0] + four[1]) + (four[2] + four[3]);
-    }
-    p
+    std::array::from_fn(|j| {
+        products[4 * j..4 * j + 4]
+            .iter()
+            .chain(&products[16 + 4 * j..20 + 4 * j])
+            .sum()
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// How far ahead of the block being summed the AVX2 loop asks for weights, in bytes. The
+    /// How far ahead of the block being summed the SIMD loops ask for weights, in bytes. The
     /// hardware prefetcher alone leaves a streamed matrix waiting on memory (decode ran at
-    /// half the speed); 4 KiB ahead measured best on the bench machine (2–8 KiB within noise).
+    /// half the speed); 4 KiB ahead measured best on the bench machine (2–16 KiB within noise).
     const PREFETCH: usize = 4096;
 
     use crate::dtype::DType;
@@ -1185,7 +1174,7 @@ mod tests {
     }
 
     #[test]
-    /// Quantised blocks reproduce the weights they encode, and both paths agree bit for bit on
+    /// Quantised blocks reproduce the weights they encode, and all kernels agree bit for bit on
     /// every type and row length (whole groups of four blocks and every tail), with inputs at
     /// the ends of the 16-bit range.
     fn quantized_paths_agree() {

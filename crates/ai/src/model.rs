@@ -646,13 +646,8 @@ impl Model {
         x: &[f32],
         qx: &QuantizedInput,
     ) {
-        let data = self.storage.bytes();
-        let rows = |w: &Tensor, first: usize, out: &mut [f32]| {
-            // To the end of the file: the bytes after the last row let the SIMD loops read its
-            // last blocks in place.
-            let at = w.offset + first * w.row_bytes;
-            matvec(exec.kernel, w.dtype, &data[at..], w.row_bytes, x, qx, out);
-        };
+        let rows =
+            |w: &Tensor, first: usize, out: &mut [f32]| self.rows(exec, w, first, x, qx, out);
         let total: usize = products.iter().map(|(w, _)| w.rows).sum();
         match &exec.pool {
             // `forward` runs inside the pool: its threads share the rows.
@@ -675,6 +670,23 @@ impl Model {
         }
     }
 
+    /// `out[i]` = row `first + i` of `w` · the input.
+    fn rows(
+        &self,
+        exec: &Exec,
+        w: &Tensor,
+        first: usize,
+        x: &[f32],
+        qx: &QuantizedInput,
+        out: &mut [f32],
+    ) {
+        // To the end of the file: the bytes after the last row let the SIMD loops read its
+        // last blocks in place.
+        let at = w.offset + first * w.row_bytes;
+        let data = &self.storage.bytes()[at..];
+        matvec(exec.kernel, w.dtype, data, w.row_bytes, x, qx, out);
+    }
+
     /// `hb = silu(gate·xb) ⊙ (up·xb)`, quantised into `qh`. The threads share it in ranges of
     /// whole quantisation groups, each computing its range's rows of both matrices, their
     /// activation and quantisation: nothing is left for one thread alone between the two
@@ -684,7 +696,6 @@ impl Model {
         // Two ranges a thread: long runs of rows, which the prefetching loop streams best.
         let threads = exec.pool.as_ref().map_or(1, |p| p.current_num_threads());
         let range = hidden.div_ceil(threads * 2).max(1).next_multiple_of(128);
-        let data = self.storage.bytes();
         let (xb, qx) = (&s.xb, &s.qx);
         let parts = s.qh.parts(hidden, range);
         let ranges = s.hb[..hidden]
@@ -692,11 +703,8 @@ impl Model {
             .zip(s.hb2[..hidden].chunks_mut(range))
             .zip(parts);
         let job = |(i, ((gate, up), mut part)): (usize, (Pair<'_>, QuantizedPart))| {
-            for (w, out) in [(&layer.gate, &mut *gate), (&layer.up, up)] {
-                // To the end of the file, as in `matmuls`.
-                let at = w.offset + i * range * w.row_bytes;
-                matvec(exec.kernel, w.dtype, &data[at..], w.row_bytes, xb, qx, out);
-            }
+            self.rows(exec, &layer.gate, i * range, xb, qx, gate);
+            self.rows(exec, &layer.up, i * range, xb, qx, up);
             for (g, u) in gate.iter_mut().zip(&*up) {
                 *g = *g / (1.0 + exp(-*g)) * u;
             }

@@ -133,22 +133,9 @@ fn llm_run_is_the_same_in_fresh_processes() {
         );
         crate::stdout(&out)
     };
-    let mut kernels = vec![];
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c") {
-        kernels.push("avx2");
-        if is_x86_feature_detected!("avxvnni") {
-            kernels.push("avxvnni");
-        }
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
-            kernels.push("avx512");
-            if is_x86_feature_detected!("avx512vnni") {
-                kernels.push("avx512vnni");
-            }
-        }
-    }
     let a = run("1", "scalar");
-    for kernel in kernels {
-        assert_eq!(a, run("2", kernel), "{kernel}");
+    for kernel in &aorta_ai::Kernel::available()[1..] {
+        assert_eq!(a, run("2", kernel.name()), "{kernel:?}");
     }
     assert_eq!(a, run("1", "scalar"));
     let ids: Vec<u32> = serde_json::from_str(a.lines().last().expect("ids")).expect("ids JSON");
