@@ -226,8 +226,9 @@ pub struct QuantizedInput {
     scales: Vec<[f32; 2]>,
     /// The quantised values: each block's evens and odds where [`input_at`] puts them.
     q: Vec<i16>,
-    /// The same values as bytes `q = 256·h + l`, for each group of four blocks: 256 bytes, `[h of elements 0–15 of blocks 0, 1, 2, 3; h of elements 16–31 of each; l …;
-    /// l …]`, the order in which the VNNI loop unpacks a group's nibbles.
+    /// The same values as bytes `q = 256·h + l`, for each group of four blocks: 256 bytes,
+    /// `[h of elements 0–15 of blocks 0, 1, 2, 3; h of elements 16–31 of each; l …; l …]`,
+    /// the order in which the VNNI loops unpack a group's nibbles.
     bytes: Vec<i8>,
 }
 
