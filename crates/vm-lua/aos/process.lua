@@ -219,13 +219,26 @@ local function install_builtins()
   end
 end
 
+-- The environment as aos shows it (`Process.Tags` a map, the list as `Process.TagArray`), in
+-- new tables: the host hands the same `env` to every message while it is unchanged, so it is
+-- never written to.
+local function environment(env)
+  if type(env) ~= 'table' or type(env.Process) ~= 'table' then
+    return env
+  end
+  local view, process = {}, {}
+  for k, v in pairs(env) do view[k] = v end
+  for k, v in pairs(env.Process) do process[k] = v end
+  process.TagArray = env.Process.Tags
+  process.Tags = tag_map(env.Process.Tags)
+  view.Process = process
+  return view
+end
+
 function process.handle(msg, env)
+  env = environment(env)
   ao.init(env)
   normalize(msg)
-  if env and env.Process then
-    env.Process.TagArray = env.Process.Tags
-    env.Process.Tags = tag_map(env.Process.Tags)
-  end
   if not Seeded then
     math.randomseed(digest(tostring(msg['Block-Height']) .. tostring(msg.Owner)
       .. tostring(ao._module) .. tostring(msg.Id)))

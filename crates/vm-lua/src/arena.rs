@@ -4,9 +4,9 @@
 //! Two things follow from keeping *all* of the state in one range:
 //! * **Exact rollback**: copying the used part of the range out and back restores the
 //!   interpreter to exactly that moment: tables, strings, coroutines, GC state, allocator.
-//! * **Determinism of addresses**: allocation is deterministic (dlmalloc fed by a bump
-//!   pointer), and the range starts at a multiple of 4 GiB, so the low 32 bits of every
-//!   address are the same on every run. Lua hashes tables, functions and userdata used as keys by
+//! * **Determinism of addresses**: allocation is deterministic (size-class free lists for small
+//!   blocks, dlmalloc fed by a bump pointer for the rest), and the range starts at a multiple of
+//!   4 GiB, so the low 32 bits of every address are the same on every run. Lua hashes tables, functions and userdata used as keys by
 //!   those bits, so `pairs` visits them in the same order everywhere (and `tostring` prints them,
 //!   see `lua/README.md`).
 
@@ -21,6 +21,14 @@ const ALIGN: usize = 1 << 32;
 /// What Lua needs: `max_align_t`.
 const LUA_ALIGN: usize = 16;
 const PAGE: usize = 4096;
+/// Blocks up to this size come from per-size free lists: strings, tables, closures and small
+/// node arrays, most of what Lua allocates. Lua says each block's size when it frees it, so the
+/// lists need no headers, and a pop or push is far cheaper than dlmalloc's bins.
+const SMALL: usize = 256;
+/// One list per multiple of [`LUA_ALIGN`] up to [`SMALL`].
+const CLASSES: usize = SMALL / LUA_ALIGN;
+/// Small blocks are cut from slabs of this size, taken from dlmalloc.
+const SLAB: usize = 64 << 10;
 
 /// Bookkeeping at the start of the range (so it is saved and restored with the rest).
 #[repr(C)]
@@ -28,6 +36,11 @@ struct Header {
     heap: Dlmalloc<Bump>,
     /// The first byte not yet handed to dlmalloc.
     brk: Cell<usize>,
+    /// Freed small blocks by class (`size / 16 - 1`), linked through their first word.
+    free: [usize; CLASSES],
+    /// The unused rest of the newest slab.
+    slab: usize,
+    slab_end: usize,
     /// Bytes the interpreter holds (its own count, as it asks and frees).
     used: usize,
     /// Most bytes the interpreter may hold.
@@ -118,8 +131,11 @@ impl Arena {
     /// overhead); memory is only committed as it is touched.
     pub(crate) fn new(limit: usize) -> std::io::Result<Self> {
         // dlmalloc's chunk headers and fragmentation: room for a quarter more, and 16 MiB.
+        // Small blocks stay in their class once freed, so the worst pattern (the whole limit in
+        // small blocks, freed, then the whole limit in large ones) needs about three times the
+        // limit: address space only, pages are committed as they are touched.
         let len = limit
-            .saturating_add(limit / 4)
+            .saturating_mul(3)
             .saturating_add(16 << 20)
             .next_multiple_of(PAGE);
         let span = len
@@ -168,6 +184,9 @@ impl Arena {
                         end: base + len,
                     }),
                     brk: Cell::new(heap_start),
+                    free: [0; CLASSES],
+                    slab: 0,
+                    slab_end: 0,
                     used: 0,
                     limit,
                 },
@@ -238,8 +257,94 @@ impl Drop for Arena {
     }
 }
 
-/// The `lua_Alloc` for states on an [`Arena`]: dlmalloc inside the range, with the memory
-/// limit applied to what Lua holds. Shrinking never fails (Lua relies on it).
+impl Header {
+    /// A block of `size` (at most [`SMALL`]) bytes: the class's last freed one, or a new one
+    /// cut from the slab.
+    fn small_alloc(&mut self, size: usize) -> *mut u8 {
+        let class = size.div_ceil(LUA_ALIGN).max(1) - 1;
+        let head = self.free[class];
+        if head != 0 {
+            // SAFETY: a freed block of this class: its first word links the next one.
+            self.free[class] = unsafe { *(head as *const usize) };
+            return head as *mut u8;
+        }
+        let bytes = (class + 1) * LUA_ALIGN;
+        if self.slab_end - self.slab < bytes {
+            // The rest of the old slab (less than one block of this class) is left unused.
+            // SAFETY: plain allocation.
+            let slab = unsafe { self.heap.malloc(SLAB, LUA_ALIGN) };
+            if slab.is_null() {
+                return ptr::null_mut();
+            }
+            self.slab = slab as usize;
+            self.slab_end = self.slab + SLAB;
+        }
+        let block = self.slab;
+        self.slab += bytes;
+        block as *mut u8
+    }
+
+    /// Gives back a small block that was allocated with `size` bytes.
+    fn small_free(&mut self, block: *mut u8, size: usize) {
+        let class = size.div_ceil(LUA_ALIGN).max(1) - 1;
+        // SAFETY: the block holds at least 16 bytes and is no longer Lua's.
+        unsafe { *block.cast::<usize>() = self.free[class] };
+        self.free[class] = block as usize;
+    }
+
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        if size <= SMALL {
+            self.small_alloc(size)
+        } else {
+            // SAFETY: plain allocation.
+            unsafe { self.heap.malloc(size, LUA_ALIGN) }
+        }
+    }
+
+    /// Frees a block allocated with `size` bytes.
+    ///
+    /// # Safety
+    /// `block` came from this heap with that size.
+    unsafe fn free(&mut self, block: *mut u8, size: usize) {
+        if size <= SMALL {
+            self.small_free(block, size);
+        } else {
+            // SAFETY: caller's contract.
+            unsafe { self.heap.free(block, size, LUA_ALIGN) };
+        }
+    }
+
+    /// Moves a block of `old` bytes to one of `new` bytes; null (the block untouched) when
+    /// there is no room. Never fails when shrinking.
+    ///
+    /// # Safety
+    /// `block` came from this heap with `old` bytes.
+    unsafe fn realloc(&mut self, block: *mut u8, old: usize, new: usize) -> *mut u8 {
+        if old > SMALL && new > SMALL {
+            // SAFETY: caller's contract.
+            return unsafe { self.heap.realloc(block, old, LUA_ALIGN, new) };
+        }
+        if old <= SMALL && new <= SMALL && old.div_ceil(LUA_ALIGN) == new.div_ceil(LUA_ALIGN) {
+            return block;
+        }
+        let moved = self.alloc(new);
+        if moved.is_null() {
+            // Only when growing is the block kept where it is and the call failed; a shrink
+            // keeps the bigger block (freed later with its new size into a smaller class,
+            // which it more than fills).
+            return if new < old { block } else { moved };
+        }
+        // SAFETY: both blocks are live, distinct and at least `min(old, new)` bytes.
+        unsafe {
+            ptr::copy_nonoverlapping(block, moved, old.min(new));
+            self.free(block, old);
+        }
+        moved
+    }
+}
+
+/// The `lua_Alloc` for states on an [`Arena`]: size-class lists and dlmalloc inside the range,
+/// with the memory limit applied to what Lua holds. Shrinking never fails (Lua relies on it).
 pub(crate) unsafe extern "C" fn lua_alloc(
     ud: *mut c_void,
     ptr: *mut c_void,
@@ -251,7 +356,7 @@ pub(crate) unsafe extern "C" fn lua_alloc(
     if nsize == 0 {
         if !ptr.is_null() {
             // SAFETY: Lua frees what it allocated here, with the size it asked for.
-            unsafe { header.heap.free(ptr.cast(), osize, LUA_ALIGN) };
+            unsafe { header.free(ptr.cast(), osize) };
             header.used -= osize;
         }
         return ptr::null_mut();
@@ -261,8 +366,7 @@ pub(crate) unsafe extern "C" fn lua_alloc(
         if header.used.saturating_add(nsize) > header.limit {
             return ptr::null_mut();
         }
-        // SAFETY: plain allocation.
-        let new = unsafe { header.heap.malloc(nsize, LUA_ALIGN) };
+        let new = header.alloc(nsize);
         if !new.is_null() {
             header.used += nsize;
         }
@@ -272,9 +376,109 @@ pub(crate) unsafe extern "C" fn lua_alloc(
         return ptr::null_mut();
     }
     // SAFETY: `ptr` was allocated here with `osize` bytes.
-    let new = unsafe { header.heap.realloc(ptr.cast(), osize, LUA_ALIGN, nsize) };
+    let new = unsafe { header.realloc(ptr.cast(), osize, nsize) };
     if !new.is_null() {
         header.used = header.used - osize + nsize;
     }
     new.cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alloc(arena: &Arena, block: *mut u8, old: usize, new: usize) -> *mut u8 {
+        // SAFETY: the blocks given come from this arena with these sizes.
+        unsafe { lua_alloc(arena.userdata(), block.cast(), old, new).cast() }
+    }
+
+    fn fill(block: *mut u8, len: usize, seed: u8) {
+        for i in 0..len {
+            // SAFETY: the block holds `len` bytes.
+            unsafe { *block.add(i) = seed.wrapping_add(i as u8) };
+        }
+    }
+
+    fn holds(block: *mut u8, len: usize, seed: u8) -> bool {
+        // SAFETY: the block holds `len` bytes.
+        (0..len).all(|i| unsafe { *block.add(i) } == seed.wrapping_add(i as u8))
+    }
+
+    #[test]
+    fn small_blocks_come_back_by_class() {
+        let arena = Arena::new(1 << 20).expect("arena");
+        let a = alloc(&arena, ptr::null_mut(), 0, 40);
+        let b = alloc(&arena, ptr::null_mut(), 0, 48);
+        let c = alloc(&arena, ptr::null_mut(), 0, 100);
+        assert!(![a, b, c].contains(&ptr::null_mut()));
+        assert_eq!(b as usize - a as usize, 48, "40 and 48 bytes share a class");
+        assert!(
+            [a, b, c]
+                .iter()
+                .all(|p| (*p as usize).is_multiple_of(LUA_ALIGN))
+        );
+        assert_eq!(arena.used(), 188);
+        alloc(&arena, a, 40, 0);
+        alloc(&arena, c, 100, 0);
+        assert_eq!(arena.used(), 48);
+        // Last freed, first given: by class, whatever size within it is asked for.
+        assert_eq!(alloc(&arena, ptr::null_mut(), 0, 112), c);
+        assert_eq!(alloc(&arena, ptr::null_mut(), 0, 33), a);
+        assert_ne!(alloc(&arena, ptr::null_mut(), 0, 33), a);
+    }
+
+    #[test]
+    fn reallocation_keeps_the_contents_between_lists_and_dlmalloc() {
+        let arena = Arena::new(16 << 20).expect("arena");
+        let mut block = alloc(&arena, ptr::null_mut(), 0, 16);
+        let mut size = 16;
+        fill(block, size, 3);
+        for next in [24, 100, 256, 257, 5000, 300, 200, 8, 40_000, 17] {
+            let moved = alloc(&arena, block, size, next);
+            assert!(!moved.is_null(), "{size} -> {next}");
+            assert!(holds(moved, size.min(next), 3), "{size} -> {next}");
+            assert_eq!(arena.used(), next);
+            fill(moved, next, 3);
+            (block, size) = (moved, next);
+        }
+        alloc(&arena, block, size, 0);
+        assert_eq!(arena.used(), 0);
+    }
+
+    #[test]
+    fn shrinking_never_fails_with_the_range_full() {
+        let arena = Arena::new(1 << 20).expect("arena");
+        let big = alloc(&arena, ptr::null_mut(), 0, 4096);
+        fill(big, 4096, 9);
+        // Past the limit, so that only the range's end stops the allocator.
+        // SAFETY: the header lives as long as the arena.
+        unsafe { (*arena.header_ptr()).limit = usize::MAX };
+        while !alloc(&arena, ptr::null_mut(), 0, 1 << 20).is_null() {}
+        while !alloc(&arena, ptr::null_mut(), 0, 256).is_null() {}
+        while !alloc(&arena, ptr::null_mut(), 0, 16).is_null() {}
+        let small = alloc(&arena, big, 4096, 64);
+        assert!(!small.is_null());
+        assert!(holds(small, 64, 9));
+    }
+
+    #[test]
+    fn the_same_calls_give_the_same_offsets() {
+        let offsets = || {
+            let arena = Arena::new(8 << 20).expect("arena");
+            let mut live: Vec<(*mut u8, usize)> = Vec::new();
+            let mut out = Vec::new();
+            for i in 0..5000usize {
+                let size = (i * 7919) % 700 + 1;
+                if i % 3 == 2 {
+                    let (block, old) = live.swap_remove(i % live.len());
+                    alloc(&arena, block, old, 0);
+                }
+                let block = alloc(&arena, ptr::null_mut(), 0, size);
+                out.push(block as usize - arena.base as usize);
+                live.push((block, size));
+            }
+            out
+        };
+        assert_eq!(offsets(), offsets());
+    }
 }

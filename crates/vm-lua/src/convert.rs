@@ -48,6 +48,106 @@ pub(crate) unsafe fn push(l: *mut lua_State, value: &Value, depth: usize) {
     }
 }
 
+/// Whether the value at `idx` is what [`push`] would make of `value`: the same tables (no
+/// metatables, no other keys), strings, integers, floats and booleans. `null` anywhere answers
+/// no (push leaves holes for it). Allocates nothing.
+///
+/// # Safety
+/// `l` is a live state inside a protected call.
+pub(crate) unsafe fn matches(l: *mut lua_State, idx: c_int, value: &Value, depth: usize) -> bool {
+    unsafe {
+        let idx = lua_absindex(l, idx);
+        match (value, lua_type(l, idx)) {
+            (Value::Bool(b), LUA_TBOOLEAN) => (lua_toboolean(l, idx) != 0) == *b,
+            (Value::Number(n), LUA_TNUMBER) => match n.as_i64() {
+                Some(i) => {
+                    lua_isinteger(l, idx) != 0 && lua_tointegerx(l, idx, std::ptr::null_mut()) == i
+                }
+                None => {
+                    lua_isinteger(l, idx) == 0
+                        && n.as_f64().is_some_and(|f| {
+                            lua_tonumberx(l, idx, std::ptr::null_mut()).to_bits() == f.to_bits()
+                        })
+                }
+            },
+            (Value::String(s), LUA_TSTRING) => bytes(l, idx) == s.as_bytes(),
+            (Value::Array(items), LUA_TTABLE) => {
+                if !plain_table(l, idx, depth) || entries(l, idx) != items.len() {
+                    return false;
+                }
+                // As many entries as items and every key 1..n present: nothing else is there.
+                items.iter().enumerate().all(|(i, item)| {
+                    lua_rawgeti(l, idx, i as lua_Integer + 1);
+                    let same = matches(l, -1, item, depth + 1);
+                    lua_pop(l, 1);
+                    same
+                })
+            }
+            (Value::Object(fields), LUA_TTABLE) => {
+                if !plain_table(l, idx, depth) {
+                    return false;
+                }
+                let mut seen = 0usize;
+                lua_pushnil(l);
+                while lua_next(l, idx) != 0 {
+                    let same = lua_type(l, -2) == LUA_TSTRING
+                        && std::str::from_utf8(bytes(l, -2))
+                            .ok()
+                            .and_then(|key| fields.get(key))
+                            .is_some_and(|item| matches(l, -1, item, depth + 1));
+                    lua_pop(l, 1);
+                    if !same {
+                        lua_pop(l, 1);
+                        return false;
+                    }
+                    seen += 1;
+                }
+                seen == fields.len()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A table without a metatable, shallow enough to walk (room on the stack for a key, a value
+/// and an item).
+unsafe fn plain_table(l: *mut lua_State, idx: c_int, depth: usize) -> bool {
+    unsafe {
+        if depth > MAX_DEPTH || lua_checkstack(l, 3) == 0 {
+            return false;
+        }
+        if lua_getmetatable(l, idx) != 0 {
+            lua_pop(l, 1);
+            return false;
+        }
+        true
+    }
+}
+
+unsafe fn entries(l: *mut lua_State, idx: c_int) -> usize {
+    unsafe {
+        let mut count = 0;
+        lua_pushnil(l);
+        while lua_next(l, idx) != 0 {
+            count += 1;
+            lua_pop(l, 1);
+        }
+        count
+    }
+}
+
+/// The bytes of the string at `idx` (which is a string: no conversion), borrowed from Lua.
+unsafe fn bytes<'a>(l: *mut lua_State, idx: c_int) -> &'a [u8] {
+    unsafe {
+        let mut len = 0usize;
+        let ptr = lua_tolstring(l, idx, &mut len);
+        if ptr.is_null() {
+            return &[];
+        }
+        std::slice::from_raw_parts(ptr.cast::<u8>(), len)
+    }
+}
+
 unsafe fn push_number(l: *mut lua_State, n: &Number) {
     unsafe {
         if let Some(i) = n.as_i64() {
@@ -97,28 +197,15 @@ unsafe fn number(l: *mut lua_State, idx: c_int) -> Result<Value, String> {
 
 /// The string at `idx` (which is a string: no conversion, so no allocation), lossily UTF-8.
 pub(crate) unsafe fn string(l: *mut lua_State, idx: c_int) -> String {
-    unsafe {
-        let mut len = 0usize;
-        let ptr = lua_tolstring(l, idx, &mut len);
-        if ptr.is_null() {
-            return String::new();
-        }
-        let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
-        String::from_utf8_lossy(bytes).into_owned()
-    }
+    // SAFETY: caller's contract.
+    String::from_utf8_lossy(unsafe { bytes(l, idx) }).into_owned()
 }
 
 unsafe fn table(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, String> {
     unsafe {
         let len = lua_rawlen(l, idx);
-        // Count the keys: an array has exactly the keys 1..len.
-        let mut count = 0usize;
-        lua_pushnil(l);
-        while lua_next(l, idx) != 0 {
-            count += 1;
-            lua_pop(l, 1);
-        }
-        if len > 0 && count == len {
+        // An array has exactly the keys 1..len (counted only when there is a border to check).
+        if len > 0 && entries(l, idx) == len {
             let mut items = Vec::with_capacity(len);
             for i in 1..=len {
                 lua_rawgeti(l, idx, i as lua_Integer);

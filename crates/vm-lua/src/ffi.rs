@@ -53,6 +53,7 @@ unsafe extern "C" {
     pub fn lua_toboolean(l: *mut lua_State, idx: c_int) -> c_int;
     pub fn lua_tolstring(l: *mut lua_State, idx: c_int, len: *mut usize) -> *const c_char;
     pub fn lua_rawlen(l: *mut lua_State, idx: c_int) -> usize;
+    pub fn lua_getmetatable(l: *mut lua_State, idx: c_int) -> c_int;
     pub fn lua_touserdata(l: *mut lua_State, idx: c_int) -> *mut c_void;
     pub fn lua_topointer(l: *mut lua_State, idx: c_int) -> *const c_void;
     pub fn lua_error(l: *mut lua_State) -> c_int;

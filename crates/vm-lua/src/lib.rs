@@ -43,6 +43,8 @@ pub const FORMAT: &str = "lua-5.3";
 pub const HOOK_INTERVAL: u64 = 1000;
 /// The sandbox, run in every new state before the module.
 const PRELUDE: &str = include_str!("prelude.lua");
+/// The registry key of the last message's environment table (see `call_runner`).
+const ENV_KEY: lua_Integer = 4;
 /// Messages kept for replay before a checkpoint is forced regardless of gas.
 const MAX_REPLAY: usize = 4096;
 
@@ -264,7 +266,16 @@ unsafe extern "C" fn call_runner(l: *mut lua_State) -> c_int {
         let call = &*lua_touserdata(l, 1).cast::<Call<'_>>();
         lua_rawgeti(l, LUA_REGISTRYINDEX, call.runner);
         convert::push(l, call.msg, 0);
-        convert::push(l, call.env, 0);
+        // The environment is the same for every message of a process: the table made for the
+        // last message is handed over again while it still is exactly `env` (its garbage and
+        // building were a tenth of a token Transfer). A process that changed it gets a new one.
+        lua_rawgeti(l, LUA_REGISTRYINDEX, ENV_KEY);
+        if !convert::matches(l, -1, call.env, 0) {
+            lua_pop(l, 1);
+            convert::push(l, call.env, 0);
+            lua_pushvalue(l, -1);
+            lua_rawseti(l, LUA_REGISTRYINDEX, ENV_KEY);
+        }
         lua_callk(l, 2, 1, 0, None);
     }
     1
@@ -328,7 +339,8 @@ impl LuaInstance {
             {
                 return Err(Error::Instantiate(format!("sandbox: {}", error_text(l))));
             }
-            // The runner: kept in the registry under an integer key.
+            // The runner: kept in the registry under an integer key (the environment's table
+            // goes under the next one).
             self.runner = 3;
             lua_rawseti(l, LUA_REGISTRYINDEX, self.runner);
             if self.load_chunk(source, c"=module") != LUA_OK {

@@ -322,3 +322,59 @@ fn table_sort_picks_the_same_pivots_in_every_process() {
     assert_eq!(runs[0], runs[1]);
     assert_eq!(runs[1], runs[2]);
 }
+
+/// What a message sees of its environment, as one line (`Shared` set by the last message).
+const ENV_PROBE: &str = "local seen = table.concat({ tostring(rawequal(env, Shared)), \
+     tostring(env.Extra), tostring(env.Process and env.Process.Id), \
+     tostring(env.Process and env.Process.Tags[1].value), \
+     tostring(env.Process and #env.Process.Tags), \
+     tostring(getmetatable(env.Process) ~= nil), tostring(env.Module.Tags[2].name) }, '|')";
+
+#[test]
+fn an_unchanged_environment_is_handed_over_and_a_changed_one_is_made_again() {
+    // Every change to the table a message got must be gone for the next message.
+    let fresh = "false|nil|process-id-00000000000000000000000000000000|ao|2|false|Type";
+    for (change, second) in [
+        ("", fresh.replacen("false", "true", 1)),
+        ("env.Extra = 'added'", fresh.into()),
+        ("env.Process.Id = 'changed'", fresh.into()),
+        ("env.Process.Tags[1].value = 'changed'", fresh.into()),
+        (
+            "env.Process.Tags[3] = { name = 'X', value = 'Y' }",
+            fresh.into(),
+        ),
+        ("env.Module.Tags[2].name = 7", fresh.into()),
+        ("setmetatable(env.Process, {})", fresh.into()),
+        ("env.Process = nil", fresh.into()),
+    ] {
+        let mut p = process(&format!("{ENV_PROBE} {change} Shared = env return seen"));
+        assert_eq!(
+            output(&mut *p, 1),
+            json!(fresh),
+            "first message ({change:?})"
+        );
+        assert_eq!(output(&mut *p, 2), json!(second), "after {change:?}");
+        assert_eq!(output(&mut *p, 3), json!(second), "again after {change:?}");
+    }
+}
+
+#[test]
+fn a_different_environment_is_never_mistaken_for_the_last_one() {
+    let mut p = process("return env.Process.Id .. '/' .. #env.Module.Tags");
+    for (id, tags) in [("a", 2), ("a", 1), ("b", 1), ("b", 1), ("a", 2)] {
+        let mut e = env();
+        e["Process"]["Id"] = json!(id);
+        e["Module"]["Tags"]
+            .as_array_mut()
+            .expect("tags")
+            .truncate(tags);
+        let out = p
+            .handle(message(1, "x"), &Arc::new(e))
+            .expect("no host failure")
+            .outcome;
+        match out {
+            Outcome::Ok(r) => assert_eq!(r.output, json!(format!("{id}/{tags}"))),
+            Outcome::Error(e) => panic!("evaluation error: {e}"),
+        }
+    }
+}
