@@ -236,8 +236,9 @@ local function environment(env)
 end
 
 function process.handle(msg, env)
-  env = environment(env)
   ao.init(env)
+  env = environment(env)
+  ao.env = env
   normalize(msg)
   if not Seeded then
     math.randomseed(digest(tostring(msg['Block-Height']) .. tostring(msg.Owner)
