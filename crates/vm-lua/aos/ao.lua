@@ -69,6 +69,29 @@ local function next_reference()
   return ao.reference
 end
 
+-- An Authority tag's comma-separated addresses, trimmed. Splits are kept by the tag's text
+-- (the same value every message, so the pattern matcher runs once), at most 16 of them.
+local authority_lists, kept = {}, 0
+local function authority_list(value)
+  value = tostring(value)
+  local list = authority_lists[value]
+  if list == nil then
+    if kept == 16 then
+      authority_lists, kept = {}, 0
+    end
+    kept = kept + 1
+    list = {}
+    for part in value:gmatch('[^,]+') do
+      local trimmed = part:match('^%s*(.-)%s*$')
+      if trimmed ~= '' then
+        list[#list + 1] = trimmed
+      end
+    end
+    authority_lists[value] = list
+  end
+  return list
+end
+
 -- Called at the start of every message (spec §7.1 step 1).
 function ao.init(env)
   ao.env = env
@@ -82,11 +105,8 @@ function ao.init(env)
     if tag.name == 'Module' and ao._module == '' then
       ao._module = tag.value
     elseif tag.name == 'Authority' then
-      for part in tostring(tag.value):gmatch('[^,]+') do
-        local trimmed = part:match('^%s*(.-)%s*$')
-        if trimmed ~= '' then
-          ao.authorities[#ao.authorities + 1] = trimmed
-        end
+      for _, address in ipairs(authority_list(tag.value)) do
+        ao.authorities[#ao.authorities + 1] = address
       end
     end
   end

@@ -12,7 +12,8 @@ local utils = require('.handlers-utils')
 local handlers = Handlers or { _version = '0.1.0', list = {}, onceNonce = 0 }
 handlers.utils = utils
 
-local MAGIC = '[%^%$%(%)%%%.%[%]%*%+%-%?]'
+-- Whether a string holds a Lua pattern character (in C: this runs for every handler).
+local has_magic = require('aorta.internal').has_magic
 
 local function value_matches(pattern, value, msg)
   if pattern == '_' then
@@ -36,7 +37,7 @@ local function value_matches(pattern, value, msg)
   if value == pattern then
     return true
   end
-  if t == 'string' and type(value) == 'string' and pattern:find(MAGIC) then
+  if t == 'string' and type(value) == 'string' and has_magic(pattern) then
     local ok, found = pcall(string.match, value, '^' .. pattern:gsub('^%^', ''):gsub('%$$', '') .. '$')
     return ok and found ~= nil
   end

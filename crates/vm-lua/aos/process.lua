@@ -74,12 +74,9 @@ local RESERVED = {
   Tags = true, ['Read-Only'] = true,
 }
 
-local function title_case(name)
-  if name:find('%u') then
-    return name
-  end
-  return (name:gsub('(%a)([%w]*)', function(first, rest) return first:upper() .. rest end))
-end
+-- A name as it becomes a message field: unchanged when it has a capital, else every word
+-- capitalised (`s:gsub('(%a)([%w]*)', ...)`, in C).
+local title_case = require('aorta.internal').title_case
 
 -- Tags as a map (first occurrence wins), keeping the list as TagArray.
 local function tag_map(list)

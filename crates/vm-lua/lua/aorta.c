@@ -176,6 +176,49 @@ static int dec_sub (lua_State *L) {
   return 1;
 }
 
+/* title_case(s): s when it has an upper-case letter, else every run of a letter and the letters
+   and digits after it with that first letter upper-cased (what
+   `s:gsub('(%a)([%w]*)', first:upper() .. rest)` gives in the C locale). Normalising tag names
+   ran Lua's pattern matcher twice for every tag of every message. */
+static int title_case (lua_State *L) {
+  size_t len, i;
+  const char *s = luaL_checklstring(L, 1, &len);
+  luaL_Buffer buf;
+  char *out;
+  for (i = 0; i < len; i++)
+    if (s[i] >= 'A' && s[i] <= 'Z') {
+      lua_settop(L, 1);
+      return 1;
+    }
+  out = luaL_buffinitsize(L, &buf, len);
+  for (i = 0; i < len;) {
+    char c = s[i];
+    if (c >= 'a' && c <= 'z') {
+      out[i++] = (char)(c - 'a' + 'A');
+      while (i < len && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+        out[i] = s[i], i++;
+    } else {
+      out[i++] = c;
+    }
+  }
+  luaL_pushresultsize(&buf, len);
+  return 1;
+}
+
+/* has_magic(s): whether s holds one of Lua's pattern characters ^$()%.[]*+-? (as
+   `s:find('[%^%$%(%)%%%.%[%]%*%+%-%?]')` tells, without the pattern matcher). */
+static int has_magic (lua_State *L) {
+  size_t len, i;
+  const char *s = luaL_checklstring(L, 1, &len);
+  for (i = 0; i < len; i++)
+    if (s[i] != 0 && strchr("^$()%.[]*+-?", s[i]) != NULL) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+  lua_pushboolean(L, 0);
+  return 1;
+}
+
 int aorta_open_internal (lua_State *L) {
   static const luaL_Reg fns[] = {
     {"extra_tags", extra_tags},
@@ -183,6 +226,8 @@ int aorta_open_internal (lua_State *L) {
     {"dec_cmp", dec_cmp},
     {"dec_add", dec_add},
     {"dec_sub", dec_sub},
+    {"title_case", title_case},
+    {"has_magic", has_magic},
     {NULL, NULL}
   };
   luaL_newlib(L, fns);

@@ -201,7 +201,9 @@ static int luaB_collectgarbage (lua_State *L) {
 static int luaB_type (lua_State *L) {
   int t = lua_type(L, 1);
   luaL_argcheck(L, t != LUA_TNONE, 1, "value expected");
-  lua_pushstring(L, lua_typename(L, t));
+  /* aorta: the names are the closure's upvalues, made once: `lua_pushstring` looked each one
+     up in the string cache (a strcmp) on every call. */
+  lua_pushvalue(L, lua_upvalueindex(t + 1));
   return 1;
 }
 
@@ -487,6 +489,13 @@ LUAMOD_API int luaopen_base (lua_State *L) {
   /* open lib into global table */
   lua_pushglobaltable(L);
   luaL_setfuncs(L, base_funcs, 0);
+  /* aorta: `type` with its answers as upvalues (see luaB_type) */
+  {
+    int t;
+    for (t = 0; t < LUA_NUMTAGS; t++) lua_pushstring(L, lua_typename(L, t));
+    lua_pushcclosure(L, luaB_type, LUA_NUMTAGS);
+    lua_setfield(L, -2, "type");
+  }
   /* set global _G */
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "_G");

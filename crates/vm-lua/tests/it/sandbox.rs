@@ -378,3 +378,44 @@ fn a_different_environment_is_never_mistaken_for_the_last_one() {
         }
     }
 }
+
+#[test]
+fn native_helpers_agree_with_the_lua_patterns_they_replace() {
+    // Every string of up to three characters over an alphabet with each class the patterns
+    // tell apart (lower, upper, digit, space, NUL, a non-ASCII byte) and every pattern
+    // character.
+    let body = r#"
+        local native = require('aorta.internal')
+        local alphabet = { 'a', 'q', 'Z', '1', ' ', '_', '\0', '\xc3', '^', '$', '(', ')',
+          '%', '.', '[', ']', '*', '+', '-', '?' }
+        local function title(s)
+          if s:find('%u') then return s end
+          return (s:gsub('(%a)([%w]*)', function(f, r) return f:upper() .. r end))
+        end
+        local checked, wrong = 0, {}
+        local function check(s)
+          checked = checked + 1
+          if native.title_case(s) ~= title(s) then wrong[#wrong + 1] = 'title ' .. s end
+          local magic = s:find('[%^%$%(%)%%%.%[%]%*%+%-%?]') ~= nil
+          if native.has_magic(s) ~= magic then wrong[#wrong + 1] = 'magic ' .. s end
+        end
+        local function grow(prefix, n)
+          check(prefix)
+          if n == 0 then return end
+          for _, c in ipairs(alphabet) do grow(prefix .. c, n - 1) end
+        end
+        grow('', 3)
+        for _, s in ipairs({ 'x-order', 'from-process', 'Data-Protocol', 'a1b2-c3', '(x)$' }) do
+          check(s)
+        end
+        local kinds = {}
+        for _, v in ipairs({ false, 1, 1.5, 's', {}, print, coroutine.create(print) }) do
+          kinds[#kinds + 1] = type(v)
+        end
+        return checked .. ' ' .. #wrong .. ' ' .. table.concat(wrong, ','):sub(1, 200)
+          .. ' ' .. type(nil) .. ',' .. table.concat(kinds, ',')"#;
+    assert_eq!(
+        output(&mut *process(body), 1),
+        json!("8426 0  nil,boolean,number,number,string,table,function,thread")
+    );
+}
