@@ -38,40 +38,51 @@ static int wanted (lua_State *L) {
   return !skip;
 }
 
+/* Keys sorted without allocating for messages of up to this many extra tags. */
+#define EXTRA_TAGS_ON_STACK 32
+
 /* extra_tags(list, msg, skip): appends {name = k, value = msg[k]} to the sequence `list` for
-   every key `wanted` picks, in `keycmp` order. */
+   every key `wanted` picks, in `keycmp` order. The strings "name" and "value" are upvalues 1
+   and 2 (set in aorta_open_internal), so building a tag interns nothing. */
 static int extra_tags (lua_State *L) {
-  size_t count = 0, i = 0;
+  Key stack[EXTRA_TAGS_ON_STACK], *keys = stack;
+  size_t count = 0, cap = EXTRA_TAGS_ON_STACK, i;
   lua_Integer n;
-  Key *keys;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
   lua_pushnil(L);
   while (lua_next(L, 2)) {
-    count += wanted(L);
-    lua_pop(L, 1);
-  }
-  /* The keys stay alive in `msg`, which nothing changes meanwhile. */
-  keys = (Key *)lua_newuserdata(L, (count ? count : 1) * sizeof(Key));
-  lua_pushnil(L);
-  while (lua_next(L, 2)) {
-    if (wanted(L) && i < count) {
-      keys[i].s = lua_tolstring(L, -2, &keys[i].len);
-      i++;
+    if (wanted(L)) {
+      if (count == cap) {
+        /* More than fit on the stack: a userdata (at index 4, below the key) takes them. */
+        Key *grown = (Key *)lua_newuserdata(L, 2 * cap * sizeof(Key));
+        memcpy(grown, keys, count * sizeof(Key));
+        if (keys != stack) lua_remove(L, 4);
+        lua_insert(L, 4);
+        keys = grown;
+        cap *= 2;
+      }
+      /* The keys stay alive in `msg`, which nothing changes meanwhile. */
+      keys[count].s = lua_tolstring(L, -2, &keys[count].len);
+      count++;
     }
     lua_pop(L, 1);
   }
-  qsort(keys, i, sizeof(Key), keycmp);
+  qsort(keys, count, sizeof(Key), keycmp);
   n = (lua_Integer)lua_rawlen(L, 1);
-  for (count = i, i = 0; i < count; i++) {
+  for (i = 0; i < count; i++) {
     lua_createtable(L, 0, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushlstring(L, keys[i].s, keys[i].len);
     lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "name");
     lua_rawget(L, 2);
-    lua_setfield(L, -2, "value");
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_insert(L, -2);
+    /* table, "name", key, value, ... -> set value first, then name */
+    lua_rawset(L, -5);
+    lua_rawset(L, -3);
     lua_rawseti(L, 1, ++n);
   }
   return 0;
@@ -231,5 +242,9 @@ int aorta_open_internal (lua_State *L) {
     {NULL, NULL}
   };
   luaL_newlib(L, fns);
+  lua_pushliteral(L, "name");
+  lua_pushliteral(L, "value");
+  lua_pushcclosure(L, extra_tags, 2);
+  lua_setfield(L, -2, "extra_tags");
   return 1;
 }

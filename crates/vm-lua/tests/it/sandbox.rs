@@ -419,3 +419,44 @@ fn native_helpers_agree_with_the_lua_patterns_they_replace() {
         json!("8426 0  nil,boolean,number,number,string,table,function,thread")
     );
 }
+
+#[test]
+fn extra_tags_lists_plain_fields_sorted_however_many() {
+    // Against the Lua it replaces: every string key that is not skipped and whose value is not
+    // a table or function, as {name, value}, in byte order, after what the list held.
+    let body = r#"
+        local native = require('aorta.internal')
+        local skip = { Target = true, Data = true }
+        local function reference(list, msg)
+          local names = {}
+          for k, v in pairs(msg) do
+            if type(k) == 'string' and not skip[k] and type(v) ~= 'table'
+              and type(v) ~= 'function' then
+              names[#names + 1] = k
+            end
+          end
+          table.sort(names)
+          for _, k in ipairs(names) do list[#list + 1] = { name = k, value = msg[k] } end
+        end
+        local report = {}
+        for _, size in ipairs({ 0, 1, 31, 32, 33, 64, 65, 200 }) do
+          local msg = { Target = 't', Data = 'd', Tags = {}, f = print, [1] = 'x', [2.5] = 'y' }
+          for i = 1, size do
+            msg[string.format('K%03d-%s', (i * 37) % 1000, i % 2 == 0 and 'a' or 'B')] =
+              i % 3 == 0 and i or tostring(i)
+          end
+          local got, want = { 'first' }, { 'first' }
+          native.extra_tags(got, msg, skip)
+          reference(want, msg)
+          local same = #got == #want
+          for i = 2, #want do
+            same = same and got[i].name == want[i].name and got[i].value == want[i].value
+          end
+          report[#report + 1] = size .. ':' .. (#got - 1) .. (same and '' or ' differs')
+        end
+        return table.concat(report, ' ')"#;
+    assert_eq!(
+        output(&mut *process(body), 1),
+        json!("0:0 1:1 31:31 32:32 33:33 64:64 65:65 200:200")
+    );
+}
