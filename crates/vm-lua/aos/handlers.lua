@@ -184,7 +184,12 @@ end
 function handlers.evaluate(msg, env)
   -- A copy: handlers may add or remove handlers while running.
   local snapshot = { table.unpack(handlers.list) }
-  for _, h in ipairs(snapshot) do
+  -- A numeric loop (no iterator call per handler), stopping where ipairs would.
+  for i = 1, #snapshot do
+    local h = snapshot[i]
+    if h == nil then
+      break
+    end
     if not h.removed then
       local decision = handlers.decide(h.pattern, msg)
       if decision ~= 0 then

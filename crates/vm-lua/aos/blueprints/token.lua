@@ -44,9 +44,10 @@ end
 -- any supply, and bounds the work a hostile quantity can cause.
 local function quantity(msg)
   local text = msg.Quantity
-  assert(type(text) == 'string' and #text > 0 and #text <= 38 and text:match('^%d+$'),
-    'Quantity is required and must be an integer string of at most 38 digits!')
-  assert(less('0', text), 'Quantity must be greater than 0')
+  -- dec_cmp answers only for non-empty strings of digits: the check and the comparison at once.
+  local sign = type(text) == 'string' and #text <= 38 and native.dec_cmp('0', text)
+  assert(sign, 'Quantity is required and must be an integer string of at most 38 digits!')
+  assert(sign < 0, 'Quantity must be greater than 0')
   return text
 end
 
