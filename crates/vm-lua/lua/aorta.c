@@ -80,7 +80,7 @@ static int extra_tags (lua_State *L) {
     lua_rawget(L, 2);
     lua_pushvalue(L, lua_upvalueindex(2));
     lua_insert(L, -2);
-    /* table, "name", key, value, ... -> set value first, then name */
+    /* tag, "name", key, "value", msg[key]: the value first, then the name */
     lua_rawset(L, -5);
     lua_rawset(L, -3);
     lua_rawseti(L, 1, ++n);
@@ -232,7 +232,6 @@ static int has_magic (lua_State *L) {
 
 int aorta_open_internal (lua_State *L) {
   static const luaL_Reg fns[] = {
-    {"extra_tags", extra_tags},
     {"limbs", limbs},
     {"dec_cmp", dec_cmp},
     {"dec_add", dec_add},
@@ -242,6 +241,7 @@ int aorta_open_internal (lua_State *L) {
     {NULL, NULL}
   };
   luaL_newlib(L, fns);
+  /* extra_tags is a closure over the two keys it sets. */
   lua_pushliteral(L, "name");
   lua_pushliteral(L, "value");
   lua_pushcclosure(L, extra_tags, 2);

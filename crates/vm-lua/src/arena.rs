@@ -6,9 +6,9 @@
 //!   interpreter to exactly that moment: tables, strings, coroutines, GC state, allocator.
 //! * **Determinism of addresses**: allocation is deterministic (size-class free lists for small
 //!   blocks, dlmalloc fed by a bump pointer for the rest), and the range starts at a multiple of
-//!   4 GiB, so the low 32 bits of every address are the same on every run. Lua hashes tables, functions and userdata used as keys by
-//!   those bits, so `pairs` visits them in the same order everywhere (and `tostring` prints them,
-//!   see `lua/README.md`).
+//!   4 GiB, so the low 32 bits of every address are the same on every run. Lua hashes tables,
+//!   functions and userdata used as keys by those bits, so `pairs` visits them in the same order
+//!   everywhere (and `tostring` prints them, see `lua/README.md`).
 
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -130,10 +130,10 @@ impl Arena {
     /// Reserves address space for a heap of at most `limit` bytes (plus the allocator's
     /// overhead); memory is only committed as it is touched.
     pub(crate) fn new(limit: usize) -> std::io::Result<Self> {
-        // dlmalloc's chunk headers and fragmentation: room for a quarter more, and 16 MiB.
         // Small blocks stay in their class once freed, so the worst pattern (the whole limit in
         // small blocks, freed, then the whole limit in large ones) needs about three times the
-        // limit: address space only, pages are committed as they are touched.
+        // limit, with dlmalloc's headers and 16 MiB more: address space only, pages are
+        // committed as they are touched.
         let len = limit
             .saturating_mul(3)
             .saturating_add(16 << 20)
