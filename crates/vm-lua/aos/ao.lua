@@ -99,7 +99,8 @@ function ao.init(env)
   if process.Id then
     ao.id = process.Id
   end
-  local tags = process.Tags or {}
+  -- The tag list: `TagArray` once the map view has replaced `Tags` (as process.handle passes).
+  local tags = process.TagArray or process.Tags or {}
   ao.authorities = {}
   for _, tag in ipairs(tags) do
     if tag.name == 'Module' and ao._module == '' then

@@ -233,9 +233,8 @@ local function environment(env)
 end
 
 function process.handle(msg, env)
-  ao.init(env)
   env = environment(env)
-  ao.env = env
+  ao.init(env)
   normalize(msg)
   if not Seeded then
     math.randomseed(digest(tostring(msg['Block-Height']) .. tostring(msg.Owner)
