@@ -89,7 +89,13 @@ local function tag_map(list)
   return map
 end
 
+local native = require('aorta.internal')
+
 local function normalize(msg)
+  -- In C for tables without metatables (every message the host gives); the same here otherwise.
+  if native.normalize(msg, RESERVED) then
+    return msg
+  end
   local list = msg.Tags or {}
   msg.TagArray = list
   for _, tag in ipairs(list) do
@@ -220,6 +226,11 @@ end
 -- new tables: the host hands the same `env` to every message while it is unchanged, so it is
 -- never written to.
 local function environment(env)
+  -- In C, at the tables' final sizes, for tables without metatables (the host's always are).
+  local made = native.env_view(env)
+  if made ~= nil then
+    return made
+  end
   if type(env) ~= 'table' or type(env.Process) ~= 'table' then
     return env
   end
@@ -230,6 +241,18 @@ local function environment(env)
   process.Tags = tag_map(env.Process.Tags)
   view.Process = process
   return view
+end
+
+-- What the handlers' coroutine yields when a message is done (anything else it yields is a
+-- Receive waiting for its message).
+local DONE = {}
+local worker
+
+local function evaluate_loop(msg, env)
+  while true do
+    Handlers.evaluate(msg, env)
+    msg, env = coroutine.yield(DONE)
+  end
 end
 
 function process.handle(msg, env)
@@ -264,8 +287,14 @@ function process.handle(msg, env)
   end
 
   install_builtins()
-  local co = coroutine.create(function() return Handlers.evaluate(msg, env) end)
-  local ok, err = coroutine.resume(co)
+  -- Handlers run in a coroutine (Receive yields from it). One that finished its message waits
+  -- for the next one, so its stack and call frames are not made again every message.
+  local co = worker or coroutine.create(evaluate_loop)
+  worker = nil
+  local ok, err = coroutine.resume(co, msg, env)
+  if ok and err == DONE then
+    worker = co
+  end
   if not ok then
     Errors[#Errors + 1] = err
     local output = ao.outbox.Output

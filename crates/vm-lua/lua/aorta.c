@@ -7,6 +7,54 @@ int aorta_hookcount (lua_State *L) {
   return G(L)->aorta_hookcount;
 }
 
+/* Table walks for the host's reading of results, by position in the table's parts: the order
+   of lua_next, without finding the previous key again at every step. `idx` is a positive stack
+   index holding a table. */
+#include "ltable.h"
+
+static Table *table_at (lua_State *L, int idx) {
+  return hvalue(L->ci->func + idx);
+}
+
+/* Entries that are not nil. */
+lua_Integer aorta_count (lua_State *L, int idx) {
+  Table *t = table_at(L, idx);
+  lua_Integer n = 0;
+  unsigned int i;
+  int j;
+  for (i = 0; i < t->sizearray; i++)
+    n += !ttisnil(&t->array[i]);
+  for (j = 0; j < sizenode(t); j++)
+    n += !ttisnil(gval(gnode(t, j)));
+  return n;
+}
+
+/* The first entry at or after position `at` (0 = the start): pushes its key and value and
+   returns the position after it, or returns 0 with nothing pushed at the end. The caller
+   keeps two stack slots free and changes nothing in the table meanwhile. */
+lua_Integer aorta_next (lua_State *L, int idx, lua_Integer at) {
+  Table *t = table_at(L, idx);
+  lua_Integer i = at;
+  for (; i < (lua_Integer)t->sizearray; i++) {
+    if (!ttisnil(&t->array[i])) {
+      setivalue(L->top, i + 1);
+      setobj2s(L, L->top + 1, &t->array[i]);
+      L->top += 2;
+      return i + 1;
+    }
+  }
+  for (i -= t->sizearray; i < sizenode(t); i++) {
+    Node *n = gnode(t, i);
+    if (!ttisnil(gval(n))) {
+      setobj2s(L, L->top, gkey(n));
+      setobj2s(L, L->top + 1, gval(n));
+      L->top += 2;
+      return i + 1 + t->sizearray;
+    }
+  }
+  return 0;
+}
+
 /* Helpers the aos library calls on every message, in C where the Lua version spent its time
    in `pairs`, `type` and `table.sort` calls. */
 #include <stdlib.h>
@@ -191,15 +239,15 @@ static int dec_sub (lua_State *L) {
    and digits after it with that first letter upper-cased (what
    `s:gsub('(%a)([%w]*)', first:upper() .. rest)` gives in the C locale). Normalising tag names
    ran Lua's pattern matcher twice for every tag of every message. */
-static int title_case (lua_State *L) {
+static void push_title_case (lua_State *L, int idx) {
   size_t len, i;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = lua_tolstring(L, idx, &len);
   luaL_Buffer buf;
   char *out;
   for (i = 0; i < len; i++)
     if (s[i] >= 'A' && s[i] <= 'Z') {
-      lua_settop(L, 1);
-      return 1;
+      lua_pushvalue(L, idx);
+      return;
     }
   out = luaL_buffinitsize(L, &buf, len);
   for (i = 0; i < len;) {
@@ -213,6 +261,163 @@ static int title_case (lua_State *L) {
     }
   }
   luaL_pushresultsize(&buf, len);
+}
+
+static int title_case (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TSTRING);
+  push_title_case(L, 1);
+  return 1;
+}
+
+/* The per-message tables of the aos library's process.lua, built at their final size (Lua
+   grows a table one rehash at a time as keys are added: a tag map of five tags took four).
+   They do what the Lua functions named in each comment do, for tables without metatables (so
+   reading them runs no code); for anything else they change nothing and answer nil, and the
+   Lua version runs. "name" and "value" are upvalues 1 and 2. */
+
+/* A table without a metatable. */
+static int plain_table (lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  if (lua_getmetatable(L, idx)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* The length of the tag list at `idx` as ipairs walks it (up to the first nil), when every
+   item that is a table is plain; -1 otherwise. */
+static lua_Integer plain_tags (lua_State *L, int idx) {
+  lua_Integer n = 0;
+  for (;;) {
+    int t = lua_rawgeti(L, idx, n + 1);
+    int ok = t != LUA_TTABLE || plain_table(L, -1);
+    lua_pop(L, 1);
+    if (t == LUA_TNIL) return n;
+    if (!ok) return -1;
+    n++;
+  }
+}
+
+/* Pushes tag_map(list) for the `n` items of the list at `idx`: name -> value, the first of a
+   name winning. */
+static void push_tag_map (lua_State *L, int idx, lua_Integer n) {
+  lua_Integer i;
+  int map;
+  lua_createtable(L, 0, (int)n);
+  map = lua_gettop(L);
+  for (i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, idx, i) == LUA_TTABLE) {
+      lua_pushvalue(L, lua_upvalueindex(1));
+      if (lua_rawget(L, -2) != LUA_TNIL) {
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, map) == LUA_TNIL) {
+          lua_pop(L, 1);
+          lua_pushvalue(L, lua_upvalueindex(2));
+          /* map[name] = value; a nil value leaves the name out, as the assignment does */
+          if (lua_rawget(L, -3) != LUA_TNIL) {
+            lua_rawset(L, map);
+            lua_pop(L, 1);
+            continue;
+          }
+        }
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* Entries of the plain table at `idx`. */
+static int count_entries (lua_State *L, int idx) {
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    n++;
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* Pushes a copy of the plain table at `idx` with room for `extra` more keys. */
+static void push_copy (lua_State *L, int idx, int extra) {
+  lua_createtable(L, 0, count_entries(L, idx) + extra);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+}
+
+/* env_view(env): process.lua's environment(env) -- a copy of env whose Process is a copy of
+   env.Process with TagArray = the tag list and Tags = its tag map. */
+static int env_view (lua_State *L) {
+  lua_Integer n = 0;
+  lua_settop(L, 1);
+  if (!plain_table(L, 1) || lua_getfield(L, 1, "Process") != LUA_TTABLE || !plain_table(L, 2))
+    return 0;
+  switch (lua_getfield(L, 2, "Tags")) {  /* 3: the list */
+    case LUA_TNIL: break;
+    case LUA_TTABLE:
+      if (plain_table(L, 3) && (n = plain_tags(L, 3)) >= 0) break;
+      /* fall through */
+    default: return 0;  /* a list ipairs would read through code, or fail on */
+  }
+  push_copy(L, 1, 0);  /* 4: the view */
+  push_copy(L, 2, 2);  /* 5: its Process */
+  lua_pushvalue(L, 3);
+  lua_setfield(L, 5, "TagArray");
+  if (lua_type(L, 3) == LUA_TNIL) lua_newtable(L);  /* tag_map(nil) */
+  else push_tag_map(L, 3, n);
+  lua_setfield(L, 5, "Tags");
+  lua_pushvalue(L, 5);
+  lua_setfield(L, 4, "Process");
+  lua_pushvalue(L, 4);
+  return 1;
+}
+
+/* normalize(msg, reserved): process.lua's normalize -- msg.TagArray = the tag list, each tag
+   whose name is a string copied to msg[title_case(name)] unless that is reserved or already
+   set, msg.Tags = the tag map. Answers true when done. */
+static int normalize (lua_State *L) {
+  lua_Integer n = 0, i;
+  lua_settop(L, 2);
+  if (!plain_table(L, 1) || !plain_table(L, 2)) return 0;
+  lua_getfield(L, 1, "Tags");  /* 3: the list */
+  if (!lua_toboolean(L, 3)) {
+    lua_pop(L, 1);
+    lua_newtable(L);  /* msg.Tags or {} */
+  } else if (!plain_table(L, 3) || (n = plain_tags(L, 3)) < 0) {
+    return 0;
+  }
+  lua_pushvalue(L, 3);
+  lua_setfield(L, 1, "TagArray");
+  for (i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, 3, i) == LUA_TTABLE) {  /* 4: the tag */
+      lua_pushvalue(L, lua_upvalueindex(1));
+      if (lua_rawget(L, 4) == LUA_TSTRING) {  /* 5: its name */
+        push_title_case(L, 5);  /* 6 */
+        lua_pushvalue(L, 6);
+        lua_rawget(L, 2);  /* 7: reserved[name] */
+        if (!lua_toboolean(L, 7)) {
+          lua_pushvalue(L, 6);
+          if (lua_rawget(L, 1) == LUA_TNIL) {
+            lua_pushvalue(L, 6);
+            lua_pushvalue(L, lua_upvalueindex(2));
+            lua_rawget(L, 4);
+            /* msg[name] = value; nil sets nothing */
+            if (lua_type(L, -1) != LUA_TNIL) lua_rawset(L, 1);
+          }
+        }
+      }
+    }
+    lua_settop(L, 3);
+  }
+  push_tag_map(L, 3, n);
+  lua_setfield(L, 1, "Tags");
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -241,10 +446,15 @@ int aorta_open_internal (lua_State *L) {
     {NULL, NULL}
   };
   luaL_newlib(L, fns);
-  /* extra_tags is a closure over the two keys it sets. */
+  /* Closures over the keys "name" and "value", which they read or set. */
+  static const luaL_Reg tag_fns[] = {
+    {"extra_tags", extra_tags},
+    {"env_view", env_view},
+    {"normalize", normalize},
+    {NULL, NULL}
+  };
   lua_pushliteral(L, "name");
   lua_pushliteral(L, "value");
-  lua_pushcclosure(L, extra_tags, 2);
-  lua_setfield(L, -2, "extra_tags");
+  luaL_setfuncs(L, tag_fns, 2);
   return 1;
 }

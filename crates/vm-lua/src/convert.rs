@@ -87,17 +87,19 @@ pub(crate) unsafe fn matches(l: *mut lua_State, idx: c_int, value: &Value, depth
                 if !plain_table(l, idx, depth) {
                     return false;
                 }
-                let mut seen = 0usize;
-                lua_pushnil(l);
-                while lua_next(l, idx) != 0 {
+                let (mut seen, mut at) = (0usize, 0);
+                loop {
+                    at = aorta_next(l, idx, at);
+                    if at == 0 {
+                        break;
+                    }
                     let same = lua_type(l, -2) == LUA_TSTRING
                         && std::str::from_utf8(bytes(l, -2))
                             .ok()
                             .and_then(|key| fields.get(key))
                             .is_some_and(|item| matches(l, -1, item, depth + 1));
-                    lua_pop(l, 1);
+                    lua_pop(l, 2);
                     if !same {
-                        lua_pop(l, 1);
                         return false;
                     }
                     seen += 1;
@@ -124,16 +126,10 @@ unsafe fn plain_table(l: *mut lua_State, idx: c_int, depth: usize) -> bool {
     }
 }
 
+/// Entries of the table at the absolute index `idx` (one scan of its parts, no lookups).
 unsafe fn entries(l: *mut lua_State, idx: c_int) -> usize {
-    unsafe {
-        let mut count = 0;
-        lua_pushnil(l);
-        while lua_next(l, idx) != 0 {
-            count += 1;
-            lua_pop(l, 1);
-        }
-        count
-    }
+    // SAFETY: caller's contract: `idx` is positive and holds a table.
+    unsafe { aorta_count(l, idx) as usize }
 }
 
 /// The bytes of the string at `idx` (which is a string: no conversion), borrowed from Lua.
@@ -198,7 +194,14 @@ unsafe fn number(l: *mut lua_State, idx: c_int) -> Result<Value, String> {
 /// The string at `idx` (which is a string: no conversion, so no allocation), lossily UTF-8.
 pub(crate) unsafe fn string(l: *mut lua_State, idx: c_int) -> String {
     // SAFETY: caller's contract.
-    String::from_utf8_lossy(unsafe { bytes(l, idx) }).into_owned()
+    let bytes = unsafe { bytes(l, idx) };
+    // Nearly every string is ASCII: a word-at-a-time check instead of the lossy decoder's
+    // byte-by-byte walk.
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        return unsafe { String::from_utf8_unchecked(bytes.to_vec()) };
+    }
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 unsafe fn table(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, String> {
@@ -216,8 +219,13 @@ unsafe fn table(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, St
             return Ok(Value::Array(items));
         }
         let mut fields = Map::new();
-        lua_pushnil(l);
-        while lua_next(l, idx) != 0 {
+        // By position: what `lua_next` walks, without looking each key up again.
+        let mut at = 0;
+        loop {
+            at = aorta_next(l, idx, at);
+            if at == 0 {
+                break;
+            }
             let key = match lua_type(l, -2) {
                 LUA_TSTRING => string(l, -2),
                 LUA_TNUMBER => match number(l, -2)? {
@@ -230,16 +238,8 @@ unsafe fn table(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, St
                 }
             };
             let item = read(l, -1, depth + 1);
-            lua_pop(l, 1);
-            match item {
-                Ok(item) => {
-                    fields.insert(key, item);
-                }
-                Err(e) => {
-                    lua_pop(l, 1);
-                    return Err(e);
-                }
-            }
+            lua_pop(l, 2);
+            fields.insert(key, item?);
         }
         Ok(Value::Object(fields))
     }

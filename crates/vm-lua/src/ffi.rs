@@ -121,6 +121,11 @@ unsafe extern "C" {
 
     /// `lua/aorta.c`: instructions left before the count hook fires.
     pub fn aorta_hookcount(l: *mut lua_State) -> c_int;
+    /// `lua/aorta.c`: entries of the table at positive index `idx` that are not nil.
+    pub fn aorta_count(l: *mut lua_State, idx: c_int) -> lua_Integer;
+    /// `lua/aorta.c`: pushes the key and value of the table at positive index `idx` at or
+    /// after position `at` and returns the position after it; 0 (nothing pushed) at the end.
+    pub fn aorta_next(l: *mut lua_State, idx: c_int, at: lua_Integer) -> lua_Integer;
 }
 
 /// The name of a Lua type tag, for messages.
