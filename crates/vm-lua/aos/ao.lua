@@ -218,16 +218,30 @@ local function awaitable(item, reference, spawn)
   return setmetatable({ _item = item, _reference = reference, _spawn = spawn }, Awaitable)
 end
 
+-- An outgoing item's tags (base_tags, then extra_tags of `msg`) and its Anchor. In C at the
+-- list's final size when the reference is an integer and the tables have no metatables (as
+-- always, unless a process changed `ao.reference` or sends such a table); the same here
+-- otherwise.
+local native_item_tags = native.item_tags
+local function item_tags(kind, reference, msg, extra)
+  local tags, anchor = native_item_tags(kind, reference, msg, NOT_TAGS, extra)
+  if tags == nil then
+    tags = base_tags(kind, reference, extra)
+    extra_tags(tags, msg)
+    anchor = string.format('%032d', reference)
+  end
+  return tags, anchor
+end
+
 -- Queues a message; its reply comes from the target with our Reference as X-Reference.
 function ao.send(msg)
   assert(type(msg) == 'table', 'ao.send: the message must be a table')
   local reference = next_reference()
-  local tags = base_tags('Message', reference)
-  extra_tags(tags, msg)
+  local tags, anchor = item_tags('Message', reference, msg)
   tag_list(tags, msg.Tags)
   local message = {
     Target = msg.Target,
-    Anchor = string.format('%032d', reference),
+    Anchor = anchor,
     Tags = tags,
   }
   message.Data = encode_data(msg.Data, tags)
@@ -244,15 +258,14 @@ function ao.spawn(module, msg)
   msg = msg or {}
   assert(type(msg) == 'table', 'ao.spawn: the message must be a table')
   local reference = next_reference()
-  local tags = base_tags('Process', reference, {
+  local tags, anchor = item_tags('Process', reference, msg, {
     { name = 'From-Process', value = ao.id },
     { name = 'From-Module', value = ao._module },
     { name = 'Module', value = module },
   })
-  extra_tags(tags, msg)
   tag_list(tags, msg.Tags)
   local spawn = {
-    Anchor = string.format('%032d', reference),
+    Anchor = anchor,
     Tags = tags,
   }
   spawn.Data = encode_data(msg.Data or 'NODATA', tags)

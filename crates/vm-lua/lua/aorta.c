@@ -57,12 +57,27 @@ lua_Integer aorta_next (lua_State *L, int idx, lua_Integer at) {
 
 /* Helpers the aos library calls on every message, in C where the Lua version spent its time
    in `pairs`, `type` and `table.sort` calls. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lapi.h"
 #include "lauxlib.h"
 
-typedef struct { const char *s; size_t len; } Key;
+/* A table without a metatable. */
+static int plain_table (lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  if (lua_getmetatable(L, idx)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+
+/* A field of a message that becomes a tag: its name (kept alive by the message, which nothing
+   changes meanwhile) and value. */
+typedef struct { const char *s; size_t len; TString *name; TValue value; } Key;
 
 /* Byte order, a prefix first: what `table.sort` gives strings in the C locale (the sandbox
    never sets another). */
@@ -74,66 +89,170 @@ static int keycmp (const void *a, const void *b) {
   return (x->len > y->len) - (x->len < y->len);
 }
 
-/* With a key and its value on top: a string key not listed in `skip` (index 3) whose value is
-   neither a table nor a function. */
-static int wanted (lua_State *L) {
-  int t = lua_type(L, -1), skip;
+/* With a key and its value on top: a string key not listed in `skip` whose value is neither a
+   table nor a function. */
+static int wanted (lua_State *L, int skip) {
+  int t = lua_type(L, -1), listed;
   if (lua_type(L, -2) != LUA_TSTRING || t == LUA_TTABLE || t == LUA_TFUNCTION) return 0;
   lua_pushvalue(L, -2);
-  lua_rawget(L, 3);
-  skip = lua_toboolean(L, -1);
+  lua_rawget(L, skip);
+  listed = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  return !skip;
+  return !listed;
 }
 
 /* Keys sorted without allocating for messages of up to this many extra tags. */
 #define EXTRA_TAGS_ON_STACK 32
 
+/* The fields of the table at `msg` that `wanted` picks, sorted by `keycmp`, into `stack` (of
+   EXTRA_TAGS_ON_STACK) or, when more, a userdata left on top of the stack. */
+static Key *sorted_fields (lua_State *L, int msg, int skip, Key *stack, size_t *count) {
+  Key *keys = stack;
+  size_t n = 0, cap = EXTRA_TAGS_ON_STACK;
+  int grown = 0;
+  lua_pushnil(L);
+  while (lua_next(L, msg)) {
+    if (wanted(L, skip)) {
+      if (n == cap) {
+        /* A userdata below the key takes them. */
+        Key *more = (Key *)lua_newuserdata(L, 2 * cap * sizeof(Key));
+        memcpy(more, keys, n * sizeof(Key));
+        if (grown) lua_remove(L, -4);
+        lua_insert(L, -3);
+        keys = more;
+        cap *= 2;
+        grown = 1;
+      }
+      keys[n].s = lua_tolstring(L, -2, &keys[n].len);
+      keys[n].name = tsvalue(L->top - 2);
+      setobj(L, &keys[n].value, L->top - 1);
+      n++;
+    }
+    lua_pop(L, 1);
+  }
+  qsort(keys, n, sizeof(Key), keycmp);
+  *count = n;
+  return keys;
+}
+
+/* Appends {name = key, value = its value} for each of `keys` to the sequence `list`, whose
+   length is `n`. */
+static void append_fields (lua_State *L, int list, lua_Integer n, const Key *keys,
+                           size_t count) {
+  size_t i;
+  for (i = 0; i < count; i++) {
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    setsvalue2s(L, L->top, keys[i].name);
+    api_incr_top(L);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    setobj2s(L, L->top, &keys[i].value);
+    api_incr_top(L);
+    lua_rawset(L, -3);
+    lua_rawseti(L, list, ++n);
+  }
+}
+
 /* extra_tags(list, msg, skip): appends {name = k, value = msg[k]} to the sequence `list` for
    every key `wanted` picks, in `keycmp` order. The strings "name" and "value" are upvalues 1
-   and 2 (set in aorta_open_internal), so building a tag interns nothing. */
+   and 2, so building a tag interns nothing. */
 static int extra_tags (lua_State *L) {
-  Key stack[EXTRA_TAGS_ON_STACK], *keys = stack;
-  size_t count = 0, cap = EXTRA_TAGS_ON_STACK, i;
-  lua_Integer n;
+  Key stack[EXTRA_TAGS_ON_STACK], *keys;
+  size_t count;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
-  lua_pushnil(L);
-  while (lua_next(L, 2)) {
-    if (wanted(L)) {
-      if (count == cap) {
-        /* More than fit on the stack: a userdata (at index 4, below the key) takes them. */
-        Key *grown = (Key *)lua_newuserdata(L, 2 * cap * sizeof(Key));
-        memcpy(grown, keys, count * sizeof(Key));
-        if (keys != stack) lua_remove(L, 4);
-        lua_insert(L, 4);
-        keys = grown;
-        cap *= 2;
-      }
-      /* The keys stay alive in `msg`, which nothing changes meanwhile. */
-      keys[count].s = lua_tolstring(L, -2, &keys[count].len);
-      count++;
+  keys = sorted_fields(L, 2, 3, stack, &count);
+  append_fields(L, 1, (lua_Integer)lua_rawlen(L, 1), keys, count);
+  return 0;
+}
+
+/* item_tags(kind, reference, msg, skip[, extra]): the tag list and Anchor that ao.send and
+   ao.spawn start from -- base_tags(kind, reference, extra) with extra_tags(msg) appended,
+   and string.format('%032d', reference) -- with the list made at its final size. Nothing
+   when reference is not an integer or a table has a metatable (ao.lua does it then). */
+static int item_tags (lua_State *L) {
+  Key stack[EXTRA_TAGS_ON_STACK], *keys;
+  size_t count, i;
+  lua_Integer nextra = 0, n = 0;
+  char anchor[48];
+  lua_settop(L, 5);
+  if (lua_type(L, 1) != LUA_TSTRING || !lua_isinteger(L, 2) || !plain_table(L, 3)
+      || !plain_table(L, 4))
+    return 0;
+  if (!lua_isnil(L, 5)) {
+    if (!plain_table(L, 5)) return 0;
+    while (lua_rawgeti(L, 5, nextra + 1) != LUA_TNIL) {
+      lua_pop(L, 1);
+      nextra++;
     }
     lua_pop(L, 1);
   }
-  qsort(keys, count, sizeof(Key), keycmp);
-  n = (lua_Integer)lua_rawlen(L, 1);
-  for (i = 0; i < count; i++) {
+  keys = sorted_fields(L, 3, 4, stack, &count);
+  lua_createtable(L, (int)(4 + nextra + count), 0);
+  {
+    static const char *const base[3][2] = {
+      {"Data-Protocol", "ao"}, {"Variant", "ao.TN.1"}, {"Type", NULL}
+    };
+    int list = lua_gettop(L);
+    for (i = 0; i < 3; i++) {
+      lua_createtable(L, 0, 2);
+      lua_pushvalue(L, lua_upvalueindex(1));
+      lua_pushstring(L, base[i][0]);
+      lua_rawset(L, -3);
+      lua_pushvalue(L, lua_upvalueindex(2));
+      if (base[i][1] != NULL) lua_pushstring(L, base[i][1]);
+      else lua_pushvalue(L, 1);
+      lua_rawset(L, -3);
+      lua_rawseti(L, list, ++n);
+    }
+    while (n < 3 + nextra) {
+      lua_rawgeti(L, 5, n - 2);
+      lua_rawseti(L, list, ++n);
+    }
     lua_createtable(L, 0, 2);
     lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushlstring(L, keys[i].s, keys[i].len);
-    lua_pushvalue(L, -1);
-    lua_rawget(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(2));
-    lua_insert(L, -2);
-    /* tag, "name", key, "value", msg[key]: the value first, then the name */
-    lua_rawset(L, -5);
+    lua_pushliteral(L, "Reference");
     lua_rawset(L, -3);
-    lua_rawseti(L, 1, ++n);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    luaL_tolstring(L, 2, NULL);
+    lua_rawset(L, -3);
+    lua_rawseti(L, list, ++n);
+    append_fields(L, list, n, keys, count);
+    lua_pushvalue(L, list);
   }
-  return 0;
+  snprintf(anchor, sizeof anchor, "%032" LUA_INTEGER_FRMLEN "d",
+           (LUAI_UACINT)lua_tointeger(L, 2));
+  lua_pushstring(L, anchor);
+  return 2;
+}
+
+/* x_tags(tags, notice): notice[k] = v for every string key k of `tags` that starts with "X-"
+   (the token blueprint's forwarded_tags); true when done, nothing when `tags` is not nil,
+   false or a table without a metatable, or `notice` has one (token.lua does it then). */
+static int x_tags (lua_State *L) {
+  lua_settop(L, 2);
+  if (!plain_table(L, 2)) return 0;
+  if (lua_toboolean(L, 1)) {
+    if (!plain_table(L, 1)) return 0;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      size_t len;
+      const char *k;
+      if (lua_type(L, -2) == LUA_TSTRING && (k = lua_tolstring(L, -2, &len), len >= 2)
+          && k[0] == 'X' && k[1] == '-') {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 2);
+      } else {
+        lua_pop(L, 1);
+      }
+    }
+  }
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* limbs(digits): the bint limbs (base 10^7, least significant first) of a string of decimal
@@ -274,16 +393,6 @@ static int title_case (lua_State *L) {
    They do what the Lua functions named in each comment do, for tables without metatables (so
    reading them runs no code); for anything else they change nothing and answer nil, and the
    Lua version runs. "name" and "value" are upvalues 1 and 2. */
-
-/* A table without a metatable. */
-static int plain_table (lua_State *L, int idx) {
-  if (lua_type(L, idx) != LUA_TTABLE) return 0;
-  if (lua_getmetatable(L, idx)) {
-    lua_pop(L, 1);
-    return 0;
-  }
-  return 1;
-}
 
 /* The length of the tag list at `idx` as ipairs walks it (up to the first nil), when every
    item that is a table is plain; -1 otherwise. */
@@ -443,12 +552,14 @@ int aorta_open_internal (lua_State *L) {
     {"dec_sub", dec_sub},
     {"title_case", title_case},
     {"has_magic", has_magic},
+    {"x_tags", x_tags},
     {NULL, NULL}
   };
   luaL_newlib(L, fns);
   /* Closures over the keys "name" and "value", which they read or set. */
   static const luaL_Reg tag_fns[] = {
     {"extra_tags", extra_tags},
+    {"item_tags", item_tags},
     {"env_view", env_view},
     {"normalize", normalize},
     {NULL, NULL}

@@ -18,6 +18,44 @@ pub(crate) const MAX_DEPTH: usize = 128;
 /// # Safety
 /// `l` is a live state inside a protected call; may raise a Lua error (memory).
 pub(crate) unsafe fn push(l: *mut lua_State, value: &Value, depth: usize) {
+    unsafe { push_keyed(l, value, depth, 0, 0) }
+}
+
+/// Pushes a message: [`push`], with the message's table made large enough for the fields
+/// aos's normalisation adds (one per tag, `TagArray`, `reply`, `forward`: growing it took two
+/// rehashes), and every `name` and `value` key (two per tag) taken from the stack instead of
+/// interned again.
+///
+/// # Safety
+/// As [`push`].
+pub(crate) unsafe fn push_message(l: *mut lua_State, msg: &Value) {
+    unsafe {
+        let Value::Object(fields) = msg else {
+            return push(l, msg, 0);
+        };
+        if lua_checkstack(l, 5) == 0 {
+            luaL_error(l, c"value nested too deeply".as_ptr());
+        }
+        lua_pushlstring(l, c"name".as_ptr(), 4);
+        let name = lua_gettop(l);
+        lua_pushlstring(l, c"value".as_ptr(), 5);
+        let tags = fields.get("Tags").and_then(Value::as_array).map_or(0, Vec::len);
+        let room = (fields.len() + tags + 3).min(c_int::MAX as usize) as c_int;
+        lua_createtable(l, 0, room);
+        for (key, item) in fields {
+            lua_pushlstring(l, key.as_ptr().cast::<c_char>(), key.len());
+            push_keyed(l, item, 1, name, name + 1);
+            lua_rawset(l, -3);
+        }
+        // The message table in place of the two keys.
+        lua_rotate(l, name, 1);
+        lua_settop(l, name);
+    }
+}
+
+/// [`push`], taking the keys `name` and `value` from the stack slots `name` and `value`
+/// (absolute) when those are not 0.
+unsafe fn push_keyed(l: *mut lua_State, value: &Value, depth: usize, name: c_int, val: c_int) {
     unsafe {
         if depth > MAX_DEPTH || lua_checkstack(l, 3) == 0 {
             luaL_error(l, c"value nested too deeply".as_ptr());
@@ -32,15 +70,21 @@ pub(crate) unsafe fn push(l: *mut lua_State, value: &Value, depth: usize) {
             Value::Array(items) => {
                 lua_createtable(l, c_int::try_from(items.len()).unwrap_or(c_int::MAX), 0);
                 for (i, item) in items.iter().enumerate() {
-                    push(l, item, depth + 1);
+                    push_keyed(l, item, depth + 1, name, val);
                     lua_rawseti(l, -2, i as lua_Integer + 1);
                 }
             }
             Value::Object(fields) => {
                 lua_createtable(l, 0, c_int::try_from(fields.len()).unwrap_or(c_int::MAX));
                 for (key, item) in fields {
-                    lua_pushlstring(l, key.as_ptr().cast::<c_char>(), key.len());
-                    push(l, item, depth + 1);
+                    match key.as_str() {
+                        "name" if name != 0 => lua_pushvalue(l, name),
+                        "value" if val != 0 => lua_pushvalue(l, val),
+                        _ => {
+                            lua_pushlstring(l, key.as_ptr().cast::<c_char>(), key.len());
+                        }
+                    }
+                    push_keyed(l, item, depth + 1, name, val);
                     lua_rawset(l, -3);
                 }
             }

@@ -42,6 +42,7 @@ unsafe extern "C" {
 
     pub fn lua_gettop(l: *mut lua_State) -> c_int;
     pub fn lua_settop(l: *mut lua_State, idx: c_int);
+    pub fn lua_rotate(l: *mut lua_State, idx: c_int, n: c_int);
     pub fn lua_pushvalue(l: *mut lua_State, idx: c_int);
     pub fn lua_absindex(l: *mut lua_State, idx: c_int) -> c_int;
     pub fn lua_checkstack(l: *mut lua_State, n: c_int) -> c_int;

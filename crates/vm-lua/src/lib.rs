@@ -265,7 +265,7 @@ unsafe extern "C" fn call_runner(l: *mut lua_State) -> c_int {
     unsafe {
         let call = &*lua_touserdata(l, 1).cast::<Call<'_>>();
         lua_rawgeti(l, LUA_REGISTRYINDEX, call.runner);
-        convert::push(l, call.msg, 0);
+        convert::push_message(l, call.msg);
         // The environment is the same for every message of a process: the table made for the
         // last message is handed over again while it still is exactly `env` (its garbage and
         // building were a tenth of a token Transfer). A process that changed it gets a new one.

@@ -31,6 +31,10 @@ Logo = Logo or 'SBCCXwwecBlDqRLUjb8dYABExTJXLieawf7m2aBJ-KY'
 
 -- Copies every X- tag of a request onto a notice.
 local function forwarded_tags(msg, notice)
+  -- In C for tables without metatables (the message's Tags map always is one).
+  if native.x_tags(msg.Tags, notice) then
+    return notice
+  end
   for name, value in pairs(msg.Tags or {}) do
     -- 'X-' by bytes: no substring per tag.
     if type(name) == 'string' and name:byte(1) == 88 and name:byte(2) == 45 then
