@@ -198,7 +198,8 @@ static int luaB_collectgarbage (lua_State *L) {
 }
 
 
-static int luaB_type (lua_State *L) {
+/* aorta: not static, so the VM can recognise it (see OP_CALL in lvm.c) */
+int aorta_type (lua_State *L) {
   int t = lua_type(L, 1);
   luaL_argcheck(L, t != LUA_TNONE, 1, "value expected");
   /* aorta: the names are the closure's upvalues, made once: `lua_pushstring` looked each one
@@ -245,7 +246,8 @@ static int luaB_pairs (lua_State *L) {
 /*
 ** Traversal function for 'ipairs'
 */
-static int ipairsaux (lua_State *L) {
+/* aorta: not static, so the VM can recognise it (see OP_TFORCALL in lvm.c) */
+int aorta_ipairsaux (lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 2) + 1;
   lua_pushinteger(L, i);
   return (lua_geti(L, 1, i) == LUA_TNIL) ? 1 : 2;
@@ -258,10 +260,10 @@ static int ipairsaux (lua_State *L) {
 */
 static int luaB_ipairs (lua_State *L) {
 #if defined(LUA_COMPAT_IPAIRS)
-  return pairsmeta(L, "__ipairs", 1, ipairsaux);
+  return pairsmeta(L, "__ipairs", 1, aorta_ipairsaux);
 #else
   luaL_checkany(L, 1);
-  lua_pushcfunction(L, ipairsaux);  /* iteration function */
+  lua_pushcfunction(L, aorta_ipairsaux);  /* iteration function */
   lua_pushvalue(L, 1);  /* state */
   lua_pushinteger(L, 0);  /* initial value */
   return 3;
@@ -476,7 +478,7 @@ static const luaL_Reg base_funcs[] = {
   {"setmetatable", luaB_setmetatable},
   {"tonumber", luaB_tonumber},
   {"tostring", luaB_tostring},
-  {"type", luaB_type},
+  {"type", aorta_type},  /* replaced by the closure below */
   {"xpcall", luaB_xpcall},
   /* placeholders */
   {"_G", NULL},
@@ -493,7 +495,7 @@ LUAMOD_API int luaopen_base (lua_State *L) {
   {
     int t;
     for (t = 0; t < LUA_NUMTAGS; t++) lua_pushstring(L, lua_typename(L, t));
-    lua_pushcclosure(L, luaB_type, LUA_NUMTAGS);
+    lua_pushcclosure(L, aorta_type, LUA_NUMTAGS);
     lua_setfield(L, -2, "type");
   }
   /* set global _G */

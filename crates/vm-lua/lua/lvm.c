@@ -755,6 +755,10 @@ void luaV_finishOp (lua_State *L) {
 /* fetch an instruction and prepare its execution */
 /* aorta: the instruction count is decremented here and luaG_traceexec is called only when
    it would fire (or for line hooks): the same count, without a call per instruction. */
+/* aorta: base library functions the VM answers itself (lbaselib.c) */
+int aorta_type (lua_State *L);
+int aorta_ipairsaux (lua_State *L);
+
 #define vmfetch()	{ \
   i = *(ci->u.l.savedpc++); \
   if (L->hookmask & (LUA_MASKLINE | LUA_MASKCOUNT)) { \
@@ -1137,6 +1141,12 @@ void luaV_execute (lua_State *L) {
       vmcase(OP_CALL) {
         int b = GETARG_B(i);
         int nresults = GETARG_C(i) - 1;
+        /* aorta: `type(v)` for one result, answered here: a call frame cost ten times what
+           the function does. Its closure holds the type names as upvalues (lbaselib.c). */
+        if (b == 2 && nresults == 1 && ttisCclosure(ra) && clCvalue(ra)->f == aorta_type) {
+          setobj2s(L, ra, &clCvalue(ra)->upvalue[ttnov(ra + 1)]);
+          vmbreak;
+        }
         if (b != 0) L->top = ra+b;  /* else previous instruction set top */
         if (luaD_precall(L, ra, nresults)) {  /* C function? */
           if (nresults >= 0)
@@ -1248,6 +1258,24 @@ void luaV_execute (lua_State *L) {
       }
       vmcase(OP_TFORCALL) {
         StkId cb = ra + 3;  /* call base */
+        /* aorta: an `ipairs` step over a table without a metatable, done here (what
+           aorta_ipairsaux does, without a call frame). */
+        if (ttislcf(ra) && fvalue(ra) == aorta_ipairsaux && ttistable(ra + 1)
+            && hvalue(ra + 1)->metatable == NULL && ttisinteger(ra + 2)) {
+          lua_Integer k = intop(+, ivalue(ra + 2), 1);
+          const TValue *v = luaH_getint(hvalue(ra + 1), k);
+          int n, got = ttisnil(v) ? 1 : 2;
+          if (got == 1) setnilvalue(cb);
+          else {
+            setivalue(cb, k);
+            setobj2s(L, cb + 1, v);
+          }
+          for (n = got; n < GETARG_C(i); n++) setnilvalue(cb + n);
+          i = *(ci->u.l.savedpc++);  /* go to next instruction */
+          ra = RA(i);
+          lua_assert(GET_OPCODE(i) == OP_TFORLOOP);
+          goto l_tforloop;
+        }
         setobjs2s(L, cb+2, ra+2);
         setobjs2s(L, cb+1, ra+1);
         setobjs2s(L, cb, ra);
