@@ -3,4 +3,5 @@
 mod contract;
 mod json;
 mod llama;
+mod native;
 mod sandbox;
