@@ -73,7 +73,9 @@ end
 -- (the same value every message, so the pattern matcher runs once), at most 16 of them.
 local authority_lists, kept = {}, 0
 local function authority_list(value)
-  value = tostring(value)
+  if type(value) ~= 'string' then
+    value = tostring(value)
+  end
   local list = authority_lists[value]
   if list == nil then
     if kept == 16 then

@@ -191,7 +191,14 @@ function handlers.evaluate(msg, env)
       break
     end
     if not h.removed then
-      local decision = handlers.decide(h.pattern, msg)
+      -- A string pattern (most handlers) decided here, without a call.
+      local pattern = h.pattern
+      local decision
+      if type(pattern) == 'string' then
+        decision = msg.Action == pattern and -1 or 0
+      else
+        decision = handlers.decide(pattern, msg)
+      end
       if decision ~= 0 then
         if h.maxRuns ~= nil then
           h.maxRuns = h.maxRuns - 1

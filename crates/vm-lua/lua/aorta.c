@@ -57,7 +57,6 @@ lua_Integer aorta_next (lua_State *L, int idx, lua_Integer at) {
 
 /* Helpers the aos library calls on every message, in C where the Lua version spent its time
    in `pairs`, `type` and `table.sort` calls. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +168,21 @@ static int extra_tags (lua_State *L) {
   return 0;
 }
 
+/* An integer in decimal, zero-padded after any sign to `width` characters: what "%d" (width
+   0) and "%032d" give. */
+static void push_decimal (lua_State *L, lua_Integer v, int width) {
+  char buf[64];
+  char *end = buf + sizeof buf, *p = end;
+  lua_Unsigned u = v < 0 ? 0u - (lua_Unsigned)v : (lua_Unsigned)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  while (end - p + (v < 0) < width) *--p = '0';
+  if (v < 0) *--p = '-';
+  lua_pushlstring(L, p, (size_t)(end - p));
+}
+
 /* item_tags(kind, reference, msg, skip[, extra]): the tag list and Anchor that ao.send and
    ao.spawn start from -- base_tags(kind, reference, extra) with extra_tags(msg) appended,
    and string.format('%032d', reference) -- with the list made at its final size. Nothing
@@ -177,7 +191,6 @@ static int item_tags (lua_State *L) {
   Key stack[EXTRA_TAGS_ON_STACK], *keys;
   size_t count, i;
   lua_Integer nextra = 0, n = 0;
-  char anchor[48];
   lua_settop(L, 5);
   if (lua_type(L, 1) != LUA_TSTRING || !lua_isinteger(L, 2) || !plain_table(L, 3)
       || !plain_table(L, 4))
@@ -193,18 +206,16 @@ static int item_tags (lua_State *L) {
   keys = sorted_fields(L, 3, 4, stack, &count);
   lua_createtable(L, (int)(4 + nextra + count), 0);
   {
-    static const char *const base[3][2] = {
-      {"Data-Protocol", "ao"}, {"Variant", "ao.TN.1"}, {"Type", NULL}
-    };
+    /* upvalues: "Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", and the kind */
+    static const int base[3][2] = { {3, 4}, {5, 6}, {7, 0} };
     int list = lua_gettop(L);
     for (i = 0; i < 3; i++) {
       lua_createtable(L, 0, 2);
       lua_pushvalue(L, lua_upvalueindex(1));
-      lua_pushstring(L, base[i][0]);
+      lua_pushvalue(L, lua_upvalueindex(base[i][0]));
       lua_rawset(L, -3);
       lua_pushvalue(L, lua_upvalueindex(2));
-      if (base[i][1] != NULL) lua_pushstring(L, base[i][1]);
-      else lua_pushvalue(L, 1);
+      lua_pushvalue(L, base[i][1] ? lua_upvalueindex(base[i][1]) : 1);
       lua_rawset(L, -3);
       lua_rawseti(L, list, ++n);
     }
@@ -214,18 +225,16 @@ static int item_tags (lua_State *L) {
     }
     lua_createtable(L, 0, 2);
     lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushliteral(L, "Reference");
+    lua_pushvalue(L, lua_upvalueindex(8));  /* "Reference" */
     lua_rawset(L, -3);
     lua_pushvalue(L, lua_upvalueindex(2));
-    luaL_tolstring(L, 2, NULL);
+    push_decimal(L, lua_tointeger(L, 2), 0);  /* tostring(reference) */
     lua_rawset(L, -3);
     lua_rawseti(L, list, ++n);
     append_fields(L, list, n, keys, count);
     lua_pushvalue(L, list);
   }
-  snprintf(anchor, sizeof anchor, "%032" LUA_INTEGER_FRMLEN "d",
-           (LUAI_UACINT)lua_tointeger(L, 2));
-  lua_pushstring(L, anchor);
+  push_decimal(L, lua_tointeger(L, 2), 32);  /* string.format('%032d', reference) */
   return 2;
 }
 
@@ -556,7 +565,8 @@ int aorta_open_internal (lua_State *L) {
     {NULL, NULL}
   };
   luaL_newlib(L, fns);
-  /* Closures over the keys "name" and "value", which they read or set. */
+  /* Closures over the keys "name" and "value", which they read or set, and the strings of
+     an outgoing item's first tags (item_tags). */
   static const luaL_Reg tag_fns[] = {
     {"extra_tags", extra_tags},
     {"item_tags", item_tags},
@@ -566,6 +576,12 @@ int aorta_open_internal (lua_State *L) {
   };
   lua_pushliteral(L, "name");
   lua_pushliteral(L, "value");
-  luaL_setfuncs(L, tag_fns, 2);
+  lua_pushliteral(L, "Data-Protocol");
+  lua_pushliteral(L, "ao");
+  lua_pushliteral(L, "Variant");
+  lua_pushliteral(L, "ao.TN.1");
+  lua_pushliteral(L, "Type");
+  lua_pushliteral(L, "Reference");
+  luaL_setfuncs(L, tag_fns, 8);
   return 1;
 }

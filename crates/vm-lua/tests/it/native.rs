@@ -188,7 +188,7 @@ fn outgoing_tags_agree_with_the_lua_they_replace() {
           return msg
         end
         local report = {}
-        for _, reference in ipairs({ 0, 1, 42, 1 << 40, -5, math.maxinteger }) do
+        for _, reference in ipairs({ 0, 1, 42, 1 << 40, -5, math.maxinteger, math.mininteger }) do
           for _, fields in ipairs({ 0, 5, 40 }) do
             for _, with in ipairs({ false, true }) do
               local msg = message(fields)
