@@ -225,9 +225,12 @@ end
 -- The environment as aos shows it (`Process.Tags` a map, the list as `Process.TagArray`), in
 -- new tables: the host hands the same `env` to every message while it is unchanged, so it is
 -- never written to.
+local last_view
 local function environment(env)
-  -- In C, at the tables' final sizes, for tables without metatables (the host's always are).
-  local made = native.env_view(env)
+  -- In C, at the tables' final sizes, for tables without metatables (the host's always are);
+  -- the last message's view when it still is exactly what env gives.
+  local made = native.env_view(env, last_view)
+  last_view = made
   if made ~= nil then
     return made
   end

@@ -11,6 +11,7 @@ int aorta_hookcount (lua_State *L) {
    of lua_next, without finding the previous key again at every step. `idx` is a positive stack
    index holding a table. */
 #include "ltable.h"
+#include "lvm.h"
 
 static Table *table_at (lua_State *L, int idx) {
   return hvalue(L->ci->func + idx);
@@ -469,30 +470,123 @@ static void push_copy (lua_State *L, int idx, int extra) {
   }
 }
 
-/* env_view(env): process.lua's environment(env) -- a copy of env whose Process is a copy of
-   env.Process with TagArray = the tag list and Tags = its tag map. */
+/* A walk over a table's entries, raw, in lua_next's order. */
+typedef struct { Table *t; unsigned int i; TValue key; const TValue *val; } Walk;
+
+static int walk_next (Walk *w) {
+  while (w->i < w->t->sizearray) {
+    const TValue *v = &w->t->array[w->i++];
+    if (!ttisnil(v)) {
+      setivalue(&w->key, w->i);
+      w->val = v;
+      return 1;
+    }
+  }
+  while (w->i - w->t->sizearray < (unsigned int)sizenode(w->t)) {
+    Node *n = gnode(w->t, w->i++ - w->t->sizearray);
+    if (!ttisnil(gval(n))) {
+      w->key = *gkey(n);
+      w->val = gval(n);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static lua_Integer entries_of (Table *t) {
+  Walk w = { t, 0, {{NULL}, 0}, NULL };
+  lua_Integer n = 0;
+  while (walk_next(&w)) n++;
+  return n;
+}
+
+/* The stack slots of env_view. */
+enum { ENV = 1, LAST, PROCESS, LIST, VIEW, COPY };
+
+/* Whether the table at LAST is still exactly what env_view would make of ENV now (PROCESS and
+   its LIST of `n` tags read from it): entry for entry, the same values (rawequal), no
+   metatables, a tag map equal to the list's. Then the last message's view is handed over
+   instead of three tables being made and collected again. Upvalues 9-11: "Process", "Tags",
+   "TagArray". */
+static int view_holds (lua_State *L, lua_Integer n) {
+  const TValue *up = clCvalue(L->ci->func)->upvalue;
+  TString *kname = tsvalue(&up[0]), *kvalue = tsvalue(&up[1]);
+  TString *kprocess = tsvalue(&up[8]), *ktags = tsvalue(&up[9]), *karray = tsvalue(&up[10]);
+  Table *env = table_at(L, ENV), *eproc = table_at(L, PROCESS), *view, *proc, *map;
+  const TValue *o, *names[32], *values[32];
+  lua_Integer winners = 0, i, j;
+  Walk w;
+  if (lua_type(L, LAST) != LUA_TTABLE || n > 32) return 0;
+  view = table_at(L, LAST);
+  if (view->metatable != NULL || entries_of(view) != entries_of(env)) return 0;
+  o = luaH_getshortstr(view, kprocess);
+  if (!ttistable(o) || (proc = hvalue(o))->metatable != NULL) return 0;
+  w.t = env, w.i = 0;
+  while (walk_next(&w))
+    if (!(ttisshrstring(&w.key) && tsvalue(&w.key) == kprocess)
+        && !luaV_rawequalobj(luaH_get(view, &w.key), w.val))
+      return 0;
+  /* Process: its entries, TagArray = the list, Tags = a plain map (a TagArray of its own is
+     left to a fresh copy) */
+  if (!ttisnil(luaH_getshortstr(eproc, karray))
+      || entries_of(proc) != entries_of(eproc) + 1
+      || !luaV_rawequalobj(luaH_getshortstr(proc, karray), luaH_getshortstr(eproc, ktags)))
+    return 0;
+  w.t = eproc, w.i = 0;
+  while (walk_next(&w))
+    if (!(ttisshrstring(&w.key) && tsvalue(&w.key) == ktags)
+        && !luaV_rawequalobj(luaH_get(proc, &w.key), w.val))
+      return 0;
+  o = luaH_getshortstr(proc, ktags);
+  if (!ttistable(o) || (map = hvalue(o))->metatable != NULL) return 0;
+  /* the map: each name's first non-nil value (what push_tag_map sets), and nothing else */
+  for (i = 0; i < n; i++) {
+    const TValue *item = luaH_getint(table_at(L, LIST), i + 1);
+    names[i] = values[i] = luaO_nilobject;
+    if (ttistable(item)) {
+      names[i] = luaH_getshortstr(hvalue(item), kname);
+      values[i] = luaH_getshortstr(hvalue(item), kvalue);
+    }
+    if (ttisnil(names[i]) || ttisnil(values[i])) continue;
+    for (j = 0; j < i; j++)
+      if (!ttisnil(values[j]) && luaV_rawequalobj(names[j], names[i])) break;
+    if (j < i) continue;  /* a name an earlier tag set */
+    winners++;
+    if (!luaV_rawequalobj(luaH_get(map, names[i]), values[i])) return 0;
+  }
+  return entries_of(map) == winners;
+}
+
+/* env_view(env[, last]): process.lua's environment(env) -- a copy of env whose Process is a
+   copy of env.Process with TagArray = the tag list and Tags = its tag map; `last` itself when
+   it still is exactly that. */
 static int env_view (lua_State *L) {
   lua_Integer n = 0;
-  lua_settop(L, 1);
-  if (!plain_table(L, 1) || lua_getfield(L, 1, "Process") != LUA_TTABLE || !plain_table(L, 2))
+  lua_settop(L, LAST);
+  if (!plain_table(L, ENV) || lua_getfield(L, ENV, "Process") != LUA_TTABLE
+      || !plain_table(L, PROCESS))
     return 0;
-  switch (lua_getfield(L, 2, "Tags")) {  /* 3: the list */
+  switch (lua_getfield(L, PROCESS, "Tags")) {  /* LIST */
     case LUA_TNIL: break;
     case LUA_TTABLE:
-      if (plain_table(L, 3) && (n = plain_tags(L, 3)) >= 0) break;
+      if (plain_table(L, LIST) && (n = plain_tags(L, LIST)) >= 0) break;
       /* fall through */
     default: return 0;  /* a list ipairs would read through code, or fail on */
   }
-  push_copy(L, 1, 0);  /* 4: the view */
-  push_copy(L, 2, 2);  /* 5: its Process */
-  lua_pushvalue(L, 3);
-  lua_setfield(L, 5, "TagArray");
-  if (lua_type(L, 3) == LUA_TNIL) lua_newtable(L);  /* tag_map(nil) */
-  else push_tag_map(L, 3, n);
-  lua_setfield(L, 5, "Tags");
-  lua_pushvalue(L, 5);
-  lua_setfield(L, 4, "Process");
-  lua_pushvalue(L, 4);
+  if (view_holds(L, n)) {
+    lua_pushvalue(L, LAST);
+    return 1;
+  }
+  push_copy(L, ENV, 0);  /* VIEW */
+  push_copy(L, PROCESS, 2);  /* COPY */
+  lua_pushvalue(L, LIST);
+  lua_setfield(L, COPY, "TagArray");
+  if (lua_type(L, LIST) == LUA_TNIL) lua_newtable(L);  /* tag_map(nil) */
+  else push_tag_map(L, LIST, n);
+  lua_setfield(L, COPY, "Tags");
+  lua_pushvalue(L, COPY);
+  lua_setfield(L, VIEW, "Process");
+  lua_pushvalue(L, VIEW);
   return 1;
 }
 
@@ -565,8 +659,8 @@ int aorta_open_internal (lua_State *L) {
     {NULL, NULL}
   };
   luaL_newlib(L, fns);
-  /* Closures over the keys "name" and "value", which they read or set, and the strings of
-     an outgoing item's first tags (item_tags). */
+  /* Closures over the keys "name" and "value", which they read or set, the strings of an
+     outgoing item's first tags (item_tags), and the keys view_holds reads. */
   static const luaL_Reg tag_fns[] = {
     {"extra_tags", extra_tags},
     {"item_tags", item_tags},
@@ -582,6 +676,9 @@ int aorta_open_internal (lua_State *L) {
   lua_pushliteral(L, "ao.TN.1");
   lua_pushliteral(L, "Type");
   lua_pushliteral(L, "Reference");
-  luaL_setfuncs(L, tag_fns, 8);
+  lua_pushliteral(L, "Process");
+  lua_pushliteral(L, "Tags");
+  lua_pushliteral(L, "TagArray");
+  luaL_setfuncs(L, tag_fns, 11);
   return 1;
 }

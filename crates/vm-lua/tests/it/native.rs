@@ -157,12 +157,52 @@ fn message_and_environment_views_agree_with_the_lua_they_replace() {
             { Process = { Tags = 'text' } } }) do
           report[#report + 1] = native.env_view(env) == nil and 'declined' or ('odd env ' .. i)
         end
+        -- The last view is handed over while it still is what env gives; any change to it, or
+        -- to env, and a new one is made.
+        local env = { Process = { Id = 'p', Owner = 'o', Tags = { T('Name', 'n'),
+          T('Name', 'again'), T('Authority', 'a'), T('Nil'), T('Late', nil), T('Late', 'l') } },
+          Module = { Id = 'm' } }
+        local changes = {
+          function(v) end,
+          function(v) v.Extra = 1 end,
+          function(v) v.Module = { Id = 'm' } end,
+          function(v) v.Process = nil end,
+          function(v) v.Process.Id = 'other' end,
+          function(v) v.Process.Extra = true end,
+          function(v) v.Process.TagArray = {} end,
+          function(v) v.Process.Tags.Name = 'again' end,
+          function(v) v.Process.Tags.New = 'added' end,
+          function(v) v.Process.Tags.Late = nil end,
+          function(v) setmetatable(v, {}) end,
+          function(v) setmetatable(v.Process, {}) end,
+          function(v) setmetatable(v.Process.Tags, {}) end,
+        }
+        local kept = {}
+        for i, change in ipairs(changes) do
+          local last = native.env_view(env)
+          change(last)
+          local again = native.env_view(env, last)
+          kept[#kept + 1] = (rawequal(again, last) and 'kept' or 'made')
+            .. (same(again, environment(env)) and '' or ' wrong')
+        end
+        local last = native.env_view(env)
+        env.Process.Tags[1].value = 'renamed'
+        local again = native.env_view(env, last)
+        kept[#kept + 1] = (rawequal(again, last) and 'kept' or 'made')
+          .. (same(again, environment(env)) and '' or ' wrong')
+        local long = { Process = { Id = 'p', Tags = many } }
+        local first = native.env_view(long)
+        again = native.env_view(long, first)
+        kept[#kept + 1] = (rawequal(again, first) and 'kept' or 'made')
+          .. (same(again, environment(long)) and '' or ' wrong')
+        report[#report + 1] = table.concat(kept, ',')
         return table.concat(report, ' ')"#;
     assert_eq!(
         output(body),
         json!(
             "ok ok ok ok ok ok ok ok ok ok ok declined declined declined declined \
-             ok ok ok declined declined declined declined"
+             ok ok ok declined declined declined declined \
+             kept,made,made,made,made,made,made,made,made,made,made,made,made,made,made"
         )
     );
 }
