@@ -1,5 +1,12 @@
 /* aorta: reads the interpreter state the public API does not expose. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lapi.h"
+#include "lauxlib.h"
 #include "lstate.h"
+#include "ltable.h"
+#include "lvm.h"
 
 /* Instructions left before the count hook fires next, counted over all threads (for exact
    gas; see luaG_traceexec). */
@@ -10,11 +17,14 @@ int aorta_hookcount (lua_State *L) {
 /* Table walks for the host's reading of results, by position in the table's parts: the order
    of lua_next, without finding the previous key again at every step. `idx` is a positive stack
    index holding a table. */
-#include "ltable.h"
-#include "lvm.h"
 
 static Table *table_at (lua_State *L, int idx) {
   return hvalue(L->ci->func + idx);
+}
+
+/* A stack slot by positive or negative (not pseudo) index. */
+static TValue *index2addr_aorta (lua_State *L, int idx) {
+  return idx > 0 ? L->ci->func + idx : L->top + idx;
 }
 
 /* Entries that are not nil. */
@@ -56,14 +66,144 @@ lua_Integer aorta_next (lua_State *L, int idx, lua_Integer at) {
   return 0;
 }
 
+/* The environment's table tree, as the host made it: the host hands the same tree to the next
+   message while nothing in it changed. A capture records every table of the tree with its
+   entries as raw words (type tag and value: a pointer for strings and tables); a later
+   comparison against the live tables tells whether any entry, size or metatable changed,
+   without reading a string or following a key. Everything recorded is also kept referenced
+   (aorta_tree_pins), so no recorded address can be freed and reused while the record lives. */
+typedef struct { lua_Unsigned bits; int tt; } Word;
+
+static Word word_of (const TValue *o) {
+  Word w;
+  w.tt = rttype(o);
+  switch (ttype(o)) {
+    case LUA_TNIL: w.bits = 0; break;
+    case LUA_TBOOLEAN: w.bits = (lua_Unsigned)bvalue(o); break;
+    case LUA_TNUMINT: w.bits = (lua_Unsigned)ivalue(o); break;
+    case LUA_TNUMFLT: memcpy(&w.bits, &fltvalue(o), sizeof w.bits); break;
+    case LUA_TLIGHTUSERDATA: w.bits = (lua_Unsigned)(size_t)pvalue(o); break;
+    case LUA_TLCF: w.bits = (lua_Unsigned)(size_t)fvalue(o); break;
+    default: w.bits = (lua_Unsigned)(size_t)gcvalue(o); break;
+  }
+  return w;
+}
+
+/* Appends a table's record (its address, metatable, sizes, then key and value words of every
+   slot) and those of the tables among its values, to `out` (of `cap` words; counts past it).
+   Returns the words used. */
+static size_t capture (Table *t, Word *out, size_t cap, size_t at, int depth) {
+  unsigned int i;
+  int j;
+  size_t start = at;
+#define PUT(b, k) do { if (at < cap) { out[at].bits = (b); out[at].tt = (k); } at++; } while (0)
+  if (depth > 200) return at;  /* JSON trees are at most 128 deep */
+  PUT((lua_Unsigned)(size_t)t, 0);
+  PUT((lua_Unsigned)(size_t)t->metatable, 0);
+  PUT(t->sizearray, sizenode(t));
+  for (i = 0; i < t->sizearray; i++) {
+    Word w = word_of(&t->array[i]);
+    PUT(w.bits, w.tt);
+  }
+  for (j = 0; j < sizenode(t); j++) {
+    Node *n = gnode(t, j);
+    Word k = word_of(gkey(n)), v = word_of(gval(n));
+    PUT(k.bits, k.tt);
+    PUT(v.bits, v.tt);
+  }
+#undef PUT
+  (void)start;
+  for (i = 0; i < t->sizearray; i++)
+    if (ttistable(&t->array[i])) at = capture(hvalue(&t->array[i]), out, cap, at, depth + 1);
+  for (j = 0; j < sizenode(t); j++)
+    if (ttistable(gval(gnode(t, j))))
+      at = capture(hvalue(gval(gnode(t, j))), out, cap, at, depth + 1);
+  return at;
+}
+
+/* Records the tree of the table at `idx` into `out` (of `cap` words); returns the words it
+   needs (call again with more room when that is more than `cap`). */
+size_t aorta_tree_capture (lua_State *L, int idx, Word *out, size_t cap) {
+  return capture(hvalue(index2addr_aorta(L, idx)), out, cap, 0, 0);
+}
+
+/* Whether the table at `idx` and every table recorded with it still hold exactly what `rec`
+   (of `len` words, from aorta_tree_capture) says. Reads only the recorded tables, which the
+   pins keep alive. */
+int aorta_tree_same (lua_State *L, int idx, const Word *rec, size_t len) {
+  size_t at = 0;
+  if (len < 3 || rec[0].bits != (lua_Unsigned)(size_t)hvalue(index2addr_aorta(L, idx)))
+    return 0;
+  while (at < len) {
+    Table *t = (Table *)(size_t)rec[at].bits;
+    unsigned int i;
+    int j;
+    if (at + 3 > len || rec[at + 1].bits != (lua_Unsigned)(size_t)t->metatable
+        || rec[at + 2].bits != t->sizearray || rec[at + 2].tt != sizenode(t)
+        || at + 3 + t->sizearray + 2 * (size_t)sizenode(t) > len)
+      return 0;
+    at += 3;
+    for (i = 0; i < t->sizearray; i++, at++) {
+      Word w = word_of(&t->array[i]);
+      if (w.bits != rec[at].bits || w.tt != rec[at].tt) return 0;
+    }
+    for (j = 0; j < sizenode(t); j++, at += 2) {
+      Node *n = gnode(t, j);
+      Word k = word_of(gkey(n)), v = word_of(gval(n));
+      if (k.bits != rec[at].bits || k.tt != rec[at].tt || v.bits != rec[at + 1].bits
+          || v.tt != rec[at + 1].tt)
+        return 0;
+    }
+  }
+  return 1;
+}
+
+/* Pushes a sequence of every table and string in the tree of the table at `idx`, so none of
+   them is collected while a capture of it is kept. Raises on memory. */
+static void pin (lua_State *L, int list, Table *t, int depth) {
+  unsigned int i;
+  int j;
+  TValue o;
+  if (depth > 200) return;
+  sethvalue(L, &o, t);
+  setobj2s(L, L->top, &o);
+  api_incr_top(L);
+  lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+  for (i = 0; i < t->sizearray; i++) {
+    const TValue *v = &t->array[i];
+    if (ttistable(v)) pin(L, list, hvalue(v), depth + 1);
+    else if (ttisstring(v)) {
+      setobj2s(L, L->top, v);
+      api_incr_top(L);
+      lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+    }
+  }
+  for (j = 0; j < sizenode(t); j++) {
+    Node *n = gnode(t, j);
+    const TValue *k = gkey(n), *v = gval(n);
+    if (ttisnil(v)) continue;
+    if (ttisstring(k)) {
+      setobj2s(L, L->top, k);
+      api_incr_top(L);
+      lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+    }
+    if (ttistable(v)) pin(L, list, hvalue(v), depth + 1);
+    else if (ttisstring(v)) {
+      setobj2s(L, L->top, v);
+      api_incr_top(L);
+      lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+    }
+  }
+}
+
+void aorta_tree_pins (lua_State *L, int idx) {
+  Table *t = hvalue(index2addr_aorta(L, idx));
+  lua_newtable(L);
+  pin(L, lua_gettop(L), t, 0);
+}
+
 /* Helpers the aos library calls on every message, in C where the Lua version spent its time
    in `pairs`, `type` and `table.sort` calls. */
-#include <stdlib.h>
-#include <string.h>
-
-#include "lapi.h"
-#include "lauxlib.h"
-
 /* A table without a metatable. */
 static int plain_table (lua_State *L, int idx) {
   if (lua_type(L, idx) != LUA_TTABLE) return 0;

@@ -127,6 +127,23 @@ unsafe extern "C" {
     /// `lua/aorta.c`: pushes the key and value of the table at positive index `idx` at or
     /// after position `at` and returns the position after it; 0 (nothing pushed) at the end.
     pub fn aorta_next(l: *mut lua_State, idx: c_int, at: lua_Integer) -> lua_Integer;
+    /// `lua/aorta.c`: records the table tree at `idx` into `out` (room for `cap` words);
+    /// returns the words it needs.
+    pub fn aorta_tree_capture(l: *mut lua_State, idx: c_int, out: *mut Word, cap: usize)
+    -> usize;
+    /// `lua/aorta.c`: whether the table at `idx` and its tree still hold what `rec` recorded.
+    pub fn aorta_tree_same(l: *mut lua_State, idx: c_int, rec: *const Word, len: usize) -> c_int;
+    /// `lua/aorta.c`: pushes a list of every table and string in the tree at `idx` (raises on
+    /// memory).
+    pub fn aorta_tree_pins(l: *mut lua_State, idx: c_int);
+}
+
+/// One word of a table tree's record (`lua/aorta.c`): a type tag and its value's bits.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct Word {
+    bits: u64,
+    tt: c_int,
 }
 
 /// The name of a Lua type tag, for messages.

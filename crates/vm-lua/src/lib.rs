@@ -45,6 +45,9 @@ pub const HOOK_INTERVAL: u64 = 1000;
 const PRELUDE: &str = include_str!("prelude.lua");
 /// The registry key of the last message's environment table (see `call_runner`).
 const ENV_KEY: lua_Integer = 4;
+/// The registry key of the list that keeps everything in that table's tree referenced while
+/// its record ([`EnvTree`]) is kept.
+const PINS_KEY: lua_Integer = 5;
 /// Messages kept for replay before a checkpoint is forced regardless of gas.
 const MAX_REPLAY: usize = 4096;
 
@@ -192,6 +195,16 @@ pub struct LuaInstance {
     /// they rarely change).
     since: Vec<(Value, Arc<Value>)>,
     gas_since: u64,
+    env_tree: EnvTree,
+}
+
+/// The record of the environment table in the registry, and the environment it was checked
+/// against: while the host passes that same `Arc` and the record still holds, the table is
+/// handed over without comparing it value by value.
+#[derive(Default)]
+struct EnvTree {
+    env: Option<Arc<Value>>,
+    words: Vec<Word>,
 }
 
 // SAFETY: the state and arena belong to this instance alone; `&mut self` methods use them
@@ -269,12 +282,28 @@ unsafe extern "C" fn call_runner(l: *mut lua_State) -> c_int {
         // The environment is the same for every message of a process: the table made for the
         // last message is handed over again while it still is exactly `env` (its garbage and
         // building were a tenth of a token Transfer). A process that changed it gets a new one.
+        // For the same `Arc` as last time, comparing the tree's raw record (no strings read)
+        // tells; otherwise it is compared value by value and recorded again.
         lua_rawgeti(l, LUA_REGISTRYINDEX, ENV_KEY);
-        if !convert::matches(l, -1, call.env, 0) {
-            lua_pop(l, 1);
-            convert::push(l, call.env, 0);
-            lua_pushvalue(l, -1);
-            lua_rawseti(l, LUA_REGISTRYINDEX, ENV_KEY);
+        let tree = &mut *call.tree;
+        let recorded = tree.env.as_ref().is_some_and(|e| Arc::ptr_eq(e, call.env))
+            && aorta_tree_same(l, -1, tree.words.as_ptr(), tree.words.len()) != 0;
+        if !recorded {
+            tree.env = None;
+            if !convert::matches(l, -1, call.env, 0) {
+                lua_pop(l, 1);
+                convert::push(l, call.env, 0);
+                lua_pushvalue(l, -1);
+                lua_rawseti(l, LUA_REGISTRYINDEX, ENV_KEY);
+            }
+            aorta_tree_pins(l, -1);
+            lua_rawseti(l, LUA_REGISTRYINDEX, PINS_KEY);
+            let need = aorta_tree_capture(l, -1, tree.words.as_mut_ptr(), tree.words.len());
+            if need != tree.words.len() {
+                tree.words.resize(need, Word::default());
+                aorta_tree_capture(l, -1, tree.words.as_mut_ptr(), need);
+            }
+            tree.env = Some(Arc::clone(call.env));
         }
         lua_callk(l, 2, 1, 0, None);
     }
@@ -283,8 +312,9 @@ unsafe extern "C" fn call_runner(l: *mut lua_State) -> c_int {
 
 struct Call<'a> {
     msg: &'a Value,
-    env: &'a Value,
+    env: &'a Arc<Value>,
     runner: lua_Integer,
+    tree: *mut EnvTree,
 }
 
 impl LuaInstance {
@@ -315,6 +345,7 @@ impl LuaInstance {
             runner: 0,
             since: Vec::new(),
             gas_since: 0,
+            env_tree: EnvTree::default(),
         };
         instance.boot(source)?;
         instance.checkpoint = instance.arena.snapshot();
@@ -403,6 +434,7 @@ impl LuaInstance {
             msg,
             env,
             runner: self.runner,
+            tree: &raw mut self.env_tree,
         };
         // SAFETY: a live state; the call data outlives the protected call.
         let status = unsafe {
@@ -463,6 +495,8 @@ impl LuaInstance {
     /// Puts the state back to just before the message that failed.
     fn roll_back(&mut self) -> Result<(), Error> {
         self.arena.restore(&self.checkpoint);
+        // The record is of tables the restored heap may not hold.
+        self.env_tree.env = None;
         for (msg, env) in std::mem::take(&mut self.since) {
             let (result, _) = self.run(&msg, &env);
             if let Err(error) = result {
@@ -508,6 +542,7 @@ impl Instance for LuaInstance {
         let before = self.arena.snapshot();
         let (result, gas_used) = self.run(&msg, env);
         self.arena.restore(&before);
+        self.env_tree.env = None;
         let outcome = match result {
             Ok(response) => Outcome::Ok(response),
             Err(error) => Outcome::Error(error),

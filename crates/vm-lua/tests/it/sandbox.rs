@@ -332,29 +332,50 @@ const ENV_PROBE: &str = "local seen = table.concat({ tostring(rawequal(env, Shar
 
 #[test]
 fn an_unchanged_environment_is_handed_over_and_a_changed_one_is_made_again() {
-    // Every change to the table a message got must be gone for the next message.
+    // Every change to the table a message got must be gone for the next message; a change
+    // that leaves it equal keeps it. Both when the host passes a new environment value each
+    // time (compared value by value) and when it passes the same one (compared by the tree's
+    // record), and after a message that changed it and failed (rolled back).
     let fresh = "false|nil|process-id-00000000000000000000000000000000|ao|2|false|Type";
-    for (change, second) in [
-        ("", fresh.replacen("false", "true", 1)),
-        ("env.Extra = 'added'", fresh.into()),
-        ("env.Process.Id = 'changed'", fresh.into()),
-        ("env.Process.Tags[1].value = 'changed'", fresh.into()),
-        (
-            "env.Process.Tags[3] = { name = 'X', value = 'Y' }",
-            fresh.into(),
-        ),
-        ("env.Module.Tags[2].name = 7", fresh.into()),
-        ("setmetatable(env.Process, {})", fresh.into()),
-        ("env.Process = nil", fresh.into()),
-    ] {
-        let mut p = process(&format!("{ENV_PROBE} {change} Shared = env return seen"));
-        assert_eq!(
-            output(&mut *p, 1),
-            json!(fresh),
-            "first message ({change:?})"
-        );
-        assert_eq!(output(&mut *p, 2), json!(second), "after {change:?}");
-        assert_eq!(output(&mut *p, 3), json!(second), "again after {change:?}");
+    let kept = fresh.replacen("false", "true", 1);
+    for shared in [false, true] {
+        let one = Arc::new(env());
+        let env_for = || if shared { Arc::clone(&one) } else { Arc::new(env()) };
+        for (change, second) in [
+            ("", kept.clone()),
+            ("env.Extra = 'added'", fresh.into()),
+            ("env.Process.Id = 'changed'", fresh.into()),
+            ("env.Process.Tags[1].value = 'changed'", fresh.into()),
+            (
+                "env.Process.Tags[3] = { name = 'X', value = 'Y' }",
+                fresh.into(),
+            ),
+            ("env.Module.Tags[2].name = 7", fresh.into()),
+            ("setmetatable(env.Process, {})", fresh.into()),
+            ("env.Process = nil", fresh.into()),
+            ("env.Process.Id = 'process-id-' .. string.rep('0', 32)", kept.clone()),
+            ("env.Extra = 'x' env.Extra = nil", kept.clone()),
+        ] {
+            let mut p = process(&format!(
+                "{ENV_PROBE} {change} Shared = env \
+                 if msg.Data == 'fail' then env.Process.Id = 'lost' error('failed') end \
+                 return seen"
+            ));
+            let mut send = |nonce, data: &str| match p
+                .handle(message(nonce, data), &env_for())
+                .expect("no host failure")
+                .outcome
+            {
+                Outcome::Ok(r) => Ok(r.output),
+                Outcome::Error(e) => Err(e),
+            };
+            let why = format!("{change:?}, shared {shared}");
+            assert_eq!(send(1, "x"), Ok(json!(fresh)), "first message ({why})");
+            assert_eq!(send(2, "x"), Ok(json!(second)), "after {why}");
+            assert_eq!(send(3, "x"), Ok(json!(second)), "again after {why}");
+            assert!(send(4, "fail").is_err(), "{why}");
+            assert_eq!(send(5, "x"), Ok(json!(second)), "after a failure, {why}");
+        }
     }
 }
 
