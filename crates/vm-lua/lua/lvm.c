@@ -1095,6 +1095,15 @@ void luaV_execute (lua_State *L) {
       vmcase(OP_EQ) {
         TValue *rb = RKB(i);
         TValue *rc = RKC(i);
+        /* aorta: two short strings (most comparisons in aos code: names, actions, ids) are
+           equal exactly when they are the same object, as luaV_equalobj would find */
+        if (ttisshrstring(rb) && ttisshrstring(rc)) {
+          if (eqshrstr(tsvalue(rb), tsvalue(rc)) != GETARG_A(i))
+            ci->u.l.savedpc++;
+          else
+            donextjump(ci);
+          vmbreak;
+        }
         Protect(
           if (luaV_equalobj(L, rb, rc) != GETARG_A(i))
             ci->u.l.savedpc++;
