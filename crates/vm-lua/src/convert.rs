@@ -39,7 +39,10 @@ pub(crate) unsafe fn push_message(l: *mut lua_State, msg: &Value) {
         lua_pushlstring(l, c"name".as_ptr(), 4);
         let name = lua_gettop(l);
         lua_pushlstring(l, c"value".as_ptr(), 5);
-        let tags = fields.get("Tags").and_then(Value::as_array).map_or(0, Vec::len);
+        let tags = fields
+            .get("Tags")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         let room = (fields.len() + tags + 3).min(c_int::MAX as usize) as c_int;
         lua_createtable(l, 0, room);
         for (key, item) in fields {

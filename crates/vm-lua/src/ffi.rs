@@ -129,8 +129,7 @@ unsafe extern "C" {
     pub fn aorta_next(l: *mut lua_State, idx: c_int, at: lua_Integer) -> lua_Integer;
     /// `lua/aorta.c`: records the table tree at `idx` into `out` (room for `cap` words);
     /// returns the words it needs.
-    pub fn aorta_tree_capture(l: *mut lua_State, idx: c_int, out: *mut Word, cap: usize)
-    -> usize;
+    pub fn aorta_tree_capture(l: *mut lua_State, idx: c_int, out: *mut Word, cap: usize) -> usize;
     /// `lua/aorta.c`: whether the table at `idx` and its tree still hold what `rec` recorded.
     pub fn aorta_tree_same(l: *mut lua_State, idx: c_int, rec: *const Word, len: usize) -> c_int;
     /// `lua/aorta.c`: pushes a list of every table and string in the tree at `idx` (raises on

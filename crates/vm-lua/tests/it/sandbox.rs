@@ -340,7 +340,13 @@ fn an_unchanged_environment_is_handed_over_and_a_changed_one_is_made_again() {
     let kept = fresh.replacen("false", "true", 1);
     for shared in [false, true] {
         let one = Arc::new(env());
-        let env_for = || if shared { Arc::clone(&one) } else { Arc::new(env()) };
+        let env_for = || {
+            if shared {
+                Arc::clone(&one)
+            } else {
+                Arc::new(env())
+            }
+        };
         for (change, second) in [
             ("", kept.clone()),
             ("env.Extra = 'added'", fresh.into()),
@@ -353,7 +359,10 @@ fn an_unchanged_environment_is_handed_over_and_a_changed_one_is_made_again() {
             ("env.Module.Tags[2].name = 7", fresh.into()),
             ("setmetatable(env.Process, {})", fresh.into()),
             ("env.Process = nil", fresh.into()),
-            ("env.Process.Id = 'process-id-' .. string.rep('0', 32)", kept.clone()),
+            (
+                "env.Process.Id = 'process-id-' .. string.rep('0', 32)",
+                kept.clone(),
+            ),
             ("env.Extra = 'x' env.Extra = nil", kept.clone()),
         ] {
             let mut p = process(&format!(
