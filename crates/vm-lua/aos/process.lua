@@ -67,47 +67,16 @@ function Tab(msg)
   return out
 end
 
--- Message fields that stay out of `msg[Name]` when copied from tags.
-local RESERVED = {
-  ['Data-Protocol'] = true, Variant = true, ['From-Process'] = true, ['From-Module'] = true,
-  Type = true, From = true, Owner = true, Anchor = true, Target = true, Data = true,
-  Tags = true, ['Read-Only'] = true,
-}
-
--- A name as it becomes a message field: unchanged when it has a capital, else every word
--- capitalised (`s:gsub('(%a)([%w]*)', ...)`, in C).
-local title_case = require('aorta.internal').title_case
-
--- Tags as a map (first occurrence wins), keeping the list as TagArray.
-local function tag_map(list)
-  local map = {}
-  for _, tag in ipairs(list or {}) do
-    if type(tag) == 'table' and tag.name ~= nil and map[tag.name] == nil then
-      map[tag.name] = tag.value
-    end
-  end
-  return map
-end
-
 local native = require('aorta.internal')
+local views = require('.views')
+local RESERVED = views.RESERVED
 
+-- In C for tables without metatables (every message the host gives); views.lua otherwise.
 local function normalize(msg)
-  -- In C for tables without metatables (every message the host gives); the same here otherwise.
   if native.normalize(msg, RESERVED) then
     return msg
   end
-  local list = msg.Tags or {}
-  msg.TagArray = list
-  for _, tag in ipairs(list) do
-    if type(tag) == 'table' and type(tag.name) == 'string' then
-      local name = title_case(tag.name)
-      if not RESERVED[name] and msg[name] == nil then
-        msg[name] = tag.value
-      end
-    end
-  end
-  msg.Tags = tag_map(list)
-  return msg
+  return views.normalize(msg)
 end
 
 local function reply(msg)
@@ -222,28 +191,17 @@ local function install_builtins()
   end
 end
 
--- The environment as aos shows it (`Process.Tags` a map, the list as `Process.TagArray`), in
--- new tables: the host hands the same `env` to every message while it is unchanged, so it is
--- never written to.
+-- The environment as aos shows it: in C, at the tables' final sizes, for tables without
+-- metatables (the host's always are), and the last message's view again when it still is
+-- exactly what env gives; views.lua otherwise.
 local last_view
 local function environment(env)
-  -- In C, at the tables' final sizes, for tables without metatables (the host's always are);
-  -- the last message's view when it still is exactly what env gives.
   local made = native.env_view(env, last_view)
   last_view = made
   if made ~= nil then
     return made
   end
-  if type(env) ~= 'table' or type(env.Process) ~= 'table' then
-    return env
-  end
-  local view, process = {}, {}
-  for k, v in pairs(env) do view[k] = v end
-  for k, v in pairs(env.Process) do process[k] = v end
-  process.TagArray = env.Process.Tags
-  process.Tags = tag_map(env.Process.Tags)
-  view.Process = process
-  return view
+  return views.environment(env)
 end
 
 -- What the handlers' coroutine yields when a message is done (anything else it yields is a

@@ -90,6 +90,7 @@ pub const AOS_SOURCES: &[(&str, &str)] = &[
     ("process.lua", include_str!("../aos/process.lua")),
     ("stringify.lua", include_str!("../aos/stringify.lua")),
     ("utils.lua", include_str!("../aos/utils.lua")),
+    ("views.lua", include_str!("../aos/views.lua")),
 ];
 
 /// aorta's default process module: the aos-compatible library bundled into one `lua-5.3`

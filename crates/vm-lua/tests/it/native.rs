@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 /// Runs `body` (Lua returning a value) in a fresh process; the response it makes.
 fn respond(body: &str) -> Result<aorta_vm::Response, Value> {
+    let helpers = HELPERS.replace("{VIEWS}", VIEWS);
     let source = format!(
-        "local native = require('aorta.internal')\n{HELPERS}\n\
+        "local native = require('aorta.internal')\n{helpers}\n\
          function handle(msg, env)\n local function f()\n {body}\n end\n return f()\nend"
     );
     let mut p: Box<dyn Instance> = LuaRuntime::default()
@@ -45,8 +46,11 @@ fn output(body: &str) -> Value {
     }
 }
 
-/// Lua shared by the tests: deep equality, copying, and the Lua versions of the C paths (as
-/// the aos library runs them when the C declines).
+/// The aos library's Lua versions of the message and environment views (what runs when the C
+/// declines), which the C must agree with.
+const VIEWS: &str = include_str!("../../aos/views.lua");
+
+/// Lua shared by the tests: deep equality, copying, and the library's views.
 const HELPERS: &str = r#"
 local function same(a, b)
   if type(a) ~= 'table' or type(b) ~= 'table' then return a == b end
@@ -60,46 +64,10 @@ local function copy(t)
   for k, v in pairs(t) do c[k] = copy(v) end
   return c
 end
-local function title(s)
-  if s:find('%u') then return s end
-  return (s:gsub('(%a)([%w]*)', function(f, r) return f:upper() .. r end))
-end
-local RESERVED = {
-  ['Data-Protocol'] = true, Variant = true, ['From-Process'] = true, ['From-Module'] = true,
-  Type = true, From = true, Owner = true, Anchor = true, Target = true, Data = true,
-  Tags = true, ['Read-Only'] = true,
-}
-local function tag_map(list)
-  local map = {}
-  for _, tag in ipairs(list or {}) do
-    if type(tag) == 'table' and tag.name ~= nil and map[tag.name] == nil then
-      map[tag.name] = tag.value
-    end
-  end
-  return map
-end
-local function normalize(msg)
-  local list = msg.Tags or {}
-  msg.TagArray = list
-  for _, tag in ipairs(list) do
-    if type(tag) == 'table' and type(tag.name) == 'string' then
-      local name = title(tag.name)
-      if not RESERVED[name] and msg[name] == nil then msg[name] = tag.value end
-    end
-  end
-  msg.Tags = tag_map(list)
-  return msg
-end
-local function environment(env)
-  if type(env) ~= 'table' or type(env.Process) ~= 'table' then return env end
-  local view, process = {}, {}
-  for k, v in pairs(env) do view[k] = v end
-  for k, v in pairs(env.Process) do process[k] = v end
-  process.TagArray = env.Process.Tags
-  process.Tags = tag_map(env.Process.Tags)
-  view.Process = process
-  return view
-end
+local views = (function()
+{VIEWS}
+end)()
+local RESERVED, normalize, environment = views.RESERVED, views.normalize, views.environment
 "#;
 
 #[test]
