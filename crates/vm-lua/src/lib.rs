@@ -297,14 +297,17 @@ unsafe extern "C" fn call_runner(l: *mut lua_State) -> c_int {
                 lua_pushvalue(l, -1);
                 lua_rawseti(l, LUA_REGISTRYINDEX, ENV_KEY);
             }
-            aorta_tree_pins(l, -1);
-            lua_rawseti(l, LUA_REGISTRYINDEX, PINS_KEY);
-            let need = aorta_tree_capture(l, -1, tree.words.as_mut_ptr(), tree.words.len());
-            if need != tree.words.len() {
-                tree.words.resize(need, Word::default());
-                aorta_tree_capture(l, -1, tree.words.as_mut_ptr(), need);
+            // (An environment that is not a table is pushed again every time.)
+            if lua_type(l, -1) == LUA_TTABLE {
+                aorta_tree_pins(l, -1);
+                lua_rawseti(l, LUA_REGISTRYINDEX, PINS_KEY);
+                let need = aorta_tree_capture(l, -1, tree.words.as_mut_ptr(), tree.words.len());
+                if need != tree.words.len() {
+                    tree.words.resize(need, Word::default());
+                    aorta_tree_capture(l, -1, tree.words.as_mut_ptr(), need);
+                }
+                tree.env = Some(Arc::clone(call.env));
             }
-            tree.env = Some(Arc::clone(call.env));
         }
         lua_callk(l, 2, 1, 0, None);
     }

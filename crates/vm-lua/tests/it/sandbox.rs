@@ -389,6 +389,37 @@ fn an_unchanged_environment_is_handed_over_and_a_changed_one_is_made_again() {
 }
 
 #[test]
+fn environments_of_any_json_shape_reach_every_message() {
+    // Passed as the same value message after message: tables are kept and checked, anything
+    // else is pushed each time; a null leaves a hole.
+    let mut p = process(
+        "if type(env) ~= 'table' then return type(env) .. ':' .. tostring(env) end \
+         if env.Process then return 'process:' .. env.Process.Id .. ':' \
+           .. tostring(env.Process.Gone) end \
+         return 'list:' .. #env",
+    );
+    for (env, want) in [
+        (json!("text"), "string:text"),
+        (json!(42), "number:42"),
+        (Value::Null, "nil:nil"),
+        (json!([1, 2, 3]), "list:3"),
+        (json!({"Process": {"Id": "p", "Gone": null}}), "process:p:nil"),
+    ] {
+        let env = Arc::new(env);
+        for nonce in 1..=3 {
+            match p
+                .handle(message(nonce, "x"), &env)
+                .expect("no host failure")
+                .outcome
+            {
+                Outcome::Ok(r) => assert_eq!(r.output, json!(want), "message {nonce}"),
+                Outcome::Error(e) => panic!("evaluation error: {e}"),
+            }
+        }
+    }
+}
+
+#[test]
 fn a_different_environment_is_never_mistaken_for_the_last_one() {
     let mut p = process("return env.Process.Id .. '/' .. #env.Module.Tags");
     for (id, tags) in [("a", 2), ("a", 1), ("b", 1), ("b", 1), ("a", 2)] {
