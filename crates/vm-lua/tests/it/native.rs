@@ -313,3 +313,63 @@ fn responses_are_read_with_lua_s_iteration_order_and_lossy_utf8() {
     let failed = respond("return { Output = '', Bad = { print } }").expect_err("an error");
     assert!(failed.to_string().contains("function"), "{failed}");
 }
+
+#[test]
+fn a_sent_table_with_a_metatable_gets_the_same_tags_through_the_lua() {
+    // ao.send's C path declines a table with a metatable; the library's Lua makes the item.
+    let pid = "PROCESS-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let owner = "OWNER-ADDRESS-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    let tags = json!([{"name": "On-Boot", "value": "Data"}, {"name": "Authority", "value": owner}]);
+    let env = Arc::new(json!({"Process": {"Id": pid, "Owner": owner, "Tags": tags}}));
+    let mut p = LuaRuntime::default()
+        .load(
+            FORMAT,
+            aorta_vm_lua::default_module().as_bytes(),
+            Limits::default(),
+        )
+        .expect("default module")
+        .instantiate()
+        .expect("instance");
+    let code = "local fields = { Target = 'T', Action = 'A', Quantity = '5', Flag = true, \
+                Nested = {}, Tags = { Extra = 'e' } } \
+                ao.send(fields) \
+                ao.send(setmetatable(fields, { __index = function() return nil end }))";
+    let boot = json!({"Id": pid, "Owner": owner, "From": owner, "Target": "", "Tags": tags,
+                      "Data": code, "Timestamp": 1, "Block-Height": 1});
+    let response = match p.handle(boot, &env).expect("no host failure").outcome {
+        Outcome::Ok(r) => r,
+        Outcome::Error(e) => panic!("evaluation error: {e}"),
+    };
+    assert_eq!(response.messages.len(), 2, "{:?}", response.messages);
+    let shape = |m: &Value| {
+        let mut m = m.clone();
+        for tag in m["Tags"].as_array_mut().expect("tags") {
+            if tag["name"] == "Reference" {
+                tag["value"] = json!("n");
+            }
+        }
+        m["Anchor"] = json!("a");
+        m
+    };
+    assert_eq!(shape(&response.messages[0]), shape(&response.messages[1]));
+    let names: Vec<&str> = response.messages[0]["Tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Data-Protocol",
+            "Variant",
+            "Type",
+            "Reference",
+            "Action",
+            "Flag",
+            "Quantity",
+            "Extra"
+        ]
+    );
+    assert_eq!(response.messages[1]["Anchor"], json!(format!("{:032}", 2)));
+}

@@ -403,7 +403,10 @@ fn environments_of_any_json_shape_reach_every_message() {
         (json!(42), "number:42"),
         (Value::Null, "nil:nil"),
         (json!([1, 2, 3]), "list:3"),
-        (json!({"Process": {"Id": "p", "Gone": null}}), "process:p:nil"),
+        (
+            json!({"Process": {"Id": "p", "Gone": null}}),
+            "process:p:nil",
+        ),
     ] {
         let env = Arc::new(env);
         for nonce in 1..=3 {
