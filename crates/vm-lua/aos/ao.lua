@@ -94,25 +94,53 @@ local function authority_list(value)
   return list
 end
 
+-- What the last environment's tags said: what the Module tags make of an unset `ao._module`,
+-- and the authorities. process.handle hands over the same environment view only while it
+-- (and with it its tag list) is unchanged, and says so (`unchanged`): then they are read from
+-- here instead of from the tags again.
+local read_for, read_module, read_authorities
+
 -- Called at the start of every message (spec §7.1 step 1).
-function ao.init(env)
+function ao.init(env, unchanged)
   ao.env = env
   local process = env and env.Process or {}
   if process.Id then
     ao.id = process.Id
   end
-  -- The tag list: `TagArray` once the map view has replaced `Tags` (as process.handle passes).
-  local tags = process.TagArray or process.Tags or {}
-  ao.authorities = {}
-  for _, tag in ipairs(tags) do
-    if tag.name == 'Module' and ao._module == '' then
-      ao._module = tag.value
-    elseif tag.name == 'Authority' then
-      for _, address in ipairs(authority_list(tag.value)) do
-        ao.authorities[#ao.authorities + 1] = address
+  local authorities = {}
+  if unchanged == true and env ~= nil and rawequal(env, read_for) then
+    if ao._module == '' then
+      ao._module = read_module
+    end
+    for i = 1, #read_authorities do
+      authorities[i] = read_authorities[i]
+    end
+  else
+    -- The tag list: `TagArray` once the map view has replaced `Tags` (as process.handle
+    -- passes).
+    local tags = process.TagArray or process.Tags or {}
+    -- What the Module tags make of an unset `ao._module` (the first one that is not '').
+    local module = ''
+    for _, tag in ipairs(tags) do
+      if tag.name == 'Module' then
+        if module == '' then
+          module = tag.value
+        end
+        if ao._module == '' then
+          ao._module = tag.value
+        end
+      elseif tag.name == 'Authority' then
+        for _, address in ipairs(authority_list(tag.value)) do
+          authorities[#authorities + 1] = address
+        end
       end
     end
+    read_for, read_module, read_authorities = env, module, {}
+    for i = 1, #authorities do
+      read_authorities[i] = authorities[i]
+    end
   end
+  ao.authorities = authorities
   ao.outbox = { Output = {}, Messages = {}, Spawns = {}, Assignments = {} }
 end
 

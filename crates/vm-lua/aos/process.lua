@@ -194,14 +194,16 @@ end
 -- The environment as aos shows it: in C, at the tables' final sizes, for tables without
 -- metatables (the host's always are), and the last message's view again when it still is
 -- exactly what env gives; views.lua otherwise.
+-- Also says whether it is the last message's view, handed over unchanged.
 local last_view
 local function environment(env)
   local made = native.env_view(env, last_view)
+  local kept = made ~= nil and rawequal(made, last_view)
   last_view = made
   if made ~= nil then
-    return made
+    return made, kept
   end
-  return views.environment(env)
+  return views.environment(env), false
 end
 
 -- What the handlers' coroutine yields when a message is done (anything else it yields is a
@@ -217,8 +219,9 @@ local function evaluate_loop(msg, env)
 end
 
 function process.handle(msg, env)
-  env = environment(env)
-  ao.init(env)
+  local unchanged
+  env, unchanged = environment(env)
+  ao.init(env, unchanged)
   normalize(msg)
   if not Seeded then
     math.randomseed(digest(tostring(msg['Block-Height']) .. tostring(msg.Owner)

@@ -373,3 +373,48 @@ fn a_sent_table_with_a_metatable_gets_the_same_tags_through_the_lua() {
     );
     assert_eq!(response.messages[1]["Anchor"], json!(format!("{:032}", 2)));
 }
+
+#[test]
+fn authorities_and_module_are_read_afresh_for_every_message() {
+    // While the environment is unchanged, ao.init reads them from what it read last time: a
+    // handler that changes ao.authorities or clears ao._module must not change the next
+    // message's.
+    let pid = "PROCESS-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let owner = "OWNER-ADDRESS-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    let tags = json!([{"name": "On-Boot", "value": "Data"}, {"name": "Module", "value": "M"},
+                      {"name": "Authority", "value": format!("{owner}, second")}]);
+    let env = Arc::new(json!({"Process": {"Id": pid, "Owner": owner, "Tags": tags}}));
+    let mut p = LuaRuntime::default()
+        .load(
+            FORMAT,
+            aorta_vm_lua::default_module().as_bytes(),
+            Limits::default(),
+        )
+        .expect("default module")
+        .instantiate()
+        .expect("instance");
+    let code = "Handlers.add('probe', 'Probe', function(msg) \
+                  print(#ao.authorities .. ':' .. table.concat(ao.authorities, ',') .. ':' \
+                    .. tostring(ao._module)) \
+                  table.insert(ao.authorities, 'intruder') \
+                  ao._module = '' \
+                end)";
+    let mut send = |n: u64, tags: Value, data: &str| {
+        let msg = json!({"Id": if n == 0 { pid.to_owned() } else { format!("MSG-{n}") },
+                         "Owner": owner, "From": owner, "Target": pid, "Tags": tags,
+                         "Data": data, "Timestamp": n, "Block-Height": 1});
+        match p.handle(msg, &env).expect("no host failure").outcome {
+            Outcome::Ok(r) => r.output,
+            Outcome::Error(e) => panic!("evaluation error: {e}"),
+        }
+    };
+    send(0, tags.clone(), code);
+    for n in 1..=3 {
+        let out = send(n, json!([{"name": "Action", "value": "Probe"}]), "");
+        assert_eq!(
+            out["data"],
+            json!(format!("2:{owner},second:M")),
+            "message {n}"
+        );
+    }
+}
