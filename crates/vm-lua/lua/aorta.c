@@ -15,35 +15,59 @@ int aorta_hookcount (lua_State *L) {
 }
 
 /* Table walks for the host's reading of results, by position in the table's parts: the order
-   of lua_next, without finding the previous key again at every step. `idx` is a positive stack
-   index holding a table. */
+   of lua_next, without finding the previous key again at every step. `idx` is a stack index
+   (not a pseudo-index) holding a table. */
 
-static Table *table_at (lua_State *L, int idx) {
-  return hvalue(L->ci->func + idx);
-}
-
-/* A stack slot by positive or negative (not pseudo) index. */
 static TValue *index2addr_aorta (lua_State *L, int idx) {
   return idx > 0 ? L->ci->func + idx : L->top + idx;
 }
 
-/* Entries that are not nil. */
-lua_Integer aorta_count (lua_State *L, int idx) {
-  Table *t = table_at(L, idx);
+static Table *table_at (lua_State *L, int idx) {
+  return hvalue(index2addr_aorta(L, idx));
+}
+
+/* A walk over a table's entries, raw, in lua_next's order. */
+typedef struct { Table *t; unsigned int i; TValue key; const TValue *val; } Walk;
+
+static int walk_next (Walk *w) {
+  while (w->i < w->t->sizearray) {
+    const TValue *v = &w->t->array[w->i++];
+    if (!ttisnil(v)) {
+      setivalue(&w->key, w->i);
+      w->val = v;
+      return 1;
+    }
+  }
+  while (w->i - w->t->sizearray < (unsigned int)sizenode(w->t)) {
+    Node *n = gnode(w->t, w->i++ - w->t->sizearray);
+    if (!ttisnil(gval(n))) {
+      w->key = *gkey(n);
+      w->val = gval(n);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static lua_Integer entries_of (Table *t) {
   lua_Integer n = 0;
   unsigned int i;
   int j;
-  for (i = 0; i < t->sizearray; i++)
-    n += !ttisnil(&t->array[i]);
-  for (j = 0; j < sizenode(t); j++)
-    n += !ttisnil(gval(gnode(t, j)));
+  for (i = 0; i < t->sizearray; i++) n += !ttisnil(&t->array[i]);
+  for (j = 0; j < sizenode(t); j++) n += !ttisnil(gval(gnode(t, j)));
   return n;
+}
+
+/* Entries that are not nil. */
+lua_Integer aorta_count (lua_State *L, int idx) {
+  return entries_of(table_at(L, idx));
 }
 
 /* The first entry at or after position `at` (0 = the start): pushes its key and value and
    returns the position after it, or returns 0 with nothing pushed at the end. The caller
    keeps two stack slots free and changes nothing in the table meanwhile. */
 lua_Integer aorta_next (lua_State *L, int idx, lua_Integer at) {
+  /* walk_next's loops, writing straight to the stack: this runs for every value read */
   Table *t = table_at(L, idx);
   lua_Integer i = at;
   for (; i < (lua_Integer)t->sizearray; i++) {
@@ -95,7 +119,6 @@ static Word word_of (const TValue *o) {
 static size_t capture (Table *t, Word *out, size_t cap, size_t at, int depth) {
   unsigned int i;
   int j;
-  size_t start = at;
 #define PUT(b, k) do { if (at < cap) { out[at].bits = (b); out[at].tt = (k); } at++; } while (0)
   if (depth > 200) return at;  /* JSON trees are at most 128 deep */
   PUT((lua_Unsigned)(size_t)t, 0);
@@ -112,7 +135,6 @@ static size_t capture (Table *t, Word *out, size_t cap, size_t at, int depth) {
     PUT(v.bits, v.tt);
   }
 #undef PUT
-  (void)start;
   for (i = 0; i < t->sizearray; i++)
     if (ttistable(&t->array[i])) at = capture(hvalue(&t->array[i]), out, cap, at, depth + 1);
   for (j = 0; j < sizenode(t); j++)
@@ -124,7 +146,7 @@ static size_t capture (Table *t, Word *out, size_t cap, size_t at, int depth) {
 /* Records the tree of the table at `idx` into `out` (of `cap` words); returns the words it
    needs (call again with more room when that is more than `cap`). */
 size_t aorta_tree_capture (lua_State *L, int idx, Word *out, size_t cap) {
-  return capture(hvalue(index2addr_aorta(L, idx)), out, cap, 0, 0);
+  return capture(table_at(L, idx), out, cap, 0, 0);
 }
 
 /* Whether the table at `idx` and every table recorded with it still hold exactly what `rec`
@@ -132,7 +154,7 @@ size_t aorta_tree_capture (lua_State *L, int idx, Word *out, size_t cap) {
    pins keep alive. */
 int aorta_tree_same (lua_State *L, int idx, const Word *rec, size_t len) {
   size_t at = 0;
-  if (len < 3 || rec[0].bits != (lua_Unsigned)(size_t)hvalue(index2addr_aorta(L, idx)))
+  if (len < 3 || rec[0].bits != (lua_Unsigned)(size_t)table_at(L, idx))
     return 0;
   while (at < len) {
     Table *t = (Table *)(size_t)rec[at].bits;
@@ -197,7 +219,7 @@ static void pin (lua_State *L, int list, Table *t, int depth) {
 }
 
 void aorta_tree_pins (lua_State *L, int idx) {
-  Table *t = hvalue(index2addr_aorta(L, idx));
+  Table *t = table_at(L, idx);
   lua_newtable(L);
   pin(L, lua_gettop(L), t, 0);
 }
@@ -608,36 +630,6 @@ static void push_copy (lua_State *L, int idx, int extra) {
     lua_insert(L, -2);
     lua_rawset(L, -4);
   }
-}
-
-/* A walk over a table's entries, raw, in lua_next's order. */
-typedef struct { Table *t; unsigned int i; TValue key; const TValue *val; } Walk;
-
-static int walk_next (Walk *w) {
-  while (w->i < w->t->sizearray) {
-    const TValue *v = &w->t->array[w->i++];
-    if (!ttisnil(v)) {
-      setivalue(&w->key, w->i);
-      w->val = v;
-      return 1;
-    }
-  }
-  while (w->i - w->t->sizearray < (unsigned int)sizenode(w->t)) {
-    Node *n = gnode(w->t, w->i++ - w->t->sizearray);
-    if (!ttisnil(gval(n))) {
-      w->key = *gkey(n);
-      w->val = gval(n);
-      return 1;
-    }
-  }
-  return 0;
-}
-
-static lua_Integer entries_of (Table *t) {
-  Walk w = { t, 0, {{NULL}, 0}, NULL };
-  lua_Integer n = 0;
-  while (walk_next(&w)) n++;
-  return n;
 }
 
 /* The stack slots of env_view. */

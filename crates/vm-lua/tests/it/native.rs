@@ -314,32 +314,60 @@ fn responses_are_read_with_lua_s_iteration_order_and_lossy_utf8() {
     assert!(failed.to_string().contains("function"), "{failed}");
 }
 
+const PID: &str = "PROCESS-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const OWNER: &str = "OWNER-ADDRESS-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/// A process on the default module whose environment carries `tags` (with On-Boot = Data).
+struct Aos {
+    p: Box<dyn Instance>,
+    env: Arc<Value>,
+}
+
+impl Aos {
+    fn new(tags: Value) -> Self {
+        let env = Arc::new(json!({"Process": {"Id": PID, "Owner": OWNER, "Tags": tags}}));
+        let p = LuaRuntime::default()
+            .load(
+                FORMAT,
+                aorta_vm_lua::default_module().as_bytes(),
+                Limits::default(),
+            )
+            .expect("default module")
+            .instantiate()
+            .expect("instance");
+        Self { p, env }
+    }
+
+    /// Message `n` from the owner; message 0 is the process's own (boot: its Data runs).
+    fn send(&mut self, n: u64, tags: Value, data: &str) -> aorta_vm::Response {
+        let (id, target) = match n {
+            0 => (PID.to_owned(), ""),
+            _ => (format!("MSG-{n}"), PID),
+        };
+        let msg = json!({"Id": id, "Owner": OWNER, "From": OWNER, "Target": target,
+                         "Tags": tags, "Data": data, "Timestamp": n, "Block-Height": 1});
+        match self
+            .p
+            .handle(msg, &self.env)
+            .expect("no host failure")
+            .outcome
+        {
+            Outcome::Ok(r) => r,
+            Outcome::Error(e) => panic!("evaluation error: {e}"),
+        }
+    }
+}
+
 #[test]
 fn a_sent_table_with_a_metatable_gets_the_same_tags_through_the_lua() {
     // ao.send's C path declines a table with a metatable; the library's Lua makes the item.
-    let pid = "PROCESS-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let owner = "OWNER-ADDRESS-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-    let tags = json!([{"name": "On-Boot", "value": "Data"}, {"name": "Authority", "value": owner}]);
-    let env = Arc::new(json!({"Process": {"Id": pid, "Owner": owner, "Tags": tags}}));
-    let mut p = LuaRuntime::default()
-        .load(
-            FORMAT,
-            aorta_vm_lua::default_module().as_bytes(),
-            Limits::default(),
-        )
-        .expect("default module")
-        .instantiate()
-        .expect("instance");
+    let tags = json!([{"name": "On-Boot", "value": "Data"}, {"name": "Authority", "value": OWNER}]);
+    let mut p = Aos::new(tags.clone());
     let code = "local fields = { Target = 'T', Action = 'A', Quantity = '5', Flag = true, \
                 Nested = {}, Tags = { Extra = 'e' } } \
                 ao.send(fields) \
                 ao.send(setmetatable(fields, { __index = function() return nil end }))";
-    let boot = json!({"Id": pid, "Owner": owner, "From": owner, "Target": "", "Tags": tags,
-                      "Data": code, "Timestamp": 1, "Block-Height": 1});
-    let response = match p.handle(boot, &env).expect("no host failure").outcome {
-        Outcome::Ok(r) => r,
-        Outcome::Error(e) => panic!("evaluation error: {e}"),
-    };
+    let response = p.send(0, tags, code);
     assert_eq!(response.messages.len(), 2, "{:?}", response.messages);
     let shape = |m: &Value| {
         let mut m = m.clone();
@@ -379,41 +407,23 @@ fn authorities_and_module_are_read_afresh_for_every_message() {
     // While the environment is unchanged, ao.init reads them from what it read last time: a
     // handler that changes ao.authorities or clears ao._module must not change the next
     // message's.
-    let pid = "PROCESS-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let owner = "OWNER-ADDRESS-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     let tags = json!([{"name": "On-Boot", "value": "Data"}, {"name": "Module", "value": "M"},
-                      {"name": "Authority", "value": format!("{owner}, second")}]);
-    let env = Arc::new(json!({"Process": {"Id": pid, "Owner": owner, "Tags": tags}}));
-    let mut p = LuaRuntime::default()
-        .load(
-            FORMAT,
-            aorta_vm_lua::default_module().as_bytes(),
-            Limits::default(),
-        )
-        .expect("default module")
-        .instantiate()
-        .expect("instance");
+                      {"name": "Authority", "value": format!("{OWNER}, second")}]);
+    let mut p = Aos::new(tags.clone());
     let code = "Handlers.add('probe', 'Probe', function(msg) \
                   print(#ao.authorities .. ':' .. table.concat(ao.authorities, ',') .. ':' \
                     .. tostring(ao._module)) \
                   table.insert(ao.authorities, 'intruder') \
                   ao._module = '' \
                 end)";
-    let mut send = |n: u64, tags: Value, data: &str| {
-        let msg = json!({"Id": if n == 0 { pid.to_owned() } else { format!("MSG-{n}") },
-                         "Owner": owner, "From": owner, "Target": pid, "Tags": tags,
-                         "Data": data, "Timestamp": n, "Block-Height": 1});
-        match p.handle(msg, &env).expect("no host failure").outcome {
-            Outcome::Ok(r) => r.output,
-            Outcome::Error(e) => panic!("evaluation error: {e}"),
-        }
-    };
-    send(0, tags.clone(), code);
+    p.send(0, tags, code);
     for n in 1..=3 {
-        let out = send(n, json!([{"name": "Action", "value": "Probe"}]), "");
+        let out = p
+            .send(n, json!([{"name": "Action", "value": "Probe"}]), "")
+            .output;
         assert_eq!(
             out["data"],
-            json!(format!("2:{owner},second:M")),
+            json!(format!("2:{OWNER},second:M")),
             "message {n}"
         );
     }
