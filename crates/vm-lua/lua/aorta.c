@@ -26,6 +26,12 @@ static Table *table_at (lua_State *L, int idx) {
   return hvalue(index2addr_aorta(L, idx));
 }
 
+/* Pushes a value kept alive elsewhere (not a stack slot: the stack may move). */
+static void push_tvalue (lua_State *L, const TValue *o) {
+  setobj2s(L, L->top, o);
+  api_incr_top(L);
+}
+
 /* A walk over a table's entries, raw, in lua_next's order. */
 typedef struct { Table *t; unsigned int i; TValue key; const TValue *val; } Walk;
 
@@ -113,14 +119,18 @@ static Word word_of (const TValue *o) {
   return w;
 }
 
+/* A tree deeper than this is not recorded (JSON trees are at most 128 deep). */
+#define TREE_DEPTH 200
+#define TOO_DEEP ((size_t)-1)
+
 /* Appends a table's record (its address, metatable, sizes, then key and value words of every
    slot) and those of the tables among its values, to `out` (of `cap` words; counts past it).
-   Returns the words used. */
+   Returns the words used, or TOO_DEEP. */
 static size_t capture (Table *t, Word *out, size_t cap, size_t at, int depth) {
   unsigned int i;
   int j;
 #define PUT(b, k) do { if (at < cap) { out[at].bits = (b); out[at].tt = (k); } at++; } while (0)
-  if (depth > 200) return at;  /* JSON trees are at most 128 deep */
+  if (depth > TREE_DEPTH) return TOO_DEEP;
   PUT((lua_Unsigned)(size_t)t, 0);
   PUT((lua_Unsigned)(size_t)t->metatable, 0);
   PUT(t->sizearray, sizenode(t));
@@ -135,18 +145,20 @@ static size_t capture (Table *t, Word *out, size_t cap, size_t at, int depth) {
     PUT(v.bits, v.tt);
   }
 #undef PUT
-  for (i = 0; i < t->sizearray; i++)
+  for (i = 0; i < t->sizearray && at != TOO_DEEP; i++)
     if (ttistable(&t->array[i])) at = capture(hvalue(&t->array[i]), out, cap, at, depth + 1);
-  for (j = 0; j < sizenode(t); j++)
+  for (j = 0; j < sizenode(t) && at != TOO_DEEP; j++)
     if (ttistable(gval(gnode(t, j))))
       at = capture(hvalue(gval(gnode(t, j))), out, cap, at, depth + 1);
   return at;
 }
 
 /* Records the tree of the table at `idx` into `out` (of `cap` words); returns the words it
-   needs (call again with more room when that is more than `cap`). */
+   needs (call again with more room when that is more than `cap`), or 0 for a tree too deep to
+   record (an empty record matches nothing, so it is then compared value by value). */
 size_t aorta_tree_capture (lua_State *L, int idx, Word *out, size_t cap) {
-  return capture(table_at(L, idx), out, cap, 0, 0);
+  size_t need = capture(table_at(L, idx), out, cap, 0, 0);
+  return need == TOO_DEEP ? 0 : need;
 }
 
 /* Whether the table at `idx` and every table recorded with it still hold exactly what `rec`
@@ -180,52 +192,49 @@ int aorta_tree_same (lua_State *L, int idx, const Word *rec, size_t len) {
   return 1;
 }
 
-/* Pushes a sequence of every table and string in the tree of the table at `idx`, so none of
-   them is collected while a capture of it is kept. Raises on memory. */
-static void pin (lua_State *L, int list, Table *t, int depth) {
+/* Appends every table and string of the tree of `t` to the sequence `list` (of `n` items);
+   returns the new length. */
+static lua_Integer pin (lua_State *L, int list, lua_Integer n, Table *t, int depth) {
   unsigned int i;
   int j;
   TValue o;
-  if (depth > 200) return;
+  if (depth > TREE_DEPTH) return n;  /* not recorded either */
   sethvalue(L, &o, t);
-  setobj2s(L, L->top, &o);
-  api_incr_top(L);
-  lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+  push_tvalue(L, &o);
+  lua_rawseti(L, list, ++n);
   for (i = 0; i < t->sizearray; i++) {
     const TValue *v = &t->array[i];
-    if (ttistable(v)) pin(L, list, hvalue(v), depth + 1);
+    if (ttistable(v)) n = pin(L, list, n, hvalue(v), depth + 1);
     else if (ttisstring(v)) {
-      setobj2s(L, L->top, v);
-      api_incr_top(L);
-      lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+      push_tvalue(L, v);
+      lua_rawseti(L, list, ++n);
     }
   }
   for (j = 0; j < sizenode(t); j++) {
-    Node *n = gnode(t, j);
-    const TValue *k = gkey(n), *v = gval(n);
+    Node *node = gnode(t, j);
+    const TValue *k = gkey(node), *v = gval(node);
     if (ttisnil(v)) continue;
     if (ttisstring(k)) {
-      setobj2s(L, L->top, k);
-      api_incr_top(L);
-      lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+      push_tvalue(L, k);
+      lua_rawseti(L, list, ++n);
     }
-    if (ttistable(v)) pin(L, list, hvalue(v), depth + 1);
+    if (ttistable(v)) n = pin(L, list, n, hvalue(v), depth + 1);
     else if (ttisstring(v)) {
-      setobj2s(L, L->top, v);
-      api_incr_top(L);
-      lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+      push_tvalue(L, v);
+      lua_rawseti(L, list, ++n);
     }
   }
+  return n;
 }
 
+/* Pushes a sequence of every table and string in the tree of the table at `idx`, so none of
+   them is collected while a capture of it is kept. Raises on memory. */
 void aorta_tree_pins (lua_State *L, int idx) {
   Table *t = table_at(L, idx);
   lua_newtable(L);
-  pin(L, lua_gettop(L), t, 0);
+  pin(L, lua_gettop(L), 0, t, 0);
 }
 
-/* Helpers the aos library calls on every message, in C where the Lua version spent its time
-   in `pairs`, `type` and `table.sort` calls. */
 /* A table without a metatable. */
 static int plain_table (lua_State *L, int idx) {
   if (lua_type(L, idx) != LUA_TTABLE) return 0;
@@ -297,22 +306,29 @@ static Key *sorted_fields (lua_State *L, int msg, int skip, Key *stack, size_t *
   return keys;
 }
 
+/* Appends {name = name, value = value} to the sequence `list` as its item `n`. The keys are
+   upvalues 1 and 2, so making a tag interns nothing. */
+static void append_tag (lua_State *L, int list, lua_Integer n, const TValue *name,
+                        const TValue *value) {
+  lua_createtable(L, 0, 2);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  push_tvalue(L, name);
+  lua_rawset(L, -3);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  push_tvalue(L, value);
+  lua_rawset(L, -3);
+  lua_rawseti(L, list, n);
+}
+
 /* Appends {name = key, value = its value} for each of `keys` to the sequence `list`, whose
    length is `n`. */
 static void append_fields (lua_State *L, int list, lua_Integer n, const Key *keys,
                            size_t count) {
   size_t i;
   for (i = 0; i < count; i++) {
-    lua_createtable(L, 0, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    setsvalue2s(L, L->top, keys[i].name);
-    api_incr_top(L);
-    lua_rawset(L, -3);
-    lua_pushvalue(L, lua_upvalueindex(2));
-    setobj2s(L, L->top, &keys[i].value);
-    api_incr_top(L);
-    lua_rawset(L, -3);
-    lua_rawseti(L, list, ++n);
+    TValue name;
+    setsvalue(L, &name, keys[i].name);
+    append_tag(L, list, ++n, &name, &keys[i].value);
   }
 }
 
@@ -352,7 +368,7 @@ static void push_decimal (lua_State *L, lua_Integer v, int width) {
    when reference is not an integer or a table has a metatable (ao.lua does it then). */
 static int item_tags (lua_State *L) {
   Key stack[EXTRA_TAGS_ON_STACK], *keys;
-  size_t count, i;
+  size_t count;
   lua_Integer nextra = 0, n = 0;
   lua_settop(L, 5);
   if (lua_type(L, 1) != LUA_TSTRING || !lua_isinteger(L, 2) || !plain_table(L, 3)
@@ -369,31 +385,21 @@ static int item_tags (lua_State *L) {
   keys = sorted_fields(L, 3, 4, stack, &count);
   lua_createtable(L, (int)(4 + nextra + count), 0);
   {
-    /* upvalues: "Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", and the kind */
-    static const int base[3][2] = { {3, 4}, {5, 6}, {7, 0} };
+    /* upvalues: "Data-Protocol", "ao", "Variant", "ao.TN.1", "Type"; then the kind */
+    const TValue *up = clCvalue(L->ci->func)->upvalue;
+    TValue kind, reference;
     int list = lua_gettop(L);
-    for (i = 0; i < 3; i++) {
-      lua_createtable(L, 0, 2);
-      lua_pushvalue(L, lua_upvalueindex(1));
-      lua_pushvalue(L, lua_upvalueindex(base[i][0]));
-      lua_rawset(L, -3);
-      lua_pushvalue(L, lua_upvalueindex(2));
-      lua_pushvalue(L, base[i][1] ? lua_upvalueindex(base[i][1]) : 1);
-      lua_rawset(L, -3);
-      lua_rawseti(L, list, ++n);
-    }
+    setobj(L, &kind, index2addr_aorta(L, 1));
+    append_tag(L, list, ++n, &up[2], &up[3]);
+    append_tag(L, list, ++n, &up[4], &up[5]);
+    append_tag(L, list, ++n, &up[6], &kind);
     while (n < 3 + nextra) {
       lua_rawgeti(L, 5, n - 2);
       lua_rawseti(L, list, ++n);
     }
-    lua_createtable(L, 0, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, lua_upvalueindex(8));  /* "Reference" */
-    lua_rawset(L, -3);
-    lua_pushvalue(L, lua_upvalueindex(2));
-    push_decimal(L, lua_tointeger(L, 2), 0);  /* tostring(reference) */
-    lua_rawset(L, -3);
-    lua_rawseti(L, list, ++n);
+    push_decimal(L, lua_tointeger(L, 2), 0);  /* tostring(reference), kept on the stack */
+    setobj(L, &reference, L->top - 1);
+    append_tag(L, list, ++n, &up[7], &reference);  /* "Reference" */
     append_fields(L, list, n, keys, count);
     lua_pushvalue(L, list);
   }
