@@ -17,7 +17,6 @@
 
 use aorta_api::EvalKey;
 use aorta_types::ProcessId;
-use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 /// What the digest starts from, for a process with no evaluation yet.
@@ -28,8 +27,12 @@ pub fn seed(process: ProcessId) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The digest after one more evaluation.
-pub fn next(previous: &[u8; 32], key: &EvalKey, result: &Value) -> [u8; 32] {
+/// The digest after one more evaluation; `result` is the result object's canonical JSON.
+///
+/// That is the text `serde_json` writes for a [`serde_json::Value`]: its maps keep their keys sorted by
+/// their UTF-8 bytes (the crate is built without `preserve_order`, which a test holds), so the
+/// text a CU stores for a result is the text it hashes.
+pub fn next(previous: &[u8; 32], key: &EvalKey, result: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(previous);
     h.update(key.timestamp.to_be_bytes());
@@ -37,41 +40,8 @@ pub fn next(previous: &[u8; 32], key: &EvalKey, result: &Value) -> [u8; 32] {
     let cron = key.cron.as_deref().unwrap_or_default();
     h.update(u32::try_from(cron.len()).unwrap_or(u32::MAX).to_be_bytes());
     h.update(cron.as_bytes());
-    let mut text = String::new();
-    canonical(result, &mut text);
-    h.update(text.as_bytes());
+    h.update(result.as_bytes());
     h.finalize().into()
-}
-
-/// Writes `value` as canonical JSON.
-pub fn canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(v, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
 }
 
 /// Lowercase hex, as the digest is shown and served.
@@ -83,7 +53,7 @@ pub fn hex(digest: &[u8; 32]) -> String {
 mod tests {
     use super::*;
     use aorta_types::Id;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn key(ordinate: u64) -> EvalKey {
         EvalKey {
@@ -104,33 +74,45 @@ mod tests {
         shuffled.insert("Messages".into(), json!([]));
         shuffled.insert("Output".into(), json!({"print": true, "data": "hi"}));
         let s = seed(p);
+        let digest = |d: &[u8; 32], k: &EvalKey, v: &Value| next(d, k, &v.to_string());
         assert_eq!(
-            next(&s, &key(0), &a),
-            next(&s, &key(0), &Value::Object(shuffled))
+            digest(&s, &key(0), &a),
+            digest(&s, &key(0), &Value::Object(shuffled))
+        );
+        // Worked out with Python's hashlib from the layout in the module's doc.
+        assert_eq!(
+            hex(&digest(&s, &key(0), &a)),
+            "9787d6f815e45d67feb15811562e6b9ce719ae022cd7931e0e61f36c69a875a9"
         );
         let mut other = a.clone();
         other["GasUsed"] = json!(4);
-        assert_ne!(next(&s, &key(0), &a), next(&s, &key(0), &other));
-        assert_ne!(next(&s, &key(0), &a), next(&s, &key(1), &a));
+        assert_ne!(digest(&s, &key(0), &a), digest(&s, &key(0), &other));
+        assert_ne!(digest(&s, &key(0), &a), digest(&s, &key(1), &a));
         let cron = EvalKey {
             cron: Some("0-1-minute".into()),
             ..key(0)
         };
-        assert_ne!(next(&s, &key(0), &a), next(&s, &cron, &a));
+        assert_ne!(digest(&s, &key(0), &a), digest(&s, &cron, &a));
         let b = json!({"Output": "b"});
-        let ab = next(&next(&s, &key(0), &a), &key(1), &b);
-        let ba = next(&next(&s, &key(0), &b), &key(1), &a);
+        let ab = digest(&digest(&s, &key(0), &a), &key(1), &b);
+        let ba = digest(&digest(&s, &key(0), &b), &key(1), &a);
         assert_ne!(ab, ba);
         assert_ne!(seed(p), seed(ProcessId(Id::from_bytes([2; 32]))));
     }
 
+    /// The digest hashes `serde_json`'s text of a result as its canonical JSON: that holds only
+    /// while the crate's maps sort their keys by bytes (no `preserve_order` anywhere in the
+    /// build) and it writes no whitespace.
     #[test]
-    fn canonical_json_sorts_keys_and_escapes() {
-        let mut out = String::new();
-        canonical(
-            &json!({"b": [1, "x\"y"], "a": {"d": null, "c": 1.5}}),
-            &mut out,
+    fn serde_json_text_is_canonical_json() {
+        let mut map = serde_json::Map::new();
+        for k in ["b", "\u{e9}", "a", "Z", "z"] {
+            map.insert(k.into(), json!(k.len()));
+        }
+        map.insert("n".into(), json!({"d": null, "c": 1.5, "q": "x\"y"}));
+        assert_eq!(
+            Value::Object(map).to_string(),
+            r#"{"Z":1,"a":1,"b":1,"n":{"c":1.5,"d":null,"q":"x\"y"},"z":1,"é":2}"#
         );
-        assert_eq!(out, r#"{"a":{"c":1.5,"d":null},"b":[1,"x\"y"]}"#);
     }
 }

@@ -24,6 +24,7 @@ pub mod cursor;
 pub mod digest;
 pub mod drive;
 mod error;
+mod finisher;
 pub mod message;
 mod results;
 mod stream;

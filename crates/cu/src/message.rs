@@ -1,7 +1,7 @@
 //! The message and environment objects handed to a process (spec §6.4).
 
 use aorta_api::su::{AssignmentItem, MessageItem, ProcessInner};
-use aorta_types::{ProcessId, Tag, TagsExt};
+use aorta_types::{Id, ProcessId, Tag, TagsExt};
 use serde_json::{Map, Value, json};
 
 use crate::Error;
@@ -85,19 +85,28 @@ fn tags_json(tags: &[Tag]) -> Value {
     )
 }
 
-/// A scheduled message as the process sees it.
-pub fn scheduled(message: &MessageItem, slot: &Slot) -> Value {
+/// A scheduled message as the process sees it (the item's strings move into it).
+pub fn scheduled(message: MessageItem, slot: &Slot) -> Value {
     let mut fields = Map::new();
-    fields.insert("Id".into(), message.id.clone().into());
-    fields.insert("Signature".into(), message.signature.clone().into());
-    fields.insert("Owner".into(), message.owner.address.clone().into());
     from_fields(&mut fields, &message.owner.address, &message.tags);
-    fields.insert("Target".into(), message.target.clone().into());
-    if let Some(anchor) = &message.anchor {
-        fields.insert("Anchor".into(), anchor.clone().into());
+    fields.insert(
+        "Tags".into(),
+        Value::Array(
+            message
+                .tags
+                .into_iter()
+                .map(|t| json!({"name": t.name, "value": t.value}))
+                .collect(),
+        ),
+    );
+    fields.insert("Id".into(), message.id.into());
+    fields.insert("Signature".into(), message.signature.into());
+    fields.insert("Owner".into(), message.owner.address.into());
+    fields.insert("Target".into(), message.target.into());
+    if let Some(anchor) = message.anchor {
+        fields.insert("Anchor".into(), anchor.into());
     }
-    fields.insert("Tags".into(), tags_json(&message.tags));
-    fields.insert("Data".into(), message.data.clone().into());
+    fields.insert("Data".into(), message.data.into());
     fields.insert("Epoch".into(), slot.epoch.into());
     fields.insert("Nonce".into(), slot.nonce.into());
     fields.insert("Timestamp".into(), slot.timestamp.into());
@@ -107,6 +116,33 @@ pub fn scheduled(message: &MessageItem, slot: &Slot) -> Value {
     }
     fields.insert("Cron".into(), false.into());
     Value::Object(fields)
+}
+
+/// Whether an assignment leaves its item's data out (`Exclude: Data`, spec §3.6).
+pub fn excludes_data(assignment: &AssignmentItem) -> bool {
+    assignment.tags.find_tags("Exclude").any(|e| e == "Data")
+}
+
+/// A scheduled message made ready to evaluate: the object the process sees and its id;
+/// `exclude_data` from [`excludes_data`].
+///
+/// # Errors
+/// [`Error::InvalidSchedule`] when the item's id is not one.
+pub fn ready(
+    process: ProcessId,
+    message: MessageItem,
+    slot: &Slot,
+    exclude_data: bool,
+) -> Result<(Value, Id), Error> {
+    let id: Id = message
+        .id
+        .parse()
+        .map_err(|_| Error::schedule(process, format!("message id {:?}", message.id)))?;
+    let mut msg = scheduled(message, slot);
+    if exclude_data {
+        msg["Data"] = json!("");
+    }
+    Ok((msg, id))
 }
 
 /// A cron message: from the process's owner to the process, with the cron's tags.

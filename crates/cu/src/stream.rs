@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use aorta_api::su::{MessageItem, ProcessInner, Scheduled};
-use aorta_api::{Block, EvalKey, EvaluationRecord};
+use aorta_api::su::ProcessInner;
+use aorta_api::{Block, EvalKey};
 use aorta_types::ao::HashChain;
-use aorta_types::{AssignmentId, Id, ProcessId, TagsExt};
+use aorta_types::{AssignmentId, Id, ProcessId};
 use aorta_vm::{Evaluation, Instance, Module, Outcome};
 use serde_json::{Value, json};
 
 use crate::cron::{Crons, Left, Tick};
+use crate::finisher::{Done, Finisher};
 use crate::message::{self, Slot};
 use crate::{Error, digest};
 
@@ -142,13 +143,14 @@ impl Stream {
         Ok((id, chain))
     }
 
-    /// Evaluates one message and records the result in `out`.
+    /// Evaluates one message and hands the result to `out`, which makes its record and moves
+    /// the digest on; whether it ended in an error.
     pub fn evaluate(
         &mut self,
         meta: &Meta,
         msg: Value,
         record: RecordHead,
-        out: &mut Vec<EvaluationRecord>,
+        out: &mut Finisher,
     ) -> Result<bool, Error> {
         let instance = self
             .instance
@@ -161,22 +163,12 @@ impl Stream {
                 return Err(e.into());
             }
         };
-        let (result, errored) = result_json(evaluation);
-        self.pos.digest = Some(digest::next(
-            &self.pos.digest(self.process),
-            &record.key,
-            &result,
-        ));
+        let errored = matches!(evaluation.outcome, Outcome::Error(_));
         self.pos.evaluations += 1;
         self.pos.last = Some((record.key.clone(), record.block_height));
-        out.push(EvaluationRecord {
-            process: self.process,
-            key: record.key,
-            message: record.message,
-            nonce: record.nonce,
-            block_height: record.block_height,
-            result: result.to_string().into(),
-            errored,
+        out.push(Done {
+            head: record,
+            evaluation,
         });
         Ok(errored)
     }
@@ -188,7 +180,7 @@ impl Stream {
         meta: &Meta,
         right: u64,
         blocks: &[Block],
-        out: &mut Vec<EvaluationRecord>,
+        out: &mut Finisher,
     ) -> Result<usize, Error> {
         let Some(left) = self.pos.left else {
             return Ok(0);
@@ -223,30 +215,17 @@ impl Stream {
         Ok(count)
     }
 
-    /// Evaluates a scheduled message (already checked) and moves the left boundary to it.
+    /// Evaluates a scheduled message (already checked; `msg` and `id` from
+    /// [`message::ready`]) and moves the left boundary to it.
     pub fn scheduled(
         &mut self,
         meta: &Meta,
-        node: &Scheduled,
-        message: &MessageItem,
+        msg: Value,
+        id: Id,
         slot: &Slot,
         link: Link,
-        out: &mut Vec<EvaluationRecord>,
+        out: &mut Finisher,
     ) -> Result<bool, Error> {
-        let mut msg = message::scheduled(message, slot);
-        // `Exclude: Data` (spec §3.6): the assigned item's data is left out.
-        if node
-            .assignment
-            .tags
-            .find_tags("Exclude")
-            .any(|e| e == "Data")
-        {
-            msg["Data"] = json!("");
-        }
-        let id: Id = message
-            .id
-            .parse()
-            .map_err(|_| Error::schedule(self.process, format!("message id {:?}", message.id)))?;
         let errored = self.evaluate(
             meta,
             msg,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use aorta_api::su::{MessageItem, Scheduled};
+use aorta_api::su::{MessageItem, SchedulePage, Scheduled};
 use aorta_api::{
     Block, Chain, EvalKey, EvalRange, EvaluationRecord, ResultStore, SchedulerApi, Weave,
 };
@@ -14,6 +14,7 @@ use aorta_vm::{Limits, Module, Runtime};
 use serde_json::Value;
 
 use crate::cron::Crons;
+use crate::finisher::Finisher;
 use crate::message::{self, Slot};
 use crate::stream::{Meta, Stream, result_json};
 use crate::{Config, Error, checkpoint};
@@ -120,8 +121,113 @@ struct Streams {
 
 type ModuleKey = (Id, u64, u64);
 
-/// A schedule page being read on another thread.
-type Prefetch = std::thread::JoinHandle<Result<aorta_api::su::SchedulePage, aorta_api::Error>>;
+/// Reads schedule pages, and makes their messages ready, on a thread of its own: asked for
+/// the page after a timestamp while the evaluating thread works through the one before.
+struct Pager {
+    asks: std::sync::mpsc::Sender<u64>,
+    pages: std::sync::mpsc::Receiver<(u64, Result<Prepared, aorta_api::Error>)>,
+    /// The page asked for and not yet taken.
+    asked: Option<u64>,
+}
+
+impl Pager {
+    fn start(parts: &Parts, process: ProcessId, to: Option<u64>, size: usize) -> Option<Self> {
+        let (asks, asked) = std::sync::mpsc::channel::<u64>();
+        let (give, pages) = std::sync::mpsc::channel();
+        let scheduler = Arc::clone(&parts.scheduler);
+        let weave = Arc::clone(&parts.weave);
+        std::thread::Builder::new()
+            .name("aorta-cu-pages".into())
+            .spawn(move || {
+                while let Ok(after) = asked.recv() {
+                    let page = scheduler
+                        .page(process, Some(after), to, size)
+                        .map(|page| prepare(process, page, &*weave));
+                    if give.send((after, page)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Self {
+            asks,
+            pages,
+            asked: None,
+        })
+    }
+
+    fn ask(&mut self, after: u64) {
+        if self.asked.is_none() && self.asks.send(after).is_ok() {
+            self.asked = Some(after);
+        }
+    }
+
+    /// The page after `from`, when that is the one asked for (`None`: read it here).
+    fn take(&mut self, from: Option<u64>) -> Option<Result<Prepared, aorta_api::Error>> {
+        let asked = self.asked.take()?;
+        let (after, page) = self.pages.recv().ok()?;
+        (Some(asked) == from && after == asked).then_some(page)
+    }
+}
+
+/// A schedule page whose messages are made ready to evaluate.
+struct Prepared {
+    has_next_page: bool,
+    /// In nonce order; an error (an assignment whose tags cannot be read) is refused in its turn.
+    items: Vec<Result<Item, Error>>,
+}
+
+/// One scheduled message of a page.
+struct Item {
+    slot: Slot,
+    assignment: String,
+    exclude_data: bool,
+    body: Body,
+}
+
+enum Body {
+    /// The object the process sees and the message's id, or why they cannot be made.
+    Ready(Result<(Value, Id), Error>),
+    /// An assigned item that neither the page nor (at one look) the weave carried: waited for
+    /// in its turn.
+    Fetch,
+}
+
+/// Reads a page's assignments and builds its messages: the work that can be done on a thread
+/// other than the evaluating one.
+fn prepare(process: ProcessId, page: SchedulePage, weave: &dyn Weave) -> Prepared {
+    let items = page
+        .edges
+        .into_iter()
+        .map(|edge| {
+            let Scheduled {
+                message,
+                assignment,
+            } = edge.node;
+            let slot = Slot::read(process, &assignment)?;
+            let message = message.or_else(|| {
+                let id: Id = slot.message.as_deref()?.parse().ok()?;
+                let item = weave.get(id).ok()??;
+                Some(MessageItem::of(&item, false))
+            });
+            let exclude_data = message::excludes_data(&assignment);
+            let body = match message {
+                Some(message) => Body::Ready(message::ready(process, message, &slot, exclude_data)),
+                None => Body::Fetch,
+            };
+            Ok(Item {
+                slot,
+                assignment: assignment.id,
+                exclude_data,
+                body,
+            })
+        })
+        .collect();
+    Prepared {
+        has_next_page: page.page_info.has_next_page,
+        items,
+    }
+}
 
 struct Inner {
     parts: Parts,
@@ -596,10 +702,23 @@ impl ComputeUnit {
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
-        let mut records = Vec::new();
+        let mut records = Finisher::new(
+            stream.process,
+            stream.pos.digest(stream.process),
+            save.then(|| Arc::clone(&self.inner.parts.results)),
+            self.inner.config.save_batch,
+        );
         let outcome = self.advance_into(stream, &meta, target, save, &mut records);
-        if save && !records.is_empty() {
-            self.inner.parts.results.save(records)?;
+        match records.finish() {
+            // (A stream reset by a failed evaluation starts again from the seed.)
+            Ok(digest) if stream.instance.is_some() => stream.pos.digest = Some(digest),
+            Ok(_) => {}
+            Err(e) => {
+                // The digest, or records, are lost with it: the stream is rebuilt, and saves
+                // its records again, on the next request.
+                stream.reset();
+                return Err(e);
+            }
         }
         outcome
     }
@@ -610,7 +729,7 @@ impl ComputeUnit {
         meta: &Meta,
         target: Target,
         save: bool,
-        records: &mut Vec<EvaluationRecord>,
+        records: &mut Finisher,
     ) -> Result<(), Error> {
         let parts = &self.inner.parts;
         let config = &self.inner.config;
@@ -624,37 +743,35 @@ impl ComputeUnit {
             Target::Until(key) => Some(key.timestamp),
             Target::Latest => None,
         };
-        // The next page is read on another thread while this one evaluates: from a remote SU
-        // that hides the round trip, in-process it puts the page's reading on the second core.
-        let mut prefetched: Option<(u64, Prefetch)> = None;
+        // The next page is read and its messages built on another thread while this one
+        // evaluates: from a remote SU that hides the round trip, in-process it puts everything
+        // but the evaluation itself on the second core.
+        let mut pager: Option<Pager> = None;
         'pages: loop {
             let from = stream.pos.left.map(|l| l.timestamp);
-            let ready = prefetched
-                .take()
-                .filter(|(after, _)| Some(*after) == from)
-                .and_then(|(_, handle)| handle.join().ok());
-            let page = match ready {
+            let page = match pager.as_mut().and_then(|p| p.take(from)) {
                 Some(page) => page,
-                None => parts.scheduler.page(process, from, to, config.page_size),
+                None => parts
+                    .scheduler
+                    .page(process, from, to, config.page_size)
+                    .map(|page| prepare(process, page, &*parts.weave)),
             }
             .map_err(Error::upstream)?;
             // (A last entry that cannot be read is found, and refused, in its turn.)
-            if page.page_info.has_next_page
-                && let Some(last) = page.edges.last()
-                && let Ok(slot) = Slot::read(process, &last.node.assignment)
+            if page.has_next_page
+                && let Some(Ok(last)) = page.items.last()
             {
-                let after = slot.timestamp;
-                let scheduler = Arc::clone(&parts.scheduler);
-                let size = config.page_size;
-                prefetched = Some((
-                    after,
-                    std::thread::spawn(move || scheduler.page(process, Some(after), to, size)),
-                ));
+                if pager.is_none() {
+                    pager = Pager::start(parts, process, to, config.page_size);
+                }
+                if let Some(pager) = &mut pager {
+                    pager.ask(last.slot.timestamp);
+                }
             }
             let mut progressed = false;
-            for edge in &page.edges {
-                let node = &edge.node;
-                let slot = Slot::read(process, &node.assignment)?;
+            for item in page.items {
+                let item = item?;
+                let slot = &item.slot;
                 if slot.nonce < stream.pos.next_nonce {
                     continue;
                 }
@@ -662,21 +779,26 @@ impl ComputeUnit {
                     break 'pages;
                 }
                 progressed = true;
-                let link = stream.check(&node.assignment.id, &slot)?;
+                let link = stream.check(&item.assignment, slot)?;
                 if !meta.crons.is_empty() {
                     let blocks = self.blocks(meta, stream, slot.timestamp)?;
                     self.count_crons(stream.crons_until(meta, slot.timestamp, &blocks, records)?);
                 }
-                let message = self.message_of(process, node, &slot)?;
-                let errored = stream.scheduled(meta, node, &message, &slot, link, records)?;
+                let (msg, id) = match item.body {
+                    Body::Ready(ready) => ready?,
+                    Body::Fetch => {
+                        let message = self.fetch(process, slot)?;
+                        message::ready(process, message, slot, item.exclude_data)?
+                    }
+                };
+                let errored = stream.scheduled(meta, msg, id, slot, link, records)?;
                 self.count(1, errored);
                 if save {
                     self.checkpoint(stream, meta);
                 }
-                if save && records.len() >= config.save_batch {
-                    parts.results.save(std::mem::take(records))?;
-                } else if !save {
-                    records.clear();
+                if records.failing() {
+                    // `finish` answers why.
+                    return Ok(());
                 }
                 let reached = match &target {
                     Target::Nonce(n, _) => slot.nonce >= *n,
@@ -687,7 +809,7 @@ impl ComputeUnit {
                     break 'pages;
                 }
             }
-            if !page.page_info.has_next_page || !progressed {
+            if !page.has_next_page || !progressed {
                 break;
             }
         }
@@ -829,15 +951,8 @@ impl ComputeUnit {
 
     /// The scheduled message, from the SU or (for an assignment of an item scheduled
     /// elsewhere) from the weave.
-    fn message_of(
-        &self,
-        process: ProcessId,
-        node: &Scheduled,
-        slot: &Slot,
-    ) -> Result<MessageItem, Error> {
-        if let Some(message) = &node.message {
-            return Ok(message.clone());
-        }
+    /// An assigned item that its schedule page did not carry, from the weave.
+    fn fetch(&self, process: ProcessId, slot: &Slot) -> Result<MessageItem, Error> {
         let id: Id = slot
             .message
             .as_deref()

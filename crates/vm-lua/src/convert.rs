@@ -21,10 +21,78 @@ pub(crate) unsafe fn push(l: *mut lua_State, value: &Value, depth: usize) {
     unsafe { push_keyed(l, value, depth, 0, 0) }
 }
 
+/// The keys of the message objects a CU makes (spec §6.4), and `name` and `value`, which every
+/// tag has. A state keeps them, interned, in a list under [`MESSAGE_KEYS_KEY`]: a message's keys
+/// are fetched from there by position instead of being hashed and looked up in the string
+/// table again (a twelfth of a simple message's time went to that).
+pub(crate) const MESSAGE_KEYS: [&str; 18] = [
+    "name",
+    "value",
+    "Id",
+    "Signature",
+    "Owner",
+    "From",
+    "Forwarded-By",
+    "Target",
+    "Anchor",
+    "Tags",
+    "Data",
+    "Epoch",
+    "Nonce",
+    "Timestamp",
+    "Block-Height",
+    "Hash-Chain",
+    "Cron",
+    "Read-Only",
+];
+
+/// The registry key of the list of [`MESSAGE_KEYS`].
+pub(crate) const MESSAGE_KEYS_KEY: lua_Integer = 6;
+
+/// Where `key` is in [`MESSAGE_KEYS`], counted from 1.
+fn message_key(key: &str) -> Option<lua_Integer> {
+    Some(match key {
+        "name" => 1,
+        "value" => 2,
+        "Id" => 3,
+        "Signature" => 4,
+        "Owner" => 5,
+        "From" => 6,
+        "Forwarded-By" => 7,
+        "Target" => 8,
+        "Anchor" => 9,
+        "Tags" => 10,
+        "Data" => 11,
+        "Epoch" => 12,
+        "Nonce" => 13,
+        "Timestamp" => 14,
+        "Block-Height" => 15,
+        "Hash-Chain" => 16,
+        "Cron" => 17,
+        "Read-Only" => 18,
+        _ => return None,
+    })
+}
+
+/// Makes the list of [`MESSAGE_KEYS`] and keeps it in the registry.
+///
+/// # Safety
+/// `l` is a live state inside a protected call; may raise a Lua error (memory).
+pub(crate) unsafe fn keep_message_keys(l: *mut lua_State) {
+    unsafe {
+        lua_createtable(l, MESSAGE_KEYS.len() as c_int, 0);
+        for (i, key) in MESSAGE_KEYS.iter().enumerate() {
+            lua_pushlstring(l, key.as_ptr().cast::<c_char>(), key.len());
+            lua_rawseti(l, -2, i as lua_Integer + 1);
+        }
+        lua_rawseti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY);
+    }
+}
+
 /// Pushes a message: [`push`], with the message's table made large enough for the fields
 /// aos's normalisation adds (one per tag, `TagArray`, `reply`, `forward`: growing it took two
-/// rehashes), and every `name` and `value` key (two per tag) taken from the stack instead of
-/// interned again.
+/// rehashes), its keys and every `name` and `value` key (two per tag) taken from the list of
+/// [`MESSAGE_KEYS`] instead of interned again.
 ///
 /// # Safety
 /// As [`push`].
@@ -33,26 +101,36 @@ pub(crate) unsafe fn push_message(l: *mut lua_State, msg: &Value) {
         let Value::Object(fields) = msg else {
             return push(l, msg, 0);
         };
-        if lua_checkstack(l, 5) == 0 {
+        if lua_checkstack(l, 6) == 0 {
             luaL_error(l, c"value nested too deeply".as_ptr());
         }
-        lua_pushlstring(l, c"name".as_ptr(), 4);
-        let name = lua_gettop(l);
-        lua_pushlstring(l, c"value".as_ptr(), 5);
+        let keys = lua_gettop(l) + 1;
+        let listed = lua_rawgeti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY) == LUA_TTABLE;
+        let key = |l: *mut lua_State, k: &str| match message_key(k) {
+            Some(i) if listed => {
+                lua_rawgeti(l, keys, i);
+            }
+            _ => {
+                lua_pushlstring(l, k.as_ptr().cast::<c_char>(), k.len());
+            }
+        };
+        key(l, "name");
+        key(l, "value");
+        let name = keys + 1;
         let tags = fields
             .get("Tags")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         let room = (fields.len() + tags + 3).min(c_int::MAX as usize) as c_int;
         lua_createtable(l, 0, room);
-        for (key, item) in fields {
-            lua_pushlstring(l, key.as_ptr().cast::<c_char>(), key.len());
+        for (k, item) in fields {
+            key(l, k);
             push_keyed(l, item, 1, name, name + 1);
             lua_rawset(l, -3);
         }
-        // The message table in place of the two keys.
-        lua_rotate(l, name, 1);
-        lua_settop(l, name);
+        // The message table in place of the list and the two keys.
+        lua_rotate(l, keys, 1);
+        lua_settop(l, keys);
     }
 }
 
@@ -289,5 +367,21 @@ unsafe fn table(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, St
             fields.insert(key, item?);
         }
         Ok(Value::Object(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The positions `push_message` fetches are those `keep_message_keys` fills.
+    #[test]
+    fn message_keys_are_found_where_they_are_kept() {
+        for (i, key) in MESSAGE_KEYS.iter().enumerate() {
+            assert_eq!(message_key(key), Some(i as lua_Integer + 1), "{key}");
+        }
+        for other in ["", "id", "Tag", "Names", "Action"] {
+            assert_eq!(message_key(other), None, "{other}");
+        }
     }
 }

@@ -48,6 +48,7 @@ const ENV_KEY: lua_Integer = 4;
 /// The registry key of the list that keeps everything in that table's tree referenced while
 /// its record ([`EnvTree`]) is kept.
 const PINS_KEY: lua_Integer = 5;
+// (Registry key 6 holds the message keys: `convert::MESSAGE_KEYS_KEY`.)
 /// Messages kept for replay before a checkpoint is forced regardless of gas.
 const MAX_REPLAY: usize = 4096;
 
@@ -268,6 +269,8 @@ unsafe extern "C" fn open_libs(l: *mut lua_State) -> c_int {
             lua_pop(l, 1);
         }
     }
+    // SAFETY: as above.
+    unsafe { convert::keep_message_keys(l) };
     0
 }
 
@@ -518,11 +521,41 @@ impl LuaInstance {
         let extent = self.checkpoint.len() as u64;
         if self.gas_since >= extent || self.since.len() >= MAX_REPLAY {
             self.checkpoint = self.arena.snapshot();
-            self.since.clear();
+            let capacity = self.since.capacity();
+            let_go(std::mem::replace(
+                &mut self.since,
+                Vec::with_capacity(capacity),
+            ));
             self.gas_since = 0;
         } else {
             self.since.push((msg, Arc::clone(env)));
         }
+    }
+}
+
+/// Drops messages no longer needed for replay on a thread of its own. A batch is up to
+/// [`MAX_REPLAY`] JSON trees, most of them built on the thread that read the schedule; freeing
+/// them where they are let go of would stop evaluation for as long as dozens of messages take.
+/// When no such thread can be had they are dropped here.
+fn let_go(messages: Vec<(Value, Arc<Value>)>) {
+    type Batch = Vec<(Value, Arc<Value>)>;
+    static DROPPER: std::sync::OnceLock<Option<std::sync::mpsc::SyncSender<Batch>>> =
+        std::sync::OnceLock::new();
+    let dropper = DROPPER.get_or_init(|| {
+        // Few batches in flight: the memory they hold stays bounded.
+        let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
+        std::thread::Builder::new()
+            .name("aorta-lua-drop".into())
+            .spawn(move || receive.into_iter().for_each(drop))
+            .ok()
+            .map(|_| send)
+    });
+    if messages.is_empty() {
+        return;
+    }
+    if let Some(dropper) = dropper {
+        // A dropper that is gone hands the batch back, to be dropped here.
+        let _ = dropper.send(messages);
     }
 }
 

@@ -416,3 +416,132 @@ fn small_pages_give_the_same_evaluations() {
         .expect("the last result");
     assert_eq!(output(&result), "19");
 }
+
+fn records(cu: &aorta_cu::ComputeUnit, pid: ProcessId) -> Vec<EvaluationRecord> {
+    cu.results(
+        pid,
+        &EvalRange {
+            from: None,
+            to: None,
+            descending: false,
+            limit: 10_000,
+            cron_only: false,
+            skip_errors: false,
+        },
+    )
+    .expect("results")
+    .0
+}
+
+#[test]
+/// A long run hands its evaluations to a second thread, which makes the records and the
+/// digest; runs of one message make them on the evaluating thread. Both give the same records,
+/// failures included, and the same digest, and the records of the long run are all saved.
+fn long_runs_and_single_steps_make_the_same_records() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[]);
+    let sent: Vec<_> = (0..150)
+        .map(|n| net.send(pid, if n % 9 == 8 { "Fail" } else { "Count" }, ""))
+        .collect();
+    for id in &sent {
+        net.cu
+            .result(*id, pid)
+            .expect("the result, one message at a time");
+    }
+    let stepped = net.cu.digest(pid).expect("digest");
+    assert_eq!(stepped.evaluations, 151);
+    let whole = crate::Net::cu_over(
+        Arc::new(net.su.clone()),
+        &net.store,
+        &net.clock,
+        Config::default(),
+    );
+    assert_eq!(whole.digest(pid).expect("digest in one run"), stepped);
+    let (one, other) = (records(&net.cu, pid), records(&whole, pid));
+    assert_eq!(one.len(), 151);
+    assert_eq!(one, other);
+    assert_eq!(one.iter().filter(|r| r.errored).count(), 16);
+    // The last record is the 134th count after the spawn's.
+    assert_eq!(output(&one[150].result_value()), "135");
+}
+
+/// Results kept in memory, whose saves fail while `failing` is set.
+struct Flaky {
+    inner: aorta_cu::MemoryResults,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl aorta_api::ResultStore for Flaky {
+    fn save(&self, records: Vec<EvaluationRecord>) -> Result<(), aorta_api::Error> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(aorta_api::Error::Remote {
+                unit: "results".into(),
+                status: 507,
+                reason: "the disk is full".into(),
+            });
+        }
+        self.inner.save(records)
+    }
+
+    fn by_message(
+        &self,
+        process: ProcessId,
+        message: aorta_types::Id,
+    ) -> Result<Option<EvaluationRecord>, aorta_api::Error> {
+        self.inner.by_message(process, message)
+    }
+
+    fn range(
+        &self,
+        process: ProcessId,
+        range: &EvalRange,
+    ) -> Result<(Vec<EvaluationRecord>, bool), aorta_api::Error> {
+        self.inner.range(process, range)
+    }
+}
+
+#[test]
+/// Records that cannot be saved fail the request with the store's reason, whether they were
+/// made on the evaluating thread or on the second one. Once the store works again, the next
+/// request rebuilds the process and saves every record: the same records and digest as a CU
+/// that never failed.
+fn failed_saves_fail_the_request_and_lose_nothing() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[]);
+    let flaky = Arc::new(Flaky {
+        inner: aorta_cu::MemoryResults::new(),
+        failing: true.into(),
+    });
+    let cu = aorta_cu::ComputeUnit::new(
+        aorta_cu::Parts {
+            scheduler: Arc::new(net.su.clone()),
+            weave: Arc::new(net.store.clone()),
+            chain: net.clock.clone(),
+            results: flaky.clone(),
+            runtimes: vec![Arc::new(aorta_vm_lua::LuaRuntime::default())],
+            checkpoints: None,
+        },
+        Config {
+            save_batch: 50,
+            ..Config::default()
+        },
+    );
+    // One message (records made here), then 200 more (made on the second thread).
+    for count in [1, 200] {
+        for _ in 0..count {
+            net.send(pid, "Count", "");
+        }
+        let error = cu.evaluate(pid).expect_err("the save fails");
+        assert!(error.to_string().contains("the disk is full"), "{error}");
+    }
+    flaky
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        cu.digest(pid).expect("digest"),
+        net.cu.digest(pid).expect("digest")
+    );
+    let saved = records(&cu, pid);
+    assert_eq!(saved.len(), 202);
+    assert_eq!(saved, records(&net.cu, pid));
+}

@@ -1,0 +1,203 @@
+//! Evaluations made into records off the evaluating thread.
+//!
+//! Once a message is evaluated, its result object is written as JSON, folded into the state
+//! digest, and saved with its record. None of that feeds the next evaluation. So during a
+//! long run (a rebuild, a verification, a process catching up) the evaluating thread hands the
+//! evaluations over in batches and goes on with the next message. A second thread does the
+//! rest, in order, and the two cores each take about half of a simple message's cost. A short
+//! run (fewer than a batch) is finished on the evaluating thread, without a thread to start.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use aorta_api::{EvaluationRecord, ResultStore};
+use aorta_types::ProcessId;
+use aorta_vm::Evaluation;
+
+use crate::stream::{RecordHead, result_json};
+use crate::{Error, digest};
+
+/// Evaluations handed over together: enough to make a hand-over's cost small, few enough
+/// that the second thread starts early.
+const BATCH: usize = 64;
+
+/// Batches that may wait for the second thread: how far evaluation may run ahead of it.
+const QUEUE: usize = 32;
+
+/// An evaluated message whose record is still to be made.
+pub(crate) struct Done {
+    pub head: RecordHead,
+    pub evaluation: Evaluation,
+}
+
+/// Makes records, in order, and the running digest.
+struct Fold {
+    process: ProcessId,
+    digest: [u8; 32],
+    results: Option<Arc<dyn ResultStore>>,
+    save_batch: usize,
+    records: Vec<EvaluationRecord>,
+    /// The first save that failed: nothing is saved after it.
+    failed: Option<Error>,
+    failing: Arc<AtomicBool>,
+}
+
+impl Fold {
+    fn take(&mut self, batch: Vec<Done>) {
+        for Done { head, evaluation } in batch {
+            let (result, errored) = result_json(evaluation);
+            let result = result.to_string();
+            self.digest = digest::next(&self.digest, &head.key, &result);
+            if self.results.is_some() && self.failed.is_none() {
+                self.records.push(EvaluationRecord {
+                    process: self.process,
+                    key: head.key,
+                    message: head.message,
+                    nonce: head.nonce,
+                    block_height: head.block_height,
+                    result: result.into(),
+                    errored,
+                });
+                if self.records.len() >= self.save_batch {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some(results) = &self.results else {
+            return;
+        };
+        if self.records.is_empty() || self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = results.save(std::mem::take(&mut self.records)) {
+            self.failed = Some(e.into());
+            self.failing.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Takes a stream's evaluations in order, and makes and saves their records.
+pub(crate) struct Finisher {
+    pending: Vec<Done>,
+    /// The fold, while no thread has taken it.
+    fold: Option<Fold>,
+    thread: Option<(SyncSender<Vec<Done>>, JoinHandle<Fold>)>,
+    failing: Arc<AtomicBool>,
+    /// Why the records cannot be made (no thread could be started).
+    broken: Option<String>,
+}
+
+impl Finisher {
+    /// Starts from the stream's digest; records are saved to `results` in batches of
+    /// `save_batch` (`None`: made for the digest alone, then dropped).
+    pub fn new(
+        process: ProcessId,
+        digest: [u8; 32],
+        results: Option<Arc<dyn ResultStore>>,
+        save_batch: usize,
+    ) -> Self {
+        let failing = Arc::new(AtomicBool::new(false));
+        Self {
+            pending: Vec::new(),
+            fold: Some(Fold {
+                process,
+                digest,
+                results,
+                save_batch: save_batch.max(1),
+                records: Vec::new(),
+                failed: None,
+                failing: Arc::clone(&failing),
+            }),
+            thread: None,
+            failing,
+            broken: None,
+        }
+    }
+
+    /// Takes the next evaluation.
+    pub fn push(&mut self, done: Done) {
+        self.pending.push(done);
+        if self.pending.len() >= BATCH {
+            self.hand_over();
+        }
+    }
+
+    /// Whether a save has failed: evaluating further would only be lost.
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    fn hand_over(&mut self) {
+        let batch = std::mem::take(&mut self.pending);
+        if self.thread.is_none() {
+            let Some(mut fold) = self.fold.take() else {
+                return;
+            };
+            let (send, receive) = sync_channel::<Vec<Done>>(QUEUE);
+            let spawned = std::thread::Builder::new()
+                .name("aorta-cu-records".into())
+                .spawn(move || {
+                    while let Ok(batch) = receive.recv() {
+                        fold.take(batch);
+                    }
+                    fold
+                });
+            match spawned {
+                Ok(handle) => self.thread = Some((send, handle)),
+                Err(e) => {
+                    self.broken = Some(format!("no thread to make records on: {e}"));
+                    self.failing.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+        if let Some((send, _)) = &self.thread
+            && send.send(batch).is_err()
+        {
+            // The thread is gone (it panicked): `finish` says so.
+            self.failing.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes and saves the records still pending; answers the digest after the last
+    /// evaluation taken.
+    ///
+    /// # Errors
+    /// The first save that failed (records after it were not saved), or a thread that could
+    /// not be started or panicked: then the digest is lost and the stream must be rebuilt.
+    pub fn finish(mut self) -> Result<[u8; 32], Error> {
+        let broken = |what: String| Error::Runtime(aorta_vm::Error::Broken(what));
+        if let Some(what) = self.broken.take() {
+            return Err(broken(what));
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut fold = match self.thread.take() {
+            Some((send, handle)) => {
+                // A failed send means the thread is gone; joining says how.
+                let _ = send.send(pending);
+                drop(send);
+                handle
+                    .join()
+                    .map_err(|_| broken("the thread making records panicked".into()))?
+            }
+            None => {
+                let mut fold = self
+                    .fold
+                    .take()
+                    .ok_or_else(|| broken("records were finished twice".into()))?;
+                fold.take(pending);
+                fold
+            }
+        };
+        fold.flush();
+        match fold.failed {
+            Some(e) => Err(e),
+            None => Ok(fold.digest),
+        }
+    }
+}
