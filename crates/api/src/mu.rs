@@ -81,7 +81,8 @@ pub trait ComputeApi: Send + Sync {
 
     /// `GET /evaluations/{pid}?from=&to=&limit=` (aorta's own): a page `{pageInfo, edges}` of
     /// every evaluation in key order, crons and errors included, after the cursor `from` and up
-    /// to the cursor `to`.
+    /// to the cursor `to`, as the JSON text served (a verifier compares each result's text
+    /// before it parses any).
     ///
     /// # Errors
     /// Evaluation or transport failures; a CU without it answers [`Error::Rejected`].
@@ -91,7 +92,7 @@ pub trait ComputeApi: Send + Sync {
         from: Option<&str>,
         to: Option<&str>,
         limit: usize,
-    ) -> Result<Value, Error> {
+    ) -> Result<String, Error> {
         let _ = (from, to, limit);
         Err(Error::Rejected {
             reason: format!("this CU serves no evaluations list (process {process})"),

@@ -5,7 +5,9 @@
 //!
 //! One process on the default module counts `Action = Count` messages (an aos handler that adds
 //! one to a global). They are scheduled through a real SU (in-memory store). Side by side:
-//! * the serving CU's cold rebuild of the process, in-process: the evaluation floor;
+//! * cold rebuilds of the process, in-process, each by a new CU: the evaluation floor. This
+//!   machine's speed swings by up to 1.5x from one minute to the next (another tenant on the
+//!   host), so there are several, and the best and the median are shown;
 //! * the verification `aorta verify` runs ([`aorta_cu::verify::Verifier`]), over HTTP exactly as
 //!   the command does: SU pages, the module from the gateway, the serving CU's evaluations and
 //!   digest; every result compared field by field;
@@ -30,6 +32,8 @@ use aorta_vm_lua::{FORMAT, LuaRuntime, default_module};
 
 /// 1 000 000 messages in 10 s.
 const TARGET: f64 = 100_000.0;
+/// Cold rebuilds, each by a new CU.
+const REBUILDS: usize = 7;
 
 struct Node {
     su: Scheduler,
@@ -155,6 +159,10 @@ fn verify(process: ProcessId, serving: &dyn aorta_api::ComputeApi, parts: Parts)
     (start.elapsed().as_secs_f64(), report)
 }
 
+fn verdict(seconds: f64) -> &'static str {
+    if seconds < 10.0 { "met" } else { "NOT met" }
+}
+
 fn main() {
     let mode = Mode::from_env();
     mode.banner("aorta verify bench");
@@ -184,10 +192,19 @@ fn main() {
     );
     let evaluations = count + 1;
 
+    let rounds = if mode.smoke { 1 } else { REBUILDS };
+    let mut rebuilds: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let cu = ComputeUnit::new(node.parts(), Config::default());
+            let start = Instant::now();
+            cu.evaluate(pid).expect("a new CU evaluates");
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    rebuilds.sort_by(f64::total_cmp);
+    let (rebuild, median) = (rebuilds[0], rebuilds[rebuilds.len() / 2]);
     let serving = ComputeUnit::new(node.parts(), Config::default());
-    let start = Instant::now();
     serving.evaluate(pid).expect("the serving CU evaluates");
-    let rebuild = start.elapsed().as_secs_f64();
 
     eprintln!("phase: verify in-process");
     let (in_process, report) = verify(pid, &serving, node.parts());
@@ -213,9 +230,18 @@ fn main() {
     let mut table = Table::default();
     table.print([
         Row {
-            case: format!("cold rebuild of a {count}-message counter process, in-process"),
+            case: format!(
+                "cold rebuild of a {count}-message counter process, in-process: best of {rounds}"
+            ),
             ops: evaluations,
             secs: rebuild,
+            fsyncs: None,
+            limit: Some((TARGET, "target".into())),
+        },
+        Row {
+            case: format!("the same: median of {rounds}"),
+            ops: evaluations,
+            secs: median,
             fsyncs: None,
             limit: Some((TARGET, "target".into())),
         },
@@ -237,10 +263,13 @@ fn main() {
     println!();
     let rate = evaluations as f64 / over_http;
     let projected = 1_000_000.0 / (evaluations as f64 / rebuild);
+    let at_median = 1_000_000.0 / (evaluations as f64 / median);
     println!(
         "aorta verify: {rate:.0} messages/s; a cold rebuild of 1 000 000 simple messages \
-         projects to {projected:.0} s (target < 10 s: {})",
-        if projected < 10.0 { "met" } else { "NOT met" }
+         projects to {projected:.1} s at the best rebuild, {at_median:.1} s at the median \
+         (target < 10 s: {} at the best, {} at the median)",
+        verdict(projected),
+        verdict(at_median),
     );
     if mode.smoke {
         println!("(smoke mode: figures are not measurements)");

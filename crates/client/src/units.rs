@@ -127,14 +127,17 @@ impl ComputeApi for CuClient {
         from: Option<&str>,
         to: Option<&str>,
         limit: usize,
-    ) -> Result<Value, aorta_api::Error> {
+    ) -> Result<String, aorta_api::Error> {
         let mut path = format!("/evaluations/{process}?limit={limit}");
         for (name, value) in [("from", from), ("to", to)] {
             if let Some(value) = value {
                 path.push_str(&format!("&{name}={}", encode_component(value)));
             }
         }
-        self.http.get_json(&path, process.id())
+        let body = self.http.get_bytes(&path, None, process.id())?;
+        String::from_utf8(body).map_err(|_| aorta_api::Error::Rejected {
+            reason: format!("the evaluations of {process} are not UTF-8 text"),
+        })
     }
 }
 

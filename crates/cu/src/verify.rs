@@ -12,6 +12,8 @@ use std::sync::atomic::Ordering;
 
 use aorta_api::{ComputeApi, EvalBound, EvalKey, EvalRange, EvaluationRecord, ResultStore};
 use aorta_types::ProcessId;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::{ComputeUnit, Config, Error, Parts, StateDigest, cursor, digest};
@@ -235,22 +237,20 @@ fn compare(
     let mut served_cursor: Option<String> = None;
     let mut local_from: Option<EvalKey> = None;
     loop {
-        let mut page = serving
+        let text = serving
             .evaluations(process, served_cursor.as_deref(), Some(to_cursor), PAGE)
             .map_err(Error::upstream)?;
-        let edges = match page["edges"].take() {
-            Value::Array(edges) => edges,
-            _ => Vec::new(),
-        };
+        let page = read_page(&text)?;
+        let edges = &page.edges;
         let (local, _) = local_page(&local_from, edges.len().max(1))?;
-        if let Some(m) = compare_page(&edges, &local) {
+        if let Some(m) = compare_page(edges, &local) {
             return Ok(Some(m));
         }
-        if let Some(cursor) = edges.last().and_then(|e| e["cursor"].as_str()) {
-            served_cursor = Some(cursor.to_owned());
+        if let Some(last) = edges.last() {
+            served_cursor = Some(last.cursor.clone());
             local_from = local.get(edges.len() - 1).map(|r| r.key.clone());
         }
-        if edges.is_empty() || page["pageInfo"]["hasNextPage"] != Value::Bool(true) {
+        if edges.is_empty() || !page.page_info.has_next_page {
             // Whatever the recomputation has beyond the served pages is missing there.
             let (rest, _) = local_page(&local_from, 1)?;
             return Ok(rest.first().map(|r| Mismatch {
@@ -263,15 +263,70 @@ fn compare(
     }
 }
 
+/// A page of the serving CU's evaluations, as [`evaluations_json`] writes it.
+#[derive(Debug, Deserialize)]
+pub struct ServedPage<'a> {
+    /// Paging.
+    #[serde(rename = "pageInfo")]
+    pub page_info: ServedPageInfo,
+    /// The evaluations, in key order.
+    #[serde(borrow)]
+    pub edges: Vec<ServedEdge<'a>>,
+}
+
+/// Whether more evaluations follow a page.
+#[derive(Debug, Deserialize)]
+pub struct ServedPageInfo {
+    /// More follow.
+    #[serde(rename = "hasNextPage", default)]
+    pub has_next_page: bool,
+}
+
+/// One served evaluation: its place, and its result as the text served.
+#[derive(Debug, Deserialize)]
+pub struct ServedEdge<'a> {
+    /// Where the next page starts.
+    pub cursor: String,
+    /// The key's timestamp.
+    pub timestamp: u64,
+    /// The key's ordinate (nonce).
+    pub ordinate: u64,
+    /// The cron, for a cron message.
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// The scheduled message's id.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The result object, unparsed.
+    #[serde(borrow)]
+    pub node: &'a RawValue,
+}
+
+/// Reads a page of served evaluations.
+///
+/// # Errors
+/// [`Error::Upstream`] when it is not such a page.
+pub fn read_page(text: &str) -> Result<ServedPage<'_>, Error> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::Upstream(aorta_api::Error::Rejected {
+            reason: format!("the serving CU answered an unreadable page of evaluations: {e}"),
+        })
+    })
+}
+
 /// The first difference between a page of served evaluations and the recomputed ones.
-pub fn compare_page(served: &[Value], local: &[EvaluationRecord]) -> Option<Mismatch> {
+///
+/// A result whose text is the recomputed record's, byte for byte (what an aorta CU serves:
+/// records keep the canonical JSON text), is equal without being parsed; any other is parsed
+/// and compared field by field.
+pub fn compare_page(served: &[ServedEdge<'_>], local: &[EvaluationRecord]) -> Option<Mismatch> {
     for (i, edge) in served.iter().enumerate() {
         let key = EvalKey {
-            timestamp: edge["timestamp"].as_u64().unwrap_or_default(),
-            ordinate: edge["ordinate"].as_u64().unwrap_or_default(),
-            cron: edge["cron"].as_str().map(str::to_owned),
+            timestamp: edge.timestamp,
+            ordinate: edge.ordinate,
+            cron: edge.cron.clone(),
         };
-        let served_at = place(&key, edge["message"].as_str());
+        let served_at = place(&key, edge.message.as_deref());
         let Some(record) = local.get(i) else {
             return Some(Mismatch {
                 at: served_at,
@@ -301,9 +356,13 @@ pub fn compare_page(served: &[Value], local: &[EvaluationRecord]) -> Option<Mism
                 recomputed: recomputed.into(),
             });
         }
+        if edge.node.get() == &*record.result {
+            continue;
+        }
+        let theirs: Value = serde_json::from_str(edge.node.get()).unwrap_or(Value::Null);
         let mine = record.result_value();
         for field in FIELDS {
-            let theirs = edge["node"].get(field).unwrap_or(&Value::Null);
+            let theirs = theirs.get(field).unwrap_or(&Value::Null);
             let ours = mine.get(field).unwrap_or(&Value::Null);
             if theirs != ours {
                 return Some(Mismatch {
@@ -372,9 +431,14 @@ mod tests {
 
     fn edge(r: &EvaluationRecord, node: &Value) -> Value {
         json!({
+            "cursor": cursor::encode(&r.key, false),
             "timestamp": r.key.timestamp, "ordinate": r.key.ordinate, "cron": r.key.cron,
             "message": null, "node": node,
         })
+    }
+
+    fn page(edges: &[Value]) -> String {
+        json!({"pageInfo": {"hasNextPage": false}, "edges": edges}).to_string()
     }
 
     /// Equal pages pass; the first differing field, a missing evaluation on either side and an
@@ -385,27 +449,52 @@ mod tests {
         let b = json!({"Output": "b", "Messages": [{"Target": "x"}], "GasUsed": 1});
         let local = vec![record(0, None, &a), record(1, None, &b)];
         let served: Vec<Value> = local.iter().map(|r| edge(r, &r.result_value())).collect();
-        assert_eq!(compare_page(&served, &local), None);
+        let text = page(&served);
+        let edges = read_page(&text).expect("a page").edges;
+        assert_eq!(compare_page(&edges, &local), None);
 
         let mut changed = served.clone();
         changed[1]["node"]["Messages"] = json!([]);
-        let m = compare_page(&changed, &local).expect("a difference");
+        let text = page(&changed);
+        let m =
+            compare_page(&read_page(&text).expect("a page").edges, &local).expect("a difference");
         assert_eq!((m.at.as_str(), m.field.as_str()), ("nonce 1", "Messages"));
 
-        let m = compare_page(&served[..1], &local[1..]).expect("a difference");
+        let m = compare_page(&edges[..1], &local[1..]).expect("a difference");
         assert_eq!((m.at.as_str(), m.served.as_str()), ("nonce 0", "present"));
 
         let cron = record(0, Some("0-1-minute"), &a);
         let with_cron = vec![local[0].clone(), cron.clone()];
-        let m = compare_page(&served, &with_cron).expect("a difference");
+        let m = compare_page(&edges, &with_cron).expect("a difference");
         assert_eq!(m.at, "cron 0-1-minute at 1000 (after nonce 0)");
         assert_eq!(m.recomputed, "present");
 
-        let m = compare_page(&served, &local[..1]).expect("a difference");
+        let m = compare_page(&edges, &local[..1]).expect("a difference");
         assert_eq!(
             (m.at.as_str(), m.recomputed.as_str()),
             ("nonce 1", "missing")
         );
+    }
+
+    /// A result served as other text (spaces, another key order) is compared by its fields:
+    /// equal fields pass, and a field outside them (`GasUsed`) is left to the digest.
+    #[test]
+    fn results_in_other_text_are_compared_by_field() {
+        let a = json!({"Output": "a", "Messages": [], "GasUsed": 1});
+        let local = vec![record(0, None, &a)];
+        let served = edge(&local[0], &json!(null)).to_string().replace(
+            "\"node\":null",
+            "\"node\": { \"Messages\": [ ], \"GasUsed\": 2, \"Output\": \"a\" }",
+        );
+        assert!(served.contains("GasUsed\": 2"), "{served}");
+        let text = format!(r#"{{"pageInfo":{{"hasNextPage":false}},"edges":[{served}]}}"#);
+        let edges = read_page(&text).expect("a page").edges;
+        assert_eq!(compare_page(&edges, &local), None);
+        let other = text.replace("\"Output\": \"a\"", "\"Output\": \"b\"");
+        let m =
+            compare_page(&read_page(&other).expect("a page").edges, &local).expect("a difference");
+        assert_eq!((m.field.as_str(), m.served.as_str()), ("Output", "\"b\""));
+        assert!(read_page(r#"{"edges": [{"node": 1}]}"#).is_err());
     }
 
     /// The hand-assembled page is JSON whose edges compare equal to the records they came from.
@@ -413,16 +502,19 @@ mod tests {
     fn evaluations_page_is_json_that_compares_equal() {
         let a = json!({"Output": {"data": "a\n\"q\""}, "Messages": [], "GasUsed": 1});
         let records = vec![record(0, None, &a), record(1, Some("0-1-minute"), &a)];
-        let page: Value =
-            serde_json::from_str(&evaluations_json(&records, true)).expect("valid JSON");
+        let text = evaluations_json(&records, true);
+        let page: Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(page["pageInfo"]["hasNextPage"], true);
         let edges = page["edges"].as_array().expect("edges");
         assert_eq!(edges.len(), 2);
         assert_eq!(edges[1]["cron"], "0-1-minute");
         assert_eq!(edges[0]["node"], a);
-        assert_eq!(compare_page(edges, &records), None);
+        let served = read_page(&text).expect("a page");
+        assert!(served.page_info.has_next_page);
+        assert_eq!(served.edges[0].node.get(), &*records[0].result);
+        assert_eq!(compare_page(&served.edges, &records), None);
         assert_eq!(
-            cursor::decode(edges[1]["cursor"].as_str().expect("cursor")),
+            cursor::decode(&served.edges[1].cursor),
             Some(EvalBound::Key(records[1].key.clone()))
         );
         let empty: Value = serde_json::from_str(&evaluations_json(&[], false)).expect("JSON");

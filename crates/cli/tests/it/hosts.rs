@@ -385,8 +385,10 @@ fn scenario() {
     let cu1_client = CuClient::new(&url(CU1, PORT));
     let evaluations = |cu: &CuClient, pid: &str| -> Value {
         let process = ProcessId(pid.parse().expect("pid"));
-        cu.evaluations(process, None, None, 1000)
-            .expect("evaluations")
+        let page = cu
+            .evaluations(process, None, None, 1000)
+            .expect("evaluations");
+        serde_json::from_str(&page).expect("the page is JSON")
     };
     let before: Vec<_> = [&a, &b]
         .iter()
