@@ -141,13 +141,14 @@ impl Setup {
         let mut from = None;
         loop {
             let page = SchedulerApi::page(&self.su, pid, from, None, 1000).expect("page");
-            for edge in &page.edges {
+            let more = page.page_info.has_next_page;
+            for edge in page.edges {
                 let slot = Slot::read(pid, &edge.node.assignment).expect("slot");
-                let msg = edge.node.message.as_ref().expect("message");
+                let msg = edge.node.message.expect("message");
                 out.push(message::scheduled(msg, &slot));
                 from = Some(slot.timestamp);
             }
-            if !page.page_info.has_next_page {
+            if !more {
                 return out;
             }
         }
