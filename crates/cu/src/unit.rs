@@ -121,30 +121,52 @@ struct Streams {
 
 type ModuleKey = (Id, u64, u64);
 
-/// Reads schedule pages, and makes their messages ready, on a thread of its own: asked for
-/// the page after a timestamp while the evaluating thread works through the one before.
+/// Reads schedule pages, and makes their messages ready, on a thread of its own. Once asked for
+/// the page after a timestamp it reads on, page after page, up to [`PAGES_AHEAD`] pages ahead of
+/// the evaluating thread: a page's reading then never waits for the evaluation of the one before,
+/// which a thread sharing a core with the records thread could not keep up with otherwise.
 struct Pager {
     asks: std::sync::mpsc::Sender<u64>,
     pages: std::sync::mpsc::Receiver<(u64, Result<Prepared, aorta_api::Error>)>,
-    /// The page asked for and not yet taken.
-    asked: Option<u64>,
+    /// Reading on from an ask, until a last page.
+    reading: bool,
+}
+
+/// Pages read ahead and waiting.
+const PAGES_AHEAD: usize = 2;
+
+/// Where the page after this one starts, when there is one whose place can be read.
+fn next_after(page: &Prepared) -> Option<u64> {
+    match page.items.last() {
+        Some(Ok(last)) if page.has_next_page => Some(last.slot.timestamp),
+        // (A last entry that cannot be read is found, and refused, in its turn.)
+        _ => None,
+    }
 }
 
 impl Pager {
     fn start(parts: &Parts, process: ProcessId, to: Option<u64>, size: usize) -> Option<Self> {
         let (asks, asked) = std::sync::mpsc::channel::<u64>();
-        let (give, pages) = std::sync::mpsc::channel();
+        let (give, pages) = std::sync::mpsc::sync_channel(PAGES_AHEAD);
         let scheduler = Arc::clone(&parts.scheduler);
         let weave = Arc::clone(&parts.weave);
         std::thread::Builder::new()
             .name("aorta-cu-pages".into())
             .spawn(move || {
-                while let Ok(after) = asked.recv() {
-                    let page = scheduler
-                        .page(process, Some(after), to, size)
-                        .map(|page| prepare(process, page, &*weave));
-                    if give.send((after, page)).is_err() {
-                        break;
+                while let Ok(mut after) = asked.recv() {
+                    loop {
+                        let page = scheduler
+                            .page(process, Some(after), to, size)
+                            .map(|page| prepare(process, page, &*weave));
+                        let next = page.as_ref().ok().and_then(next_after);
+                        // The evaluating thread has gone: nothing more to read.
+                        if give.send((after, page)).is_err() {
+                            return;
+                        }
+                        match next {
+                            Some(next) => after = next,
+                            None => break,
+                        }
                     }
                 }
             })
@@ -152,21 +174,29 @@ impl Pager {
         Some(Self {
             asks,
             pages,
-            asked: None,
+            reading: false,
         })
     }
 
+    /// Asks for the pages from the one after `after` on, unless they are being read already.
     fn ask(&mut self, after: u64) {
-        if self.asked.is_none() && self.asks.send(after).is_ok() {
-            self.asked = Some(after);
+        if !self.reading && self.asks.send(after).is_ok() {
+            self.reading = true;
         }
     }
 
-    /// The page after `from`, when that is the one asked for (`None`: read it here).
+    /// The page after `from`: `None` when it is not the one read next (evaluation stopped
+    /// inside a page), and then this pager must be dropped.
     fn take(&mut self, from: Option<u64>) -> Option<Result<Prepared, aorta_api::Error>> {
-        let asked = self.asked.take()?;
+        if !self.reading {
+            return None;
+        }
         let (after, page) = self.pages.recv().ok()?;
-        (Some(asked) == from && after == asked).then_some(page)
+        if Some(after) != from {
+            return None;
+        }
+        self.reading = page.as_ref().ok().and_then(next_after).is_some();
+        Some(page)
     }
 }
 
@@ -749,7 +779,12 @@ impl ComputeUnit {
         let mut pager: Option<Pager> = None;
         'pages: loop {
             let from = stream.pos.left.map(|l| l.timestamp);
-            let page = match pager.as_mut().and_then(|p| p.take(from)) {
+            let ready = pager.as_mut().and_then(|p| p.take(from));
+            if ready.is_none() {
+                // Nothing read ahead, or read from another place: a new pager when needed.
+                pager = None;
+            }
+            let page = match ready {
                 Some(page) => page,
                 None => parts
                     .scheduler
@@ -757,15 +792,12 @@ impl ComputeUnit {
                     .map(|page| prepare(process, page, &*parts.weave)),
             }
             .map_err(Error::upstream)?;
-            // (A last entry that cannot be read is found, and refused, in its turn.)
-            if page.has_next_page
-                && let Some(Ok(last)) = page.items.last()
-            {
+            if let Some(after) = next_after(&page) {
                 if pager.is_none() {
                     pager = Pager::start(parts, process, to, config.page_size);
                 }
                 if let Some(pager) = &mut pager {
-                    pager.ask(last.slot.timestamp);
+                    pager.ask(after);
                 }
             }
             let mut progressed = false;

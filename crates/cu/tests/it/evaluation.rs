@@ -435,12 +435,15 @@ fn records(cu: &aorta_cu::ComputeUnit, pid: ProcessId) -> Vec<EvaluationRecord> 
 
 #[test]
 /// A long run hands its evaluations to a second thread, which makes the records and the
-/// digest; runs of one message make them on the evaluating thread. Both give the same records,
-/// failures included, and the same digest, and the records of the long run are all saved.
+/// digest, and reads pages ahead on a third; runs of one message make records on the
+/// evaluating thread and stop inside pages read ahead. Both give the same records, failures
+/// included, and the same digest, and the records of the long run are all saved.
 fn long_runs_and_single_steps_make_the_same_records() {
-    let net = Net::new();
+    // Small pages: the stepping CU stops inside pages its page thread has read on from.
+    let net = Net::with(|c| c.page_size = 7);
     let pid = net.spawn(net.probe, &[]);
-    let sent: Vec<_> = (0..150)
+    // More than a batch of hand-over (512), and failures in it.
+    let sent: Vec<_> = (0..600)
         .map(|n| net.send(pid, if n % 9 == 8 { "Fail" } else { "Count" }, ""))
         .collect();
     for id in &sent {
@@ -449,7 +452,7 @@ fn long_runs_and_single_steps_make_the_same_records() {
             .expect("the result, one message at a time");
     }
     let stepped = net.cu.digest(pid).expect("digest");
-    assert_eq!(stepped.evaluations, 151);
+    assert_eq!(stepped.evaluations, 601);
     let whole = crate::Net::cu_over(
         Arc::new(net.su.clone()),
         &net.store,
@@ -458,11 +461,11 @@ fn long_runs_and_single_steps_make_the_same_records() {
     );
     assert_eq!(whole.digest(pid).expect("digest in one run"), stepped);
     let (one, other) = (records(&net.cu, pid), records(&whole, pid));
-    assert_eq!(one.len(), 151);
+    assert_eq!(one.len(), 601);
     assert_eq!(one, other);
-    assert_eq!(one.iter().filter(|r| r.errored).count(), 16);
-    // The last record is the 134th count after the spawn's.
-    assert_eq!(output(&one[150].result_value()), "135");
+    assert_eq!(one.iter().filter(|r| r.errored).count(), 66);
+    // The last record is the 534th count after the spawn's.
+    assert_eq!(output(&one[600].result_value()), "535");
 }
 
 /// Results kept in memory, whose saves fail while `failing` is set.
@@ -526,8 +529,8 @@ fn failed_saves_fail_the_request_and_lose_nothing() {
             ..Config::default()
         },
     );
-    // One message (records made here), then 200 more (made on the second thread).
-    for count in [1, 200] {
+    // One message (records made here), then 600 more (made on the second thread).
+    for count in [1, 600] {
         for _ in 0..count {
             net.send(pid, "Count", "");
         }
@@ -542,6 +545,6 @@ fn failed_saves_fail_the_request_and_lose_nothing() {
         net.cu.digest(pid).expect("digest")
     );
     let saved = records(&cu, pid);
-    assert_eq!(saved.len(), 202);
+    assert_eq!(saved.len(), 602);
     assert_eq!(saved, records(&net.cu, pid));
 }
