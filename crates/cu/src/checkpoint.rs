@@ -59,6 +59,7 @@ impl Mark {
             }),
             crons_done: 0,
             link: Some((self.assignment, self.hash_chain)),
+            follows: None,
             last: Some((
                 EvalKey {
                     timestamp: self.timestamp,

@@ -33,6 +33,41 @@ pub(crate) struct Meta {
 /// An assignment's id and its `Hash-Chain` (absent on logs older than hash chains).
 pub(crate) type Link = (Id, Option<HashChain>);
 
+/// An assignment's place in the hash chain, read ahead of its turn (on the page thread), with
+/// the link after it worked out: what [`Stream::check`] needs, without hashing or decoding.
+pub(crate) struct Chained {
+    /// The assignment's id, or its text when that is not an id.
+    id: Result<Id, String>,
+    /// Its `Hash-Chain`: `None` when absent, `Err` when not a link.
+    chain: Option<Result<HashChain, ()>>,
+    /// The `Hash-Chain` the next assignment must carry, when this one has a readable one.
+    follows: Option<HashChain>,
+}
+
+/// A message's place, checked: the link it makes, and the one that must follow it when that
+/// was worked out ahead.
+pub(crate) struct Checked {
+    link: Link,
+    follows: Option<HashChain>,
+}
+
+impl Chained {
+    pub fn read(assignment_id: &str, slot: &Slot) -> Self {
+        let id = assignment_id
+            .parse::<Id>()
+            .map_err(|_| assignment_id.to_owned());
+        let chain = slot
+            .hash_chain
+            .as_deref()
+            .map(|text| text.parse::<HashChain>().map_err(|_| ()));
+        let follows = match (&id, &chain) {
+            (Ok(id), Some(Ok(chain))) => Some(HashChain::next(AssignmentId(*id), *chain)),
+            _ => None,
+        };
+        Self { id, chain, follows }
+    }
+}
+
 /// How far a stream has evaluated.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Position {
@@ -45,6 +80,9 @@ pub(crate) struct Position {
     pub crons_done: usize,
     /// The last assignment's id and `Hash-Chain`, to check the next link.
     pub link: Option<Link>,
+    /// The `Hash-Chain` that follows `link`, when it was worked out ahead (else it is worked
+    /// out from `link` when needed).
+    pub follows: Option<HashChain>,
     /// The last evaluation: its key and block height.
     pub last: Option<(EvalKey, u64)>,
     /// Evaluations so far (scheduled and cron).
@@ -104,7 +142,7 @@ impl Stream {
     /// Checks a scheduled message's place (nonce and hash chain); answers the link it makes,
     /// which [`Stream::scheduled`] records once the message is evaluated (a failure in between
     /// must leave the stream where it was).
-    pub fn check(&self, assignment_id: &str, slot: &Slot) -> Result<Link, Error> {
+    pub fn check(&self, chained: &Chained, slot: &Slot) -> Result<Checked, Error> {
         let process = self.process;
         if slot.nonce != self.pos.next_nonce {
             return Err(Error::ScheduleGap {
@@ -117,14 +155,14 @@ impl Stream {
             process,
             nonce: slot.nonce,
         };
-        let chain = match &slot.hash_chain {
-            Some(text) => {
-                let got: HashChain = text.parse().map_err(|_| invalid())?;
+        let chain = match chained.chain {
+            Some(Ok(got)) => {
                 let expected = match &self.pos.link {
                     None => HashChain::seed(process),
-                    Some((previous, Some(chain))) => {
-                        HashChain::next(AssignmentId(*previous), *chain)
-                    }
+                    Some((previous, Some(chain))) => self
+                        .pos
+                        .follows
+                        .unwrap_or_else(|| HashChain::next(AssignmentId(*previous), *chain)),
                     // A log from before hash chains: the chain starts here.
                     Some((_, None)) => got,
                 };
@@ -133,14 +171,19 @@ impl Stream {
                 }
                 Some(got)
             }
+            Some(Err(())) => return Err(invalid()),
             // Once a log has a chain it cannot drop it.
             None if matches!(self.pos.link, Some((_, Some(_)))) => return Err(invalid()),
             None => None,
         };
-        let id: Id = assignment_id
-            .parse()
-            .map_err(|_| Error::schedule(process, format!("assignment id {assignment_id:?}")))?;
-        Ok((id, chain))
+        let id = chained
+            .id
+            .clone()
+            .map_err(|text| Error::schedule(process, format!("assignment id {text:?}")))?;
+        Ok(Checked {
+            link: (id, chain),
+            follows: chained.follows,
+        })
     }
 
     /// Evaluates one message and hands the result to `out`, which makes its record and moves
@@ -223,7 +266,7 @@ impl Stream {
         msg: Value,
         id: Id,
         slot: &Slot,
-        link: Link,
+        checked: Checked,
         out: &mut Finisher,
     ) -> Result<bool, Error> {
         let errored = self.evaluate(
@@ -242,7 +285,8 @@ impl Stream {
             out,
         )?;
         self.pos.next_nonce = slot.nonce + 1;
-        self.pos.link = Some(link);
+        self.pos.link = Some(checked.link);
+        self.pos.follows = checked.follows;
         self.pos.left = Some(Left {
             timestamp: slot.timestamp,
             block_height: slot.block_height,

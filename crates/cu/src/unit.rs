@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::cron::Crons;
 use crate::finisher::Finisher;
 use crate::message::{self, Slot};
-use crate::stream::{Meta, Stream, result_json};
+use crate::stream::{Chained, Meta, Stream, result_json};
 use crate::{Config, Error, checkpoint};
 
 /// What a CU is built from: where it reads the log and modules, where it keeps results, and
@@ -210,7 +210,7 @@ struct Prepared {
 /// One scheduled message of a page.
 struct Item {
     slot: Slot,
-    assignment: String,
+    chained: Chained,
     exclude_data: bool,
     body: Body,
 }
@@ -246,8 +246,8 @@ fn prepare(process: ProcessId, page: SchedulePage, weave: &dyn Weave) -> Prepare
                 None => Body::Fetch,
             };
             Ok(Item {
+                chained: Chained::read(&assignment.id, &slot),
                 slot,
-                assignment: assignment.id,
                 exclude_data,
                 body,
             })
@@ -811,7 +811,7 @@ impl ComputeUnit {
                     break 'pages;
                 }
                 progressed = true;
-                let link = stream.check(&item.assignment, slot)?;
+                let checked = stream.check(&item.chained, slot)?;
                 if !meta.crons.is_empty() {
                     let blocks = self.blocks(meta, stream, slot.timestamp)?;
                     self.count_crons(stream.crons_until(meta, slot.timestamp, &blocks, records)?);
@@ -823,7 +823,7 @@ impl ComputeUnit {
                         message::ready(process, message, slot, item.exclude_data)?
                     }
                 };
-                let errored = stream.scheduled(meta, msg, id, slot, link, records)?;
+                let errored = stream.scheduled(meta, msg, id, slot, checked, records)?;
                 self.count(1, errored);
                 if save {
                     self.checkpoint(stream, meta);
