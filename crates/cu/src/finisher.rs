@@ -4,8 +4,9 @@
 //! digest, and saved with its record. None of that feeds the next evaluation. So during a
 //! long run (a rebuild, a verification, a process catching up) the evaluating thread hands the
 //! evaluations over in batches and goes on with the next message. A second thread does the
-//! rest, in order, and the two cores each take about half of a simple message's cost. A short
-//! run (fewer than a batch) is finished on the evaluating thread, without a thread to start.
+//! rest, in order, on the other core (with the page thread, `unit.rs`), and the evaluating
+//! thread is left with little more than evaluation itself. A short run (fewer than a batch)
+//! is finished on the evaluating thread, without a thread to start.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +22,8 @@ use crate::{Error, digest};
 
 /// Evaluations handed over together. A hand-over can wake the records thread, and a thread
 /// just woken may take the evaluating thread's core for a moment: at 64 a batch, hand-overs
-/// were 6–9 % of a rebuild's time, at 512 about 2 %.
-pub(crate) const BATCH: usize = 512;
+/// were 6–9 % of a rebuild's time, at 512 1–4 %.
+const BATCH: usize = 512;
 
 /// Batches that may wait for the records thread: evaluation runs at most about 4 000 messages
 /// ahead of it (their results held in memory meanwhile).

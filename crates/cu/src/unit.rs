@@ -776,6 +776,11 @@ impl ComputeUnit {
         // The next page is read and its messages built on another thread while this one
         // evaluates: from a remote SU that hides the round trip, in-process it puts everything
         // but the evaluation itself on the second core.
+        let reaches = |slot: &Slot| match &target {
+            Target::Nonce(n, _) => slot.nonce >= *n,
+            Target::Until(k) => slot.nonce >= k.ordinate,
+            Target::Latest => false,
+        };
         let mut pager: Option<Pager> = None;
         'pages: loop {
             let from = stream.pos.left.map(|l| l.timestamp);
@@ -792,7 +797,9 @@ impl ComputeUnit {
                     .map(|page| prepare(process, page, &*parts.weave)),
             }
             .map_err(Error::upstream)?;
-            if let Some(after) = next_after(&page) {
+            // Pages are read ahead unless the target is on this one.
+            let ends_here = matches!(page.items.last(), Some(Ok(last)) if reaches(&last.slot));
+            if let Some(after) = next_after(&page).filter(|_| !ends_here) {
                 if pager.is_none() {
                     pager = Pager::start(parts, process, to, config.page_size);
                 }
@@ -832,12 +839,7 @@ impl ComputeUnit {
                     // `finish` answers why.
                     return Ok(());
                 }
-                let reached = match &target {
-                    Target::Nonce(n, _) => slot.nonce >= *n,
-                    Target::Until(k) => slot.nonce >= k.ordinate,
-                    Target::Latest => false,
-                };
-                if reached {
+                if reaches(slot) {
                     break 'pages;
                 }
             }

@@ -541,6 +541,9 @@ fn let_go(messages: Vec<(Value, Arc<Value>)>) {
     type Batch = Vec<(Value, Arc<Value>)>;
     static DROPPER: std::sync::OnceLock<Option<std::sync::mpsc::SyncSender<Batch>>> =
         std::sync::OnceLock::new();
+    if messages.is_empty() {
+        return;
+    }
     let dropper = DROPPER.get_or_init(|| {
         // Few batches in flight: the memory they hold stays bounded.
         let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
@@ -550,9 +553,6 @@ fn let_go(messages: Vec<(Value, Arc<Value>)>) {
             .ok()
             .map(|_| send)
     });
-    if messages.is_empty() {
-        return;
-    }
     if let Some(dropper) = dropper {
         // A dropper that is gone hands the batch back, to be dropped here.
         let _ = dropper.send(messages);
