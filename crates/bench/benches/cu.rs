@@ -6,7 +6,8 @@
 //! SU's disk is not what is measured) and sent signed Transfers. Then fresh CUs evaluate them
 //! from the log: every page read, hash-chain link checked, message shaped, handled and recorded.
 //! Side by side: the same messages handed straight to the runtime (the floor the CU adds to),
-//! the CU on one thread, the CU on two threads, and the cold rebuild of one long process.
+//! the CU with one evaluating thread, with two, and the cold rebuild of one long process. (Each
+//! run also reads pages and makes records on threads of its own.)
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -260,18 +261,18 @@ fn main() {
             limit: None,
         },
         Row {
-            case: "CU from the SU log, 4 token processes, 1 thread".into(),
+            case: "CU from the SU log, 4 token processes, 1 evaluating thread".into(),
             ops: messages,
             secs: one,
             fsyncs: None,
             limit: Some((raw_rate, "runtime alone".into())),
         },
         Row {
-            case: "CU from the SU log, 4 token processes, 2 threads".into(),
+            case: "CU from the SU log, 4 token processes, 2 evaluating threads".into(),
             ops: messages,
             secs: two,
             fsyncs: None,
-            limit: Some((messages as f64 / one, "CU, 1 thread".into())),
+            limit: Some((messages as f64 / one, "CU, 1 evaluating thread".into())),
         },
         Row {
             case: format!("cold rebuild of one process with {long} transfers"),
