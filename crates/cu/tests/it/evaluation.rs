@@ -7,7 +7,7 @@ use aorta_cu::{Config, Error};
 use aorta_types::{Ed25519Signer, ProcessId, Signer};
 use serde_json::{Value, json};
 
-use crate::{Net, Tamper, user};
+use crate::{Net, Tamper, history, user};
 
 fn output(result: &Value) -> &str {
     result["Output"]
@@ -394,12 +394,7 @@ fn small_pages_give_the_same_evaluations() {
     }
     let paged = net.cu.digest(pid).expect("digest");
     assert_eq!(paged.evaluations, 21);
-    let whole = crate::Net::cu_over(
-        Arc::new(net.su.clone()),
-        &net.store,
-        &net.clock,
-        Config::default(),
-    );
+    let whole = net.fresh_cu();
     assert_eq!(whole.digest(pid).expect("digest"), paged);
     let outputs: Vec<String> = all(&net, pid, false, 100)
         .iter()
@@ -415,22 +410,6 @@ fn small_pages_give_the_same_evaluations() {
         .result(last.expect("sent"), pid)
         .expect("the last result");
     assert_eq!(output(&result), "19");
-}
-
-fn records(cu: &aorta_cu::ComputeUnit, pid: ProcessId) -> Vec<EvaluationRecord> {
-    cu.results(
-        pid,
-        &EvalRange {
-            from: None,
-            to: None,
-            descending: false,
-            limit: 10_000,
-            cron_only: false,
-            skip_errors: false,
-        },
-    )
-    .expect("results")
-    .0
 }
 
 #[test]
@@ -453,14 +432,9 @@ fn long_runs_and_single_steps_make_the_same_records() {
     }
     let stepped = net.cu.digest(pid).expect("digest");
     assert_eq!(stepped.evaluations, 601);
-    let whole = crate::Net::cu_over(
-        Arc::new(net.su.clone()),
-        &net.store,
-        &net.clock,
-        Config::default(),
-    );
+    let whole = net.fresh_cu();
     assert_eq!(whole.digest(pid).expect("digest in one run"), stepped);
-    let (one, other) = (records(&net.cu, pid), records(&whole, pid));
+    let (one, other) = (history(&net.cu, pid), history(&whole, pid));
     assert_eq!(one.len(), 601);
     assert_eq!(one, other);
     assert_eq!(one.iter().filter(|r| r.errored).count(), 66);
@@ -544,7 +518,7 @@ fn failed_saves_fail_the_request_and_lose_nothing() {
         cu.digest(pid).expect("digest"),
         net.cu.digest(pid).expect("digest")
     );
-    let saved = records(&cu, pid);
+    let saved = history(&cu, pid);
     assert_eq!(saved.len(), 602);
-    assert_eq!(saved, records(&net.cu, pid));
+    assert_eq!(saved, history(&net.cu, pid));
 }

@@ -182,6 +182,16 @@ impl Net {
         )
     }
 
+    /// Another CU over this SU and weave, with its own results and the default configuration.
+    pub fn fresh_cu(&self) -> ComputeUnit {
+        Self::cu_over(
+            Arc::new(self.su.clone()),
+            &self.store,
+            &self.clock,
+            Config::default(),
+        )
+    }
+
     /// Spawns a process of `module` with extra tags; time moves 1 s.
     pub fn spawn(&self, module: Id, extra: &[(&str, &str)]) -> ProcessId {
         let item = DataItemBuilder::new()
@@ -238,6 +248,23 @@ impl Net {
             .expect("durable");
         id
     }
+}
+
+/// Every evaluation of a process, errors and crons included, in key order.
+pub fn history(cu: &ComputeUnit, pid: ProcessId) -> Vec<aorta_api::EvaluationRecord> {
+    cu.results(
+        pid,
+        &aorta_api::EvalRange {
+            from: None,
+            to: None,
+            descending: false,
+            limit: 10_000,
+            cron_only: false,
+            skip_errors: false,
+        },
+    )
+    .expect("results")
+    .0
 }
 
 /// A scheduler that passes reads through, except that it can alter one assignment tag.

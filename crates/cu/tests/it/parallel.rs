@@ -1,29 +1,10 @@
 //! Many processes at once: parallel evaluation, shared evaluation of one process, eviction.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aorta_api::{EvalRange, EvaluationRecord};
-use aorta_cu::{ComputeUnit, Config};
 use aorta_types::{Id, ProcessId};
 
-use crate::Net;
-
-fn history(cu: &ComputeUnit, pid: ProcessId) -> Vec<EvaluationRecord> {
-    cu.results(
-        pid,
-        &EvalRange {
-            from: None,
-            to: None,
-            descending: false,
-            limit: 10_000,
-            cron_only: false,
-            skip_errors: false,
-        },
-    )
-    .expect("results")
-    .0
-}
+use crate::{Net, history};
 
 #[test]
 /// 1 000 processes with interleaved messages, evaluated by 4 threads asking for results in a
@@ -70,12 +51,7 @@ fn thousand_processes_in_parallel_equal_one_at_a_time() {
     let (memory, _) = net.cu.memory();
     assert!(memory <= 32 << 20, "within budget: {memory}");
 
-    let fresh = Net::cu_over(
-        Arc::new(net.su.clone()),
-        &net.store,
-        &net.clock,
-        Config::default(),
-    );
+    let fresh = net.fresh_cu();
     for pid in &pids {
         let one = history(&fresh, *pid);
         assert_eq!(one.len(), ROUNDS + 1);
