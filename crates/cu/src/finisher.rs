@@ -87,12 +87,17 @@ impl Fold {
 /// Takes a stream's evaluations in order, and makes and saves their records.
 pub(crate) struct Finisher {
     pending: Vec<Done>,
-    /// The fold, while no thread has taken it.
-    fold: Option<Fold>,
-    thread: Option<(SyncSender<Vec<Done>>, JoinHandle<Fold>)>,
+    state: State,
     failing: Arc<AtomicBool>,
-    /// Why the records cannot be made (no thread could be started).
-    broken: Option<String>,
+}
+
+enum State {
+    /// No batch handed over yet: the records are made here.
+    Here(Fold),
+    /// On the records thread.
+    Thread(SyncSender<Vec<Done>>, JoinHandle<Fold>),
+    /// No thread could be started (the records, and the digest, went with it).
+    Broken(String),
 }
 
 impl Finisher {
@@ -107,7 +112,7 @@ impl Finisher {
         let failing = Arc::new(AtomicBool::new(false));
         Self {
             pending: Vec::new(),
-            fold: Some(Fold {
+            state: State::Here(Fold {
                 process,
                 digest,
                 results,
@@ -116,9 +121,7 @@ impl Finisher {
                 failed: None,
                 failing: Arc::clone(&failing),
             }),
-            thread: None,
             failing,
-            broken: None,
         }
     }
 
@@ -137,33 +140,29 @@ impl Finisher {
 
     fn hand_over(&mut self) {
         let batch = std::mem::take(&mut self.pending);
-        if self.thread.is_none() {
-            let Some(mut fold) = self.fold.take() else {
-                return;
-            };
-            let (send, receive) = sync_channel::<Vec<Done>>(QUEUE);
-            let spawned = std::thread::Builder::new()
-                .name("aorta-cu-records".into())
-                .spawn(move || {
-                    while let Ok(batch) = receive.recv() {
-                        fold.take(batch);
-                    }
-                    fold
-                });
-            match spawned {
-                Ok(handle) => self.thread = Some((send, handle)),
-                Err(e) => {
-                    self.broken = Some(format!("no thread to make records on: {e}"));
-                    self.failing.store(true, Ordering::Relaxed);
-                    return;
+        let state = std::mem::replace(&mut self.state, State::Broken(String::new()));
+        self.state = match state {
+            State::Here(mut fold) => {
+                let (send, receive) = sync_channel::<Vec<Done>>(QUEUE);
+                let spawned = std::thread::Builder::new()
+                    .name("aorta-cu-records".into())
+                    .spawn(move || {
+                        while let Ok(batch) = receive.recv() {
+                            fold.take(batch);
+                        }
+                        fold
+                    });
+                match spawned {
+                    Ok(handle) => State::Thread(send, handle),
+                    Err(e) => State::Broken(format!("no thread to make records on: {e}")),
                 }
             }
-        }
-        if let Some((send, _)) = &self.thread
-            && send.send(batch).is_err()
-        {
-            // The thread is gone (it panicked): `finish` says so.
-            self.failing.store(true, Ordering::Relaxed);
+            other => other,
+        };
+        match &self.state {
+            State::Thread(send, _) if send.send(batch).is_ok() => {}
+            // A thread that is gone (it panicked) or was never had: `finish` says so.
+            _ => self.failing.store(true, Ordering::Relaxed),
         }
     }
 
@@ -173,29 +172,22 @@ impl Finisher {
     /// # Errors
     /// The first save that failed (records after it were not saved), or a thread that could
     /// not be started or panicked: then the digest is lost and the stream must be rebuilt.
-    pub fn finish(mut self) -> Result<[u8; 32], Error> {
+    pub fn finish(self) -> Result<[u8; 32], Error> {
         let broken = |what: String| Error::Runtime(aorta_vm::Error::Broken(what));
-        if let Some(what) = self.broken.take() {
-            return Err(broken(what));
-        }
-        let pending = std::mem::take(&mut self.pending);
-        let mut fold = match self.thread.take() {
-            Some((send, handle)) => {
+        let mut fold = match self.state {
+            State::Here(mut fold) => {
+                fold.take(self.pending);
+                fold
+            }
+            State::Thread(send, handle) => {
                 // A failed send means the thread is gone; joining says how.
-                let _ = send.send(pending);
+                let _ = send.send(self.pending);
                 drop(send);
                 handle
                     .join()
                     .map_err(|_| broken("the thread making records panicked".into()))?
             }
-            None => {
-                let mut fold = self
-                    .fold
-                    .take()
-                    .ok_or_else(|| broken("records were finished twice".into()))?;
-                fold.take(pending);
-                fold
-            }
+            State::Broken(what) => return Err(broken(what)),
         };
         fold.flush();
         match fold.failed {
