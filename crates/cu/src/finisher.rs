@@ -22,7 +22,7 @@ use crate::{Error, digest};
 
 /// Evaluations handed over together. A hand-over can wake the records thread, and a thread
 /// just woken may take the evaluating thread's core for a moment: at 64 a batch, hand-overs
-/// were 6–9 % of a rebuild's time, at 512 1–4 %.
+/// were 6–9 % of a rebuild's time, at 512 1–5 %.
 const BATCH: usize = 512;
 
 /// Batches that may wait for the records thread: evaluation runs at most about 4 000 messages
