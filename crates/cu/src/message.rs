@@ -77,9 +77,10 @@ fn from_fields(fields: &mut Map<String, Value>, owner: &str, tags: &[Tag]) {
     }
 }
 
-fn tags_json(tags: &[Tag]) -> Value {
+/// Tags as `{name, value}` objects (owned tags move their strings in).
+fn tags_json(tags: impl IntoIterator<Item = Tag>) -> Value {
     Value::Array(
-        tags.iter()
+        tags.into_iter()
             .map(|t| json!({"name": t.name, "value": t.value}))
             .collect(),
     )
@@ -89,16 +90,7 @@ fn tags_json(tags: &[Tag]) -> Value {
 pub fn scheduled(message: MessageItem, slot: &Slot) -> Value {
     let mut fields = Map::new();
     from_fields(&mut fields, &message.owner.address, &message.tags);
-    fields.insert(
-        "Tags".into(),
-        Value::Array(
-            message
-                .tags
-                .into_iter()
-                .map(|t| json!({"name": t.name, "value": t.value}))
-                .collect(),
-        ),
-    );
+    fields.insert("Tags".into(), tags_json(message.tags));
     fields.insert("Id".into(), message.id.into());
     fields.insert("Signature".into(), message.signature.into());
     fields.insert("Owner".into(), message.owner.address.into());
@@ -138,11 +130,11 @@ pub fn ready(
         .id
         .parse()
         .map_err(|_| Error::schedule(process, format!("message id {:?}", message.id)))?;
-    let mut msg = scheduled(message, slot);
+    let mut message = message;
     if exclude_data {
-        msg["Data"] = json!("");
+        message.data = String::new();
     }
-    Ok((msg, id))
+    Ok((scheduled(message, slot), id))
 }
 
 /// A cron message: from the process's owner to the process, with the cron's tags.
@@ -151,7 +143,7 @@ pub fn cron(process: &ProcessInner, tags: &[Tag], timestamp: u64, block_height: 
         "Owner": process.owner.address,
         "From": process.owner.address,
         "Target": process.process_id,
-        "Tags": tags_json(tags),
+        "Tags": tags_json(tags.iter().cloned()),
         "Timestamp": timestamp,
         "Block-Height": block_height,
         "Cron": true,
@@ -194,7 +186,7 @@ pub fn dry_run(
     for (name, value) in body {
         fields.insert(name, value);
     }
-    fields.insert("Tags".into(), tags_json(&tags));
+    fields.insert("Tags".into(), tags_json(tags.iter().cloned()));
     fields.remove("Forwarded-By");
     from_fields(&mut fields, &owner, &tags);
     fields.insert("Read-Only".into(), true.into());
@@ -207,12 +199,12 @@ pub fn env(process: &ProcessInner, module: &aorta_types::ao::Module, module_tags
         "Process": {
             "Id": process.process_id,
             "Owner": process.owner.address,
-            "Tags": tags_json(&process.tags),
+            "Tags": tags_json(process.tags.iter().cloned()),
         },
         "Module": {
             "Id": module.id.to_string(),
             "Owner": module.owner.to_string(),
-            "Tags": tags_json(module_tags),
+            "Tags": tags_json(module_tags.iter().cloned()),
         },
     })
 }

@@ -522,3 +522,37 @@ fn failed_saves_fail_the_request_and_lose_nothing() {
     assert_eq!(saved.len(), 602);
     assert_eq!(saved, history(&net.cu, pid));
 }
+
+#[test]
+/// An item assigned with `Exclude: Data` (spec §3.6) reaches the process without its data;
+/// assigned without it, with its data.
+fn assigned_items_leave_out_excluded_data() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[]);
+    let other = net.spawn(net.probe, &[]);
+    let data = |exclude: Vec<String>| {
+        let item = aorta_types::DataItemBuilder::new()
+            .target(other.id())
+            .tags([
+                aorta_types::Tag::new("Data-Protocol", "ao"),
+                aorta_types::Tag::new("Type", "Message"),
+                aorta_types::Tag::new("Action", "Echo"),
+            ])
+            .anchor(crate::anchor())
+            .data(b"secret".to_vec())
+            .sign(&user())
+            .expect("signs");
+        aorta_api::Weave::put(&net.store, &item).expect("on the weave");
+        net.clock.advance(1000);
+        net.su
+            .assign(pid, item.id(), exclude, false)
+            .expect("assigned")
+            .wait()
+            .expect("durable");
+        let result = net.cu.result(item.id(), pid).expect("result");
+        let seen: Value = serde_json::from_str(output(&result)).expect("Output is JSON");
+        seen["msg"]["Data"].clone()
+    };
+    assert_eq!(data(vec!["Data".into()]), json!(""));
+    assert_eq!(data(Vec::new()), json!("secret"));
+}
