@@ -813,7 +813,7 @@ mod avx2 {
                 }
             }
             let sum = _mm256_add_ps(_mm256_add_ps(e01, o01), _mm256_add_ps(e23, o23));
-            finish(sum, offsets)
+            (sum, offsets)
         }};
     }
 
@@ -831,35 +831,87 @@ mod avx2 {
         super::reduce8(lanes) + ((o[1] + o[3]) + (o[5] + o[7]))
     }
 
+    /// [`finish`] of eight rows at once: `sums[r]`, `offsets[r]` are row `r`'s, `out[r]` gets
+    /// its result. Each row's additions are [`finish`]'s, in its tree; only the lanes they
+    /// happen in differ, eight rows side by side.
+    #[inline(always)]
+    unsafe fn finish8(sums: &[__m256; 8], offsets: &[__m256; 8], out: &mut [f32; 8]) {
+        // SAFETY: the callers enabled AVX2; the store is of eight floats into eight.
+        unsafe {
+            // Row r's `a[i] + a[i+4]` (i = 0 … 3), two rows a register.
+            let u = |r: usize| {
+                let (a, b) = (sums[r], sums[r + 1]);
+                _mm256_add_ps(
+                    _mm256_permute2f128_ps(a, b, 0x20),
+                    _mm256_permute2f128_ps(a, b, 0x31),
+                )
+            };
+            // Then `u0 + u2` and `u1 + u3`: lanes [r, r, r+2, r+2 | r+1, r+1, r+3, r+3].
+            let v = |p: __m256, q: __m256| {
+                _mm256_add_ps(_mm256_shuffle_ps(p, q, 0x44), _mm256_shuffle_ps(p, q, 0xEE))
+            };
+            let (v0, v1) = (v(u(0), u(2)), v(u(4), u(6)));
+            // `(u0 + u2) + (u1 + u3)`: rows [0, 2, 4, 6 | 1, 3, 5, 7].
+            let sum = _mm256_add_ps(
+                _mm256_shuffle_ps(v0, v1, 0x88),
+                _mm256_shuffle_ps(v0, v1, 0xDD),
+            );
+            let sum = _mm256_permutevar8x32_ps(sum, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            // Row r's `(o1 + o3) + (o5 + o7)`: lanes 1 and 3 of each half side by side, then
+            // summed within halves, then the halves added: four rows a 128-bit register.
+            let w = |r: usize| {
+                let odd = |r: usize| _mm256_shuffle_ps(offsets[r], offsets[r + 1], 0xDD);
+                let (p, q) = (odd(r), odd(r + 2));
+                let m = _mm256_add_ps(_mm256_shuffle_ps(p, q, 0x88), _mm256_shuffle_ps(p, q, 0xDD));
+                _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1))
+            };
+            let offsets = _mm256_set_m128(w(4), w(0));
+            _mm256_storeu_ps(out.as_mut_ptr(), _mm256_add_ps(sum, offsets));
+        }
+    }
+
     /// `$out[i]` = row `i` of `$rows` · the input, with the module's own `blocks!` (the
     /// AVX2 one here, the AVX-512 one in `avx512`): one copy of the loop per type, so the block
     /// size and the unpacking are constants in each.
     macro_rules! each_row {
         ($dtype:expr, $rows:expr, $row_bytes:expr, $qx:expr, $out:expr, $vnni:expr) => {{
             let (rows, qx, out): (&[u8], _, &mut [f32]) = ($rows, $qx, $out);
+            match $dtype {
+                DType::Q8_0 => rows_of!(DType::Q8_0, rows, $row_bytes, qx, out, $vnni),
+                DType::Q4_0 => rows_of!(DType::Q4_0, rows, $row_bytes, qx, out, $vnni),
+                DType::Q4_1 => rows_of!(DType::Q4_1, rows, $row_bytes, qx, out, $vnni),
+                DType::F32 | DType::F16 => {}
+            }
+        }};
+    }
+
+    /// [`each_row!`] for one type: each row's loop leaves its lanes, which are reduced eight
+    /// rows at a time ([`finish8`]), so no row waits on its own horizontal sum.
+    macro_rules! rows_of {
+        ($dtype:expr, $rows:expr, $row_bytes:expr, $qx:expr, $out:expr, $vnni:expr) => {{
+            let (rows, qx, out): (&[u8], _, &mut [f32]) = ($rows, $qx, $out);
             // The bytes after each row, which its last group may read past its end.
             let total = rows.len();
-            let rows = rows.chunks_exact($row_bytes);
-            match $dtype {
-                DType::Q8_0 => {
-                    for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
-                        let after = total - (i + 1) * $row_bytes;
-                        *y = blocks!(DType::Q8_0, row, after, qx, $vnni);
+            let mut lanes = [[_mm256_setzero_ps(); 8]; 2];
+            for (c, outs) in out.chunks_mut(8).enumerate() {
+                let first = c * 8;
+                for (k, row) in rows[first * $row_bytes..]
+                    .chunks_exact($row_bytes)
+                    .take(outs.len())
+                    .enumerate()
+                {
+                    let after = total - (first + k + 1) * $row_bytes;
+                    let (sum, offsets) = blocks!($dtype, row, after, qx, $vnni);
+                    lanes[0][k] = sum;
+                    lanes[1][k] = offsets;
+                }
+                if let Ok(whole) = <&mut [f32; 8]>::try_from(&mut *outs) {
+                    finish8(&lanes[0], &lanes[1], whole);
+                } else {
+                    for (k, y) in outs.iter_mut().enumerate() {
+                        *y = finish(lanes[0][k], lanes[1][k]);
                     }
                 }
-                DType::Q4_0 => {
-                    for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
-                        let after = total - (i + 1) * $row_bytes;
-                        *y = blocks!(DType::Q4_0, row, after, qx, $vnni);
-                    }
-                }
-                DType::Q4_1 => {
-                    for (i, (y, row)) in out.iter_mut().zip(rows).enumerate() {
-                        let after = total - (i + 1) * $row_bytes;
-                        *y = blocks!(DType::Q4_1, row, after, qx, $vnni);
-                    }
-                }
-                DType::F32 | DType::F16 => {}
             }
         }};
     }
@@ -941,7 +993,7 @@ mod avx2 {
     pub mod avx512 {
         use std::arch::x86_64::*;
 
-        use super::{PREFETCH, finish};
+        use super::{PREFETCH, finish, finish8};
         use crate::dtype::DType;
 
         /// Two blocks' four-element partial sums (lanes 0–7: block `b`, 8–15: block `b+1`,
@@ -1068,7 +1120,7 @@ mod avx2 {
                 let sum = _mm512_add_ps(a, c);
                 let low = _mm512_castps512_ps256(sum);
                 let high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sum), 1));
-                finish(_mm256_add_ps(low, high), offsets)
+                (_mm256_add_ps(low, high), offsets)
             }};
         }
 
@@ -1190,7 +1242,7 @@ mod tests {
             for dtype in [DType::Q8_0, DType::Q4_0, DType::Q4_1] {
                 let w: Vec<f32> = (0..n).map(|_| lcg(&mut seed) + 0.3).collect();
                 let row = crate::dtype::quantize_row(dtype, &w);
-                let others: Vec<Vec<u8>> = (0..2)
+                let others: Vec<Vec<u8>> = (0..18)
                     .map(|_| {
                         let w: Vec<f32> = (0..n).map(|_| lcg(&mut seed) * 2.0).collect();
                         crate::dtype::quantize_row(dtype, &w)
@@ -1211,9 +1263,14 @@ mod tests {
                     (f64::from(scalar) - exact).abs() < 1e-3 * size,
                     "{dtype:?} × {blocks}: {scalar} vs {exact}"
                 );
-                // Three rows in one matrix: the first two rows' last groups read the next
-                // row's bytes in place, the third's are copied.
-                let rows: Vec<u8> = [&row[..], &others[0], &others[1]].concat();
+                // Nineteen rows in one matrix: each row's last group reads the next row's
+                // bytes in place but the last's, which are copied; the rows are finished
+                // eight at a time and then three alone.
+                let rows: Vec<u8> = [&row[..]]
+                    .into_iter()
+                    .chain(others.iter().map(Vec::as_slice))
+                    .collect::<Vec<_>>()
+                    .concat();
                 let expected: Vec<f32> = rows
                     .chunks_exact(row.len())
                     .map(|r| row_dot(Kernel::Scalar, dtype, r, &x, &qx))
@@ -1224,7 +1281,7 @@ mod tests {
                         scalar.to_bits(),
                         "{dtype:?} × {blocks} on {kernel:?}"
                     );
-                    let mut out = vec![0.0; 3];
+                    let mut out = vec![0.0; expected.len()];
                     matvec(kernel, dtype, &rows, row.len(), &x, &qx, &mut out);
                     let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                     assert_eq!(
