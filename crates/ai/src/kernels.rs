@@ -80,7 +80,7 @@ impl Kernel {
     }
 
     /// Whether the AVX2 loops may run (the other SIMD kernels use them for floats).
-    fn avx2(self) -> bool {
+    pub(crate) fn avx2(self) -> bool {
         self != Self::Scalar
     }
 }
@@ -235,6 +235,7 @@ pub struct QuantizedInput {
 impl QuantizedInput {
     /// Quantises `x` (its length a multiple of 32): `q = round(x / d)` with
     /// `d = max|x| / Q_MAX`.
+    #[inline(always)]
     pub fn quantize(&mut self, x: &[f32]) {
         for mut part in self.parts(x.len(), x.len().max(1).next_multiple_of(128)) {
             part.quantize(x);
@@ -245,6 +246,7 @@ impl QuantizedInput {
     /// multiple of 128: whole groups of four blocks), which may be quantised apart (by
     /// several threads) with the same result as [`QuantizedInput::quantize`]: part `i` takes
     /// values `i·part …`.
+    #[inline(always)]
     pub fn parts(&mut self, len: usize, part: usize) -> Vec<QuantizedPart<'_>> {
         assert!(
             part > 0 && part.is_multiple_of(128),
@@ -286,6 +288,7 @@ pub struct QuantizedPart<'a> {
 
 impl QuantizedPart<'_> {
     /// Quantises this part's values: `x` holds them from the first (more are ignored).
+    #[inline(always)]
     pub fn quantize(&mut self, x: &[f32]) {
         // Parts start at a group, so a block's place inside its part follows the same layout.
         for (b, block) in x.chunks_exact(32).take(self.blocks).enumerate() {
@@ -328,6 +331,25 @@ impl QuantizedPart<'_> {
             self.scales[b] = [d, d * sum as f32];
         }
     }
+}
+
+/// SwiGLU's activation in place, `gate = silu(gate) ⊙ up`, then `gate` quantised into `part`:
+/// compiled for AVX2 where the kernel has it (elementwise, so the same bits either way).
+pub fn swiglu(kernel: Kernel, gate: &mut [f32], up: &[f32], part: &mut QuantizedPart<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel.avx2() {
+        // SAFETY: the SIMD kernels are only chosen after the CPU reported AVX2.
+        return unsafe { avx2::swiglu(gate, up, part) };
+    }
+    swiglu_body(gate, up, part);
+}
+
+#[inline(always)]
+fn swiglu_body(gate: &mut [f32], up: &[f32], part: &mut QuantizedPart<'_>) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + exp(-*g)) * u;
+    }
+    part.quantize(gate);
 }
 
 /// One output of a matrix-vector product: the dot product of a weight row (`row` bytes of
@@ -949,6 +971,11 @@ mod avx2 {
         "avx2,avxvnni,f16c",
         true
     );
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn swiglu(gate: &mut [f32], up: &[f32], part: &mut super::QuantizedPart<'_>) {
+        super::swiglu_body(gate, up, part);
+    }
 
     #[target_feature(enable = "avx2")]
     pub unsafe fn stream(bytes: &[u8]) -> u64 {

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::Error;
 use crate::dtype::{DType, dequantize_into, dequantize_row};
 use crate::gguf::{Gguf, Value};
-use crate::kernels::{Kernel, QuantizedInput, QuantizedPart, dot, exp, matvec};
+use crate::kernels::{Kernel, QuantizedInput, QuantizedPart, dot, exp, matvec, swiglu};
 use crate::tokenizer::Tokenizer;
 
 /// The shape of a model.
@@ -691,6 +691,7 @@ impl Model {
     /// whole quantisation groups, each computing its range's rows of both matrices, their
     /// activation and quantisation: nothing is left for one thread alone between the two
     /// products, and every value is computed as it would be in one piece.
+    #[inline(always)]
     fn gate_up(&self, exec: &Exec, layer: &Layer, s: &mut Scratch) {
         let hidden = self.config.hidden;
         // Two ranges a thread: long runs of rows, which the prefetching loop streams best.
@@ -705,10 +706,7 @@ impl Model {
         let job = |(i, ((gate, up), mut part)): (usize, (Pair<'_>, QuantizedPart))| {
             self.rows(exec, &layer.gate, i * range, xb, qx, gate);
             self.rows(exec, &layer.up, i * range, xb, qx, up);
-            for (g, u) in gate.iter_mut().zip(&*up) {
-                *g = *g / (1.0 + exp(-*g)) * u;
-            }
-            part.quantize(gate);
+            swiglu(exec.kernel, gate, up, &mut part);
         };
         let jobs: Vec<_> = ranges.enumerate().collect();
         match &exec.pool {
@@ -738,7 +736,39 @@ impl Model {
         }
     }
 
+    /// [`Model::forward_body`] compiled for AVX2 where the kernel has it: the work between
+    /// products (attention, norms, activations, quantising) is plain Rust whose loops are
+    /// vectorised twice as wide. Elementwise IEEE arithmetic is exact whatever the width, and
+    /// no sum is reassociated, so both builds give the same bits.
     fn forward_here(
+        &self,
+        exec: &Exec,
+        token: u32,
+        kv: &mut (dyn KvCache + Send),
+        s: &mut Scratch,
+    ) -> Result<(), Error> {
+        #[cfg(target_arch = "x86_64")]
+        if exec.kernel.avx2() {
+            // SAFETY: the SIMD kernels are only chosen after the CPU reported AVX2.
+            return unsafe { self.forward_avx2(exec, token, kv, s) };
+        }
+        self.forward_body(exec, token, kv, s)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn forward_avx2(
+        &self,
+        exec: &Exec,
+        token: u32,
+        kv: &mut (dyn KvCache + Send),
+        s: &mut Scratch,
+    ) -> Result<(), Error> {
+        self.forward_body(exec, token, kv, s)
+    }
+
+    #[inline(always)]
+    fn forward_body(
         &self,
         exec: &Exec,
         token: u32,
@@ -843,6 +873,7 @@ impl Model {
 
     /// Rotates adjacent pairs of each head by `pos · freq` (GGUF llama and llama2.c layout);
     /// `rotation` holds `(sin, cos)` of each pair's angle at this position.
+    #[inline(always)]
     fn rope(&self, v: &mut [f32], rotation: &[(f32, f32)]) {
         let hd = self.config.head_dim();
         for head in v.chunks_exact_mut(hd) {
@@ -862,6 +893,7 @@ fn rope_frequencies(config: &Config) -> Vec<f32> {
         .collect()
 }
 
+#[inline(always)]
 fn rmsnorm(kernel: Kernel, out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
     let ss = dot(kernel, x, x) / x.len() as f32 + eps;
     let scale = 1.0 / ss.sqrt();
@@ -871,13 +903,14 @@ fn rmsnorm(kernel: Kernel, out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
 }
 
 /// In place; sums left to right.
+#[inline(always)]
 pub(crate) fn softmax(x: &mut [f32]) {
     let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut sum = 0f32;
+    // Apart from the sum, so that the exponentials vectorise.
     for v in x.iter_mut() {
         *v = exp(*v - max);
-        sum += *v;
     }
+    let sum = x.iter().fold(0f32, |sum, v| sum + v);
     for v in x.iter_mut() {
         *v /= sum;
     }
