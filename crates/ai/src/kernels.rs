@@ -352,6 +352,25 @@ fn swiglu_body(gate: &mut [f32], up: &[f32], part: &mut QuantizedPart<'_>) {
     part.quantize(gate);
 }
 
+/// Asks for the first [`WARM`] bytes of `bytes`, which the next matrix product starts with:
+/// issued before the work that comes between two products, so the memory is busy meanwhile.
+pub fn warm(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes[..bytes.len().min(WARM)].chunks(64) {
+        // SAFETY: SSE is in every x86-64 CPU, and a prefetch never faults.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
+/// How much of a matrix [`warm`] asks for: as far as the loops ask ahead.
+pub const WARM: usize = 4096;
+
 /// One output of a matrix-vector product: the dot product of a weight row (`row` bytes of
 /// `dtype`) with the input (`x` in floats, `qx` quantised).
 pub fn row_dot(kernel: Kernel, dtype: DType, row: &[u8], x: &[f32], qx: &QuantizedInput) -> f32 {

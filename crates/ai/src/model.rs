@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::Error;
 use crate::dtype::{DType, dequantize_into, dequantize_row};
 use crate::gguf::{Gguf, Value};
-use crate::kernels::{Kernel, QuantizedInput, QuantizedPart, dot, exp, matvec, swiglu};
+use crate::kernels::{Kernel, QuantizedInput, QuantizedPart, dot, exp, matvec, swiglu, warm};
 use crate::tokenizer::Tokenizer;
 
 /// The shape of a model.
@@ -670,6 +670,11 @@ impl Model {
         }
     }
 
+    /// [`warm`]s the start of `w`.
+    fn warm(&self, w: &Tensor) {
+        warm(&self.storage.bytes()[w.offset..w.offset + w.bytes()]);
+    }
+
     /// `out[i]` = row `first + i` of `w` · the input.
     fn rows(
         &self,
@@ -818,6 +823,7 @@ impl Model {
                 &s.xb,
                 &s.qx,
             );
+            self.warm(&layer.o);
             self.rope(&mut s.q, &s.rotation);
             self.rope(&mut s.k, &s.rotation);
             {
@@ -852,6 +858,8 @@ impl Model {
             }
             s.qx.quantize(&s.xb);
             self.matmul(exec, &layer.o, &s.xb, &s.qx, &mut s.xb2);
+            self.warm(&layer.gate);
+            self.warm(&layer.up);
             for (x, d) in s.x.iter_mut().zip(&s.xb2) {
                 *x += d;
             }
@@ -859,6 +867,10 @@ impl Model {
             s.qx.quantize(&s.xb);
             self.gate_up(exec, layer, s);
             self.matmul(exec, &layer.down, &s.hb, &s.qh, &mut s.xb2);
+            match self.layers.get(l + 1) {
+                Some(next) => [&next.q, &next.k, &next.v].map(|w| self.warm(w)),
+                None => [(); 3].map(|()| self.warm(&self.output)),
+            };
             for (x, d) in s.x.iter_mut().zip(&s.xb2) {
                 *x += d;
             }
