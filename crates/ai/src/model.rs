@@ -733,31 +733,24 @@ impl Model {
         kv: &mut (dyn KvCache + Send),
         s: &mut Scratch,
     ) -> Result<(), Error> {
+        // [`Model::forward_body`] compiled for AVX2 where the kernel has it: the work between
+        // products (attention, norms, activations, quantising) is plain Rust whose loops are
+        // vectorised twice as wide. Elementwise IEEE arithmetic is exact whatever the width,
+        // and no sum is reassociated, so both builds give the same bits.
+        let mut run = || {
+            #[cfg(target_arch = "x86_64")]
+            if exec.kernel.avx2() {
+                // SAFETY: the SIMD kernels are only chosen after the CPU reported AVX2.
+                return unsafe { self.forward_avx2(exec, token, kv, s) };
+            }
+            self.forward_body(exec, token, kv, s)
+        };
         // The whole token runs inside the pool, so its threads are woken once per token
         // rather than once per matrix.
         match &exec.pool {
-            Some(pool) => pool.install(|| self.forward_here(exec, token, kv, s)),
-            None => self.forward_here(exec, token, kv, s),
+            Some(pool) => pool.install(run),
+            None => run(),
         }
-    }
-
-    /// [`Model::forward_body`] compiled for AVX2 where the kernel has it: the work between
-    /// products (attention, norms, activations, quantising) is plain Rust whose loops are
-    /// vectorised twice as wide. Elementwise IEEE arithmetic is exact whatever the width, and
-    /// no sum is reassociated, so both builds give the same bits.
-    fn forward_here(
-        &self,
-        exec: &Exec,
-        token: u32,
-        kv: &mut (dyn KvCache + Send),
-        s: &mut Scratch,
-    ) -> Result<(), Error> {
-        #[cfg(target_arch = "x86_64")]
-        if exec.kernel.avx2() {
-            // SAFETY: the SIMD kernels are only chosen after the CPU reported AVX2.
-            return unsafe { self.forward_avx2(exec, token, kv, s) };
-        }
-        self.forward_body(exec, token, kv, s)
     }
 
     #[cfg(target_arch = "x86_64")]
