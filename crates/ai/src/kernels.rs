@@ -352,24 +352,34 @@ fn swiglu_body(gate: &mut [f32], up: &[f32], part: &mut QuantizedPart<'_>) {
     part.quantize(gate);
 }
 
-/// Asks for the first [`WARM`] bytes of `bytes`, which the next matrix product starts with:
-/// issued before the work that comes between two products, so the memory is busy meanwhile.
-pub fn warm(bytes: &[u8]) {
+/// How far ahead of the block being summed the loops ask for weights, in bytes. The hardware
+/// prefetcher alone leaves a streamed matrix waiting on memory (decode ran at half the speed);
+/// 4 KiB ahead measured best on the bench machine (2–16 KiB within noise).
+const PREFETCH: usize = 4096;
+
+/// Asks for the cache lines of the `len` bytes at `at`, wherever that is: a prefetch never
+/// faults.
+#[inline(always)]
+fn prefetch(at: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
-    for line in bytes[..bytes.len().min(WARM)].chunks(64) {
-        // SAFETY: SSE is in every x86-64 CPU, and a prefetch never faults.
+    for line in (0..len).step_by(64) {
+        // SAFETY: SSE is in every x86-64 CPU.
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        };
+                at.wrapping_add(line).cast(),
+            );
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
+    let _ = (at, len);
 }
 
-/// How much of a matrix [`warm`] asks for: as far as the loops ask ahead.
-pub const WARM: usize = 4096;
+/// Asks for the first bytes of `bytes` (as far as the loops ask ahead), which the next matrix
+/// product starts with: issued before the work that comes between two products, so the
+/// memory is busy meanwhile.
+pub fn warm(bytes: &[u8]) {
+    prefetch(bytes.as_ptr(), bytes.len().min(PREFETCH));
+}
 
 /// One output of a matrix-vector product: the dot product of a weight row (`row` bytes of
 /// `dtype`) with the input (`x` in floats, `qx` quantised).
@@ -428,10 +438,9 @@ pub fn matvec(
         }
     }
     for (y, row) in out.iter_mut().zip(rows.chunks_exact(row_bytes)) {
-        #[cfg(target_arch = "x86_64")]
-        if kernel.avx2() {
-            avx2::prefetch_ahead(row.as_ptr(), row_bytes);
-        }
+        // `dot` asks for nothing ahead itself: without this a streamed F32 matrix read at half
+        // the machine's bandwidth.
+        prefetch(row.as_ptr().wrapping_add(PREFETCH), row_bytes);
         *y = row_dot(kernel, dtype, row, x, qx);
     }
 }
@@ -589,23 +598,9 @@ fn partials(dtype: DType, block: &[u8], evens: &[i16], odds: &[i16]) -> [i32; 4]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// How far ahead of the block being summed the SIMD loops ask for weights, in bytes. The
-    /// hardware prefetcher alone leaves a streamed matrix waiting on memory (decode ran at
-    /// half the speed); 4 KiB ahead measured best on the bench machine (2–16 KiB within noise).
-    const PREFETCH: usize = 4096;
+    use super::PREFETCH;
 
     use crate::dtype::DType;
-
-    /// Asks for the `len` bytes [`PREFETCH`] past `at`: float rows are summed by `dot`, which
-    /// does not ask ahead as the quantised loops do, and a streamed F32 matrix read at half
-    /// the machine's bandwidth without it.
-    #[inline(always)]
-    pub fn prefetch_ahead(at: *const u8, len: usize) {
-        for line in (0..len).step_by(64) {
-            // SAFETY: SSE is in every x86-64 CPU, and a prefetch never faults.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(PREFETCH + line).cast::<i8>()) };
-        }
-    }
 
     /// Eight lanes are the scalar path's eight accumulators; the reduction is the same tree.
     #[target_feature(enable = "avx2")]
