@@ -943,7 +943,8 @@ mod avx2 {
             let (rows, qx, out): (&[u8], _, &mut [f32]) = ($rows, $qx, $out);
             // The bytes after each row, which its last group may read past its end.
             let total = rows.len();
-            let mut lanes = [[_mm256_setzero_ps(); 8]; 2];
+            let mut sums = [_mm256_setzero_ps(); 8];
+            let mut offsets = sums;
             for (c, outs) in out.chunks_mut(8).enumerate() {
                 let first = c * 8;
                 for (k, row) in rows[first * $row_bytes..]
@@ -952,15 +953,13 @@ mod avx2 {
                     .enumerate()
                 {
                     let after = total - (first + k + 1) * $row_bytes;
-                    let (sum, offsets) = blocks!($dtype, row, after, qx, $vnni);
-                    lanes[0][k] = sum;
-                    lanes[1][k] = offsets;
+                    (sums[k], offsets[k]) = blocks!($dtype, row, after, qx, $vnni);
                 }
                 if let Ok(whole) = <&mut [f32; 8]>::try_from(&mut *outs) {
-                    finish8(&lanes[0], &lanes[1], whole);
+                    finish8(&sums, &offsets, whole);
                 } else {
                     for (k, y) in outs.iter_mut().enumerate() {
-                        *y = finish(lanes[0][k], lanes[1][k]);
+                        *y = finish(sums[k], offsets[k]);
                     }
                 }
             }

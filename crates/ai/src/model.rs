@@ -861,9 +861,11 @@ impl Model {
             self.gate_up(exec, layer, s);
             self.matmul(exec, &layer.down, &s.hb, &s.qh, &mut s.xb2);
             match self.layers.get(l + 1) {
-                Some(next) => [&next.q, &next.k, &next.v].map(|w| self.warm(w)),
-                None => [(); 3].map(|()| self.warm(&self.output)),
-            };
+                Some(next) => [&next.q, &next.k, &next.v]
+                    .into_iter()
+                    .for_each(|w| self.warm(w)),
+                None => self.warm(&self.output),
+            }
             for (x, d) in s.x.iter_mut().zip(&s.xb2) {
                 *x += d;
             }
