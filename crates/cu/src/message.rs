@@ -2,6 +2,8 @@
 
 use aorta_api::su::{AssignmentItem, MessageItem, ProcessInner};
 use aorta_types::{Id, ProcessId, Tag, TagsExt};
+use aorta_vm::Message;
+use aorta_vm::message::{Place, Scheduled, Texts};
 use serde_json::{Map, Value, json};
 
 use crate::Error;
@@ -65,15 +67,10 @@ impl Slot {
 
 /// `From` and `Forwarded-By` (spec §2.4): a `From-Process` tag names the sender, and then the
 /// signer is the one who forwarded it.
-fn from_fields(fields: &mut Map<String, Value>, owner: &str, tags: &[Tag]) {
+fn from<'a>(owner: &'a str, tags: &'a [Tag]) -> (&'a str, Option<&'a str>) {
     match tags.find_tag("From-Process") {
-        Some(process) => {
-            fields.insert("From".into(), process.into());
-            fields.insert("Forwarded-By".into(), owner.into());
-        }
-        None => {
-            fields.insert("From".into(), owner.into());
-        }
+        Some(process) => (process, Some(owner)),
+        None => (owner, None),
     }
 }
 
@@ -86,28 +83,33 @@ fn tags_json(tags: impl IntoIterator<Item = Tag>) -> Value {
     )
 }
 
-/// A scheduled message as the process sees it (the item's strings move into it).
-pub fn scheduled(message: MessageItem, slot: &Slot) -> Value {
-    let mut fields = Map::new();
-    from_fields(&mut fields, &message.owner.address, &message.tags);
-    fields.insert("Tags".into(), tags_json(message.tags));
-    fields.insert("Id".into(), message.id.into());
-    fields.insert("Signature".into(), message.signature.into());
-    fields.insert("Owner".into(), message.owner.address.into());
-    fields.insert("Target".into(), message.target.into());
-    if let Some(anchor) = message.anchor {
-        fields.insert("Anchor".into(), anchor.into());
-    }
-    fields.insert("Data".into(), message.data.into());
-    fields.insert("Epoch".into(), slot.epoch.into());
-    fields.insert("Nonce".into(), slot.nonce.into());
-    fields.insert("Timestamp".into(), slot.timestamp.into());
-    fields.insert("Block-Height".into(), slot.block_height.into());
-    if let Some(chain) = &slot.hash_chain {
-        fields.insert("Hash-Chain".into(), chain.clone().into());
-    }
-    fields.insert("Cron".into(), false.into());
-    Value::Object(fields)
+/// A scheduled message as the process sees it; its data left out when `exclude_data`.
+pub fn scheduled(message: &MessageItem, slot: &Slot, exclude_data: bool) -> Scheduled {
+    let owner = message.owner.address.as_str();
+    let (from, forwarded_by) = from(owner, &message.tags);
+    Scheduled::new(
+        Texts {
+            id: &message.id,
+            signature: &message.signature,
+            owner,
+            from,
+            forwarded_by,
+            target: &message.target,
+            anchor: message.anchor.as_deref(),
+            data: if exclude_data { "" } else { &message.data },
+            hash_chain: slot.hash_chain.as_deref(),
+        },
+        message
+            .tags
+            .iter()
+            .map(|tag| (tag.name.as_str(), tag.value.as_str())),
+        Place {
+            epoch: slot.epoch,
+            nonce: slot.nonce,
+            timestamp: slot.timestamp,
+            block_height: slot.block_height,
+        },
+    )
 }
 
 /// Whether an assignment leaves its item's data out (`Exclude: Data`, spec §3.6).
@@ -115,26 +117,25 @@ pub fn excludes_data(assignment: &AssignmentItem) -> bool {
     assignment.tags.find_tags("Exclude").any(|e| e == "Data")
 }
 
-/// A scheduled message made ready to evaluate: the object the process sees and its id;
+/// A scheduled message made ready to evaluate: the message the process sees and its id;
 /// `exclude_data` from [`excludes_data`].
 ///
 /// # Errors
 /// [`Error::InvalidSchedule`] when the item's id is not one.
 pub fn ready(
     process: ProcessId,
-    message: MessageItem,
+    message: &MessageItem,
     slot: &Slot,
     exclude_data: bool,
-) -> Result<(Value, Id), Error> {
+) -> Result<(Message, Id), Error> {
     let id: Id = message
         .id
         .parse()
         .map_err(|_| Error::schedule(process, format!("message id {:?}", message.id)))?;
-    let mut message = message;
-    if exclude_data {
-        message.data = String::new();
-    }
-    Ok((scheduled(message, slot), id))
+    Ok((
+        Message::Scheduled(scheduled(message, slot, exclude_data)),
+        id,
+    ))
 }
 
 /// A cron message: from the process's owner to the process, with the cron's tags.
@@ -188,7 +189,11 @@ pub fn dry_run(
     }
     fields.insert("Tags".into(), tags_json(tags.iter().cloned()));
     fields.remove("Forwarded-By");
-    from_fields(&mut fields, &owner, &tags);
+    let (from, forwarded_by) = from(&owner, &tags);
+    fields.insert("From".into(), from.into());
+    if let Some(forwarded_by) = forwarded_by {
+        fields.insert("Forwarded-By".into(), forwarded_by.into());
+    }
     fields.insert("Read-Only".into(), true.into());
     Ok(Value::Object(fields))
 }

@@ -6,7 +6,7 @@ use aorta_api::su::ProcessInner;
 use aorta_api::{Block, EvalKey};
 use aorta_types::ao::HashChain;
 use aorta_types::{AssignmentId, Id, ProcessId};
-use aorta_vm::{Evaluation, Instance, Module, Outcome};
+use aorta_vm::{Evaluation, Instance, Message, Module, Outcome};
 use serde_json::{Value, json};
 
 use crate::cron::{Crons, Left, Tick};
@@ -191,7 +191,7 @@ impl Stream {
     pub fn evaluate(
         &mut self,
         meta: &Meta,
-        msg: Value,
+        msg: Message,
         record: RecordHead,
         out: &mut Finisher,
     ) -> Result<bool, Error> {
@@ -199,7 +199,7 @@ impl Stream {
             .instance
             .as_mut()
             .ok_or_else(|| aorta_vm::Error::Broken("the stream has no instance".into()))?;
-        let evaluation = match instance.handle(msg, &meta.env) {
+        let evaluation = match instance.handle_message(msg, &meta.env) {
             Ok(evaluation) => evaluation,
             Err(e) => {
                 self.reset();
@@ -244,7 +244,7 @@ impl Stream {
             );
             self.evaluate(
                 meta,
-                msg,
+                msg.into(),
                 RecordHead {
                     key: tick.key,
                     message: None,
@@ -263,7 +263,7 @@ impl Stream {
     pub fn scheduled(
         &mut self,
         meta: &Meta,
-        msg: Value,
+        msg: Message,
         id: Id,
         slot: &Slot,
         checked: Checked,

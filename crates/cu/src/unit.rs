@@ -10,7 +10,7 @@ use aorta_api::{
 };
 use aorta_types::ao::{self, Cron};
 use aorta_types::{Id, IdMap, ProcessId, Signer, TagsExt};
-use aorta_vm::{Limits, Module, Runtime};
+use aorta_vm::{Limits, Message, Module, Runtime};
 use serde_json::Value;
 
 use crate::cron::Crons;
@@ -217,7 +217,7 @@ struct Item {
 
 enum Body {
     /// The object the process sees and the message's id, or why they cannot be made.
-    Ready(Result<(Value, Id), Error>),
+    Ready(Result<(Message, Id), Error>),
     /// An assigned item that neither the page nor (at one look) the weave carried: waited for
     /// in its turn.
     Fetch,
@@ -242,7 +242,9 @@ fn prepare(process: ProcessId, page: SchedulePage, weave: &dyn Weave) -> Prepare
             });
             let exclude_data = message::excludes_data(&assignment);
             let body = match message {
-                Some(message) => Body::Ready(message::ready(process, message, &slot, exclude_data)),
+                Some(message) => {
+                    Body::Ready(message::ready(process, &message, &slot, exclude_data))
+                }
                 None => Body::Fetch,
             };
             Ok(Item {
@@ -827,7 +829,7 @@ impl ComputeUnit {
                     Body::Ready(ready) => ready?,
                     Body::Fetch => {
                         let message = self.fetch(process, slot)?;
-                        message::ready(process, message, slot, item.exclude_data)?
+                        message::ready(process, &message, slot, item.exclude_data)?
                     }
                 };
                 let errored = stream.scheduled(meta, msg, id, slot, checked, records)?;

@@ -6,6 +6,7 @@
 
 use std::ffi::{c_char, c_int};
 
+use aorta_vm::message::{Field, Scheduled};
 use serde_json::{Map, Number, Value};
 
 use crate::ffi::*;
@@ -97,37 +98,96 @@ pub(crate) unsafe fn keep_message_keys(l: *mut lua_State) {
 /// # Safety
 /// As [`push`].
 pub(crate) unsafe fn push_message(l: *mut lua_State, msg: &Value) {
+    let Value::Object(fields) = msg else {
+        return unsafe { push(l, msg, 0) };
+    };
+    let tags = fields
+        .get("Tags")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    // SAFETY: as this function's.
     unsafe {
-        let Value::Object(fields) = msg else {
-            return push(l, msg, 0);
-        };
-        if lua_checkstack(l, 6) == 0 {
+        message_table(l, fields.len() + tags, |key, name| {
+            for (k, item) in fields {
+                key(k);
+                push_keyed(l, item, 1, name, name + 1);
+                lua_rawset(l, -3);
+            }
+        });
+    }
+}
+
+/// [`push_message`] for a scheduled message kept flat: the same table, built in the same
+/// order, as from [`Scheduled::to_value`], read from one buffer.
+///
+/// # Safety
+/// As [`push`].
+pub(crate) unsafe fn push_scheduled(l: *mut lua_State, msg: &Scheduled) {
+    let fields = msg.fields();
+    // SAFETY: as this function's.
+    unsafe {
+        message_table(l, msg.field_count() + msg.tags().len(), |key, name| {
+            for (k, field) in &fields {
+                let Some(field) = field else { continue };
+                key(k);
+                match *field {
+                    Field::Text(s) => push_str(l, s),
+                    Field::Number(n) => push_number(l, &Number::from(n)),
+                    Field::Bool(b) => lua_pushboolean(l, c_int::from(b)),
+                    Field::Tags(msg) => {
+                        let tags = msg.tags();
+                        lua_createtable(l, c_int::try_from(tags.len()).unwrap_or(c_int::MAX), 0);
+                        for (i, (tag, value)) in tags.enumerate() {
+                            lua_createtable(l, 0, 2);
+                            lua_pushvalue(l, name);
+                            push_str(l, tag);
+                            lua_rawset(l, -3);
+                            lua_pushvalue(l, name + 1);
+                            push_str(l, value);
+                            lua_rawset(l, -3);
+                            lua_rawseti(l, -2, i as lua_Integer + 1);
+                        }
+                    }
+                }
+                lua_rawset(l, -3);
+            }
+        });
+    }
+}
+
+unsafe fn push_str(l: *mut lua_State, s: &str) {
+    unsafe { lua_pushlstring(l, s.as_ptr().cast::<c_char>(), s.len()) };
+}
+
+/// Makes a message's table, with room for `entries` and three more, and has `fill` set its
+/// fields: `fill` gets a function that pushes a key (from the list of [`MESSAGE_KEYS`] when it
+/// is there) and the stack slot of the key `name` (`value` is the next one). Leaves the table.
+///
+/// # Safety
+/// As [`push`]; `fill` leaves the table on top.
+unsafe fn message_table(
+    l: *mut lua_State,
+    entries: usize,
+    fill: impl FnOnce(&dyn Fn(&str), c_int),
+) {
+    unsafe {
+        // The list, two keys, the table, and a tag's key, table, entry key and value.
+        if lua_checkstack(l, 10) == 0 {
             luaL_error(l, c"value nested too deeply".as_ptr());
         }
         let keys = lua_gettop(l) + 1;
         let listed = lua_rawgeti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY) == LUA_TTABLE;
-        let key = |l: *mut lua_State, k: &str| match message_key(k) {
+        let key = |k: &str| match message_key(k) {
             Some(i) if listed => {
                 lua_rawgeti(l, keys, i);
             }
-            _ => {
-                lua_pushlstring(l, k.as_ptr().cast::<c_char>(), k.len());
-            }
+            _ => push_str(l, k),
         };
-        key(l, "name");
-        key(l, "value");
-        let name = keys + 1;
-        let tags = fields
-            .get("Tags")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        let room = (fields.len() + tags + 3).min(c_int::MAX as usize) as c_int;
+        key("name");
+        key("value");
+        let room = (entries + 3).min(c_int::MAX as usize) as c_int;
         lua_createtable(l, 0, room);
-        for (k, item) in fields {
-            key(l, k);
-            push_keyed(l, item, 1, name, name + 1);
-            lua_rawset(l, -3);
-        }
+        fill(&key, keys + 1);
         // The message table in place of the list and the two keys.
         lua_rotate(l, keys, 1);
         lua_settop(l, keys);

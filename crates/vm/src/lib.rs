@@ -23,6 +23,9 @@ use serde_json::{Map, Value};
 
 pub mod contract;
 pub mod drive;
+pub mod message;
+
+pub use message::Message;
 
 /// What a process may use while handling one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +102,15 @@ pub trait Instance: Send {
     /// # Errors
     /// Only host failures ([`Error::Broken`]): the instance must then be dropped and rebuilt.
     fn handle(&mut self, msg: Value, env: &Arc<Value>) -> Result<Evaluation, Error>;
+
+    /// [`Instance::handle`] for a [`Message`]: a runtime that can read a
+    /// [`message::Scheduled`] as it is saves building its JSON tree.
+    ///
+    /// # Errors
+    /// As [`Instance::handle`].
+    fn handle_message(&mut self, msg: Message, env: &Arc<Value>) -> Result<Evaluation, Error> {
+        self.handle(msg.into_value(), env)
+    }
 
     /// Handles one message as [`Instance::handle`] does, then puts the state back as it was
     /// before the call whatever the outcome: a dry-run (spec §5.6) sees the current state and

@@ -1,0 +1,132 @@
+//! A scheduled message handed over flat builds the same Lua table as its JSON object.
+
+use std::sync::Arc;
+
+use aorta_vm::contract::env;
+use aorta_vm::message::{Place, Scheduled, Texts};
+use aorta_vm::{Instance, Limits, Message, Outcome, Runtime};
+use aorta_vm_lua::{FORMAT, LuaRuntime};
+use serde_json::Value;
+
+/// Describes the message as Lua sees it, in `pairs` order (which follows how the table was
+/// built), with the heap's size after making the message's garbage; keeps every message, so
+/// that a rollback replays them; `Data` starting with `fail` raises after changing the state.
+const DESCRIBE: &str = r#"
+Kept = {}
+local function describe(v)
+  if type(v) ~= 'table' then return type(v) .. ':' .. tostring(v) end
+  local out = {}
+  for k, item in pairs(v) do out[#out + 1] = tostring(k) .. '=' .. describe(item) end
+  return '{' .. table.concat(out, ',') .. '}'
+end
+function handle(msg)
+  Kept[#Kept + 1] = msg
+  local text = describe(msg) .. ' kept ' .. #Kept .. ' heap ' .. collectgarbage('count')
+  if msg.Data:sub(1, 4) == 'fail' then error('failed: ' .. text) end
+  return { Output = text }
+end
+"#;
+
+fn message(n: u64, optional: bool, data: &str, tags: &[(&str, &str)]) -> Scheduled {
+    let id = format!("message-{n:035}");
+    Scheduled::new(
+        Texts {
+            id: &id,
+            signature: "c2lnbmF0dXJlLW9mLXRoZS1tZXNzYWdlLWJ5LXRoZS1vd25lci1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDA",
+            owner: "owner-address-0000000000000000000000000000",
+            from: if optional {
+                "sender-process-00000000000000000000000000"
+            } else {
+                "owner-address-0000000000000000000000000000"
+            },
+            forwarded_by: optional.then_some("owner-address-0000000000000000000000000000"),
+            target: "process-id-00000000000000000000000000000000",
+            anchor: optional.then_some("00000000000000000000000000000001"),
+            data,
+            hash_chain: optional.then_some("hash-chain-000000000000000000000000000000000"),
+        },
+        tags.iter().copied(),
+        Place {
+            epoch: 0,
+            nonce: n,
+            timestamp: 1_700_000_000_000 + n * 1000,
+            block_height: 1_500_000 + n,
+        },
+    )
+}
+
+fn instance() -> Box<dyn Instance> {
+    LuaRuntime::default()
+        .load(FORMAT, DESCRIBE.as_bytes(), Limits::default())
+        .expect("loads")
+        .instantiate()
+        .expect("instance")
+}
+
+fn text(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Ok(response) => response.output.as_str().expect("text").to_owned(),
+        Outcome::Error(Value::String(error)) => format!("error {error}"),
+        Outcome::Error(other) => panic!("unexpected error value {other}"),
+    }
+}
+
+#[test]
+fn flat_and_json_messages_make_the_same_tables_and_heaps() {
+    let tags: &[&[(&str, &str)]] = &[
+        &[
+            ("Data-Protocol", "ao"),
+            ("Type", "Message"),
+            ("Action", "Count"),
+        ],
+        &[],
+        &[
+            ("Action", "First"),
+            ("Action", "Second"),
+            ("X-Unicode", "é ✓ 😀"),
+        ],
+        &[("From-Process", "sender-process-00000000000000000000000000")],
+    ];
+    let env = Arc::new(env());
+    let (mut flat, mut json) = (instance(), instance());
+    let mut outputs = 0;
+    for n in 1..=24u64 {
+        let data = match n % 5 {
+            0 => "fail here".to_owned(),
+            1 => String::new(),
+            _ => "x".repeat(usize::try_from(n * 7).expect("small")),
+        };
+        let msg = message(n, n % 2 == 0, &data, tags[n as usize % tags.len()]);
+        let value = msg.to_value();
+        let a = flat
+            .handle_message(Message::Scheduled(msg), &env)
+            .expect("no host failure");
+        let b = json.handle(value.clone(), &env).expect("no host failure");
+        assert_eq!(a.gas_used, b.gas_used, "message {n}");
+        let (a, b) = (text(a.outcome), text(b.outcome));
+        assert_eq!(a, b, "message {n}");
+        // What Lua saw is the message: each field, and each tag in order.
+        for (key, field) in value.as_object().expect("an object") {
+            if let Value::String(s) = field {
+                assert!(a.contains(&format!("{key}=string:{s}")), "{key} in {a}");
+            }
+        }
+        for (i, tag) in value["Tags"].as_array().expect("tags").iter().enumerate() {
+            let name = format!("{}=", i + 1);
+            assert!(a.contains(&name), "tag {i} in {a}");
+            assert!(
+                a.contains(tag["value"].as_str().expect("text")),
+                "tag {i} in {a}"
+            );
+        }
+        if a.starts_with("error") {
+            assert_eq!(n % 5, 0, "{a}");
+        } else {
+            outputs += 1;
+            let kept = n - n / 5;
+            assert!(a.contains(&format!(" kept {kept} ")), "{a}");
+        }
+        assert_eq!(flat.memory_used(), json.memory_used(), "message {n}");
+    }
+    assert_eq!(outputs, 20);
+}
