@@ -139,7 +139,8 @@ impl Finisher {
     }
 
     fn hand_over(&mut self) {
-        let batch = std::mem::take(&mut self.pending);
+        // At its full size: grown from empty, a batch was copied eight times on the way.
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
         let state = std::mem::replace(&mut self.state, State::Broken(String::new()));
         self.state = match state {
             State::Here(mut fold) => {
