@@ -20,7 +20,7 @@ use aorta_store::MemoryStore;
 use aorta_su::{LocalBlocks, Scheduler};
 use aorta_types::ao::ModuleBuilder;
 use aorta_types::{DataItem, DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
-use aorta_vm::{Limits, Outcome, Runtime};
+use aorta_vm::{Limits, Message, Outcome, Runtime};
 use aorta_vm_lua::{FORMAT, LuaRuntime, default_module};
 
 struct Setup {
@@ -137,7 +137,7 @@ impl Setup {
     }
 
     /// The messages of a process exactly as the CU hands them over, and its environment.
-    fn raw_inputs(&self, pid: ProcessId) -> Vec<serde_json::Value> {
+    fn raw_inputs(&self, pid: ProcessId) -> Vec<Message> {
         let mut out = Vec::new();
         let mut from = None;
         loop {
@@ -146,7 +146,7 @@ impl Setup {
             for edge in page.edges {
                 let slot = Slot::read(pid, &edge.node.assignment).expect("slot");
                 let msg = edge.node.message.expect("message");
-                out.push(message::scheduled(msg, &slot));
+                out.push(Message::Scheduled(message::scheduled(&msg, &slot, false)));
                 from = Some(slot.timestamp);
             }
             if !more {
@@ -212,7 +212,7 @@ fn main() {
     for (messages, env) in inputs.into_iter().zip(&envs) {
         let mut instance = module.instantiate().expect("instance");
         for m in messages {
-            let e = instance.handle(m, env).expect("no host failure");
+            let e = instance.handle_message(m, env).expect("no host failure");
             assert!(matches!(e.outcome, Outcome::Ok(_)), "{:?}", e.outcome);
             raw_gas += e.gas_used;
         }

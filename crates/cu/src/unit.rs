@@ -215,8 +215,10 @@ struct Item {
     body: Body,
 }
 
+// Not boxed: items sit in their page's list, and a box would be an allocation per message.
+#[allow(clippy::large_enum_variant)]
 enum Body {
-    /// The object the process sees and the message's id, or why they cannot be made.
+    /// The message the process sees and its id, or why they cannot be made.
     Ready(Result<(Message, Id), Error>),
     /// An assigned item that neither the page nor (at one look) the weave carried: waited for
     /// in its turn.

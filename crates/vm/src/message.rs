@@ -10,6 +10,9 @@ use std::ops::Range;
 use serde_json::{Map, Value};
 
 /// What [`crate::Instance::handle_message`] is given.
+// Not boxed: a second allocation per message is what `Scheduled` exists to save, and a message
+// is moved only a few times on its way.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     /// Any object (crons, dry-runs, tests).
