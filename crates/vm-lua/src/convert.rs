@@ -81,15 +81,10 @@ fn message_key(key: &str) -> Option<lua_Integer> {
 /// `l` is a live state inside a protected call; may raise a Lua error (memory).
 pub(crate) unsafe fn keep_message_keys(l: *mut lua_State) {
     unsafe {
-        lua_createtable(l, (MESSAGE_KEYS.len() + KEPT_SLOTS) as c_int, 0);
+        lua_createtable(l, MESSAGE_KEYS.len() as c_int, 0);
         for (i, key) in MESSAGE_KEYS.iter().enumerate() {
             lua_pushlstring(l, key.as_ptr().cast::<c_char>(), key.len());
             lua_rawseti(l, -2, i as lua_Integer + 1);
-        }
-        // Then the slots for strings kept from one message to the next, filled as they come.
-        for slot in 1..=KEPT_SLOTS {
-            lua_pushboolean(l, 0);
-            lua_rawseti(l, -2, (MESSAGE_KEYS.len() + slot) as lua_Integer);
         }
         lua_rawseti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY);
     }
@@ -98,8 +93,7 @@ pub(crate) unsafe fn keep_message_keys(l: *mut lua_State) {
 /// Pushes a message: [`push`], with the message's table made large enough for the fields
 /// aos's normalisation adds (one per tag, `TagArray`, `reply`, `forward`: growing it took two
 /// rehashes), its keys and every `name` and `value` key (two per tag) taken from the list of
-/// [`MESSAGE_KEYS`] instead of interned again, and its senders, target, short data and tags
-/// the strings the last message had there when they are the same ([`MessageTable::text`]).
+/// [`MESSAGE_KEYS`] instead of interned again.
 ///
 /// # Safety
 /// As [`push`].
@@ -113,31 +107,14 @@ pub(crate) unsafe fn push_message(l: *mut lua_State, msg: &Value) {
         .map_or(0, Vec::len);
     // SAFETY: as this function's.
     unsafe {
-        MessageTable::push(l, fields.len() + tags, |table| {
+        message_table(l, fields.len() + tags, |key, name| {
             for (k, item) in fields {
-                table.key(k);
-                match item {
-                    Value::String(s) => table.text(k, s),
-                    Value::Array(tags)
-                        if k == "Tags" && tags.iter().all(|t| plain_tag(t).is_some()) =>
-                    {
-                        table.tags(tags.iter().map(|t| plain_tag(t).unwrap_or_default()));
-                    }
-                    _ => push_keyed(l, item, 1, table.keys + 1, table.keys + 2),
-                }
+                key(k);
+                push_keyed(l, item, 1, name, name + 1);
                 lua_rawset(l, -3);
             }
         });
     }
-}
-
-/// A tag's name and value when it is exactly `{name, value}` with both strings.
-fn plain_tag(tag: &Value) -> Option<(&str, &str)> {
-    let fields = tag.as_object().filter(|f| f.len() == 2)?;
-    Some((
-        fields.get("name")?.as_str()?,
-        fields.get("value")?.as_str()?,
-    ))
 }
 
 /// [`push_message`] for a scheduled message kept flat: the same table, built in the same
@@ -149,15 +126,28 @@ pub(crate) unsafe fn push_scheduled(l: *mut lua_State, msg: &Scheduled) {
     let fields = msg.fields();
     // SAFETY: as this function's.
     unsafe {
-        MessageTable::push(l, msg.field_count() + msg.tags().len(), |table| {
+        message_table(l, msg.field_count() + msg.tags().len(), |key, name| {
             for (k, field) in &fields {
                 let Some(field) = field else { continue };
-                table.key(k);
+                key(k);
                 match *field {
-                    Field::Text(s) => table.text(k, s),
+                    Field::Text(s) => push_str(l, s),
                     Field::Number(n) => push_number(l, &Number::from(n)),
                     Field::Bool(b) => lua_pushboolean(l, c_int::from(b)),
-                    Field::Tags(msg) => table.tags(msg.tags()),
+                    Field::Tags(msg) => {
+                        let tags = msg.tags();
+                        lua_createtable(l, c_int::try_from(tags.len()).unwrap_or(c_int::MAX), 0);
+                        for (i, (tag, value)) in tags.enumerate() {
+                            lua_createtable(l, 0, 2);
+                            lua_pushvalue(l, name);
+                            push_str(l, tag);
+                            lua_rawset(l, -3);
+                            lua_pushvalue(l, name + 1);
+                            push_str(l, value);
+                            lua_rawset(l, -3);
+                            lua_rawseti(l, -2, i as lua_Integer + 1);
+                        }
+                    }
                 }
                 lua_rawset(l, -3);
             }
@@ -169,129 +159,38 @@ unsafe fn push_str(l: *mut lua_State, s: &str) {
     unsafe { lua_pushlstring(l, s.as_ptr().cast::<c_char>(), s.len()) };
 }
 
-/// Tags whose names and values are kept from one message to the next ([`MessageTable::text`]).
-const KEPT_TAGS: usize = 16;
-
-/// Strings longer than this are not kept from one message to the next (a state should not hold
-/// the last message's large data).
-const KEPT_LENGTH: usize = 256;
-
-/// Slots after [`MESSAGE_KEYS`] in their list: one per key, then a name and a value per tag.
-const KEPT_SLOTS: usize = MESSAGE_KEYS.len() + 2 * KEPT_TAGS;
-
-/// A message's table being built: the list of [`MESSAGE_KEYS`] (and the strings kept from the
-/// last message, after them) is at stack slot `keys`, the keys `name` and `value` above it.
-struct MessageTable {
+/// Makes a message's table, with room for `entries` and three more, and has `fill` set its
+/// fields: `fill` gets a function that pushes a key (from the list of [`MESSAGE_KEYS`] when it
+/// is there) and the stack slot of the key `name` (`value` is the next one). Leaves the table.
+///
+/// # Safety
+/// As [`push`]; `fill` leaves the table on top.
+unsafe fn message_table(
     l: *mut lua_State,
-    keys: c_int,
-    listed: bool,
-    /// Whether the list has the slots for kept strings (a state saved by an older build has
-    /// only the keys).
-    keeps: bool,
-}
-
-impl MessageTable {
-    /// Makes a message's table, with room for `entries` and three more, and has `fill` set its
-    /// fields. Leaves the table.
-    ///
-    /// # Safety
-    /// As [`push`]; `fill` leaves the table on top.
-    unsafe fn push(l: *mut lua_State, entries: usize, fill: impl FnOnce(&Self)) {
-        unsafe {
-            // The list, two keys, the table, and a tag's key, table, entry key and value, and a
-            // kept string being compared.
-            if lua_checkstack(l, 12) == 0 {
-                luaL_error(l, c"value nested too deeply".as_ptr());
-            }
-            let keys = lua_gettop(l) + 1;
-            let listed = lua_rawgeti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY) == LUA_TTABLE;
-            let keeps = listed && lua_rawlen(l, keys) >= MESSAGE_KEYS.len() + KEPT_SLOTS;
-            let table = Self {
-                l,
-                keys,
-                listed,
-                keeps,
-            };
-            table.key("name");
-            table.key("value");
-            let room = (entries + 3).min(c_int::MAX as usize) as c_int;
-            lua_createtable(l, 0, room);
-            fill(&table);
-            // The message table in place of the list and the two keys.
-            lua_rotate(l, keys, 1);
-            lua_settop(l, keys);
+    entries: usize,
+    fill: impl FnOnce(&dyn Fn(&str), c_int),
+) {
+    unsafe {
+        // The list, two keys, the table, and a tag's key, table, entry key and value.
+        if lua_checkstack(l, 10) == 0 {
+            luaL_error(l, c"value nested too deeply".as_ptr());
         }
-    }
-
-    /// Pushes a key, from the list when it is there.
-    unsafe fn key(&self, k: &str) {
-        unsafe {
-            match message_key(k) {
-                Some(i) if self.listed => {
-                    lua_rawgeti(self.l, self.keys, i);
-                }
-                _ => push_str(self.l, k),
+        let keys = lua_gettop(l) + 1;
+        let listed = lua_rawgeti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY) == LUA_TTABLE;
+        let key = |k: &str| match message_key(k) {
+            Some(i) if listed => {
+                lua_rawgeti(l, keys, i);
             }
-        }
-    }
-
-    /// Pushes the string `s` of the field `k`. The senders, the target and short data repeat
-    /// from message to message: the string the last message had there is pushed again when it
-    /// is the same, instead of another copy (for a long string: allocated, copied and
-    /// collected) or another lookup in the string table. Which copy of a string Lua holds cannot
-    /// be told from Lua; the heap follows from the messages alone, as before.
-    unsafe fn text(&self, k: &str, s: &str) {
-        let slot = match message_key(k) {
-            // Owner, From, Forwarded-By, Target, Data.
-            Some(i @ (5..=8 | 11)) => i,
-            _ => return unsafe { push_str(self.l, s) },
+            _ => push_str(l, k),
         };
-        unsafe { self.kept(slot as usize, s) }
-    }
-
-    /// Pushes `s`, the string kept in slot `slot` (counted after the keys) when it is the same,
-    /// and keeps it there.
-    unsafe fn kept(&self, slot: usize, s: &str) {
-        let l = self.l;
-        unsafe {
-            if !self.keeps || slot > KEPT_SLOTS || s.len() > KEPT_LENGTH {
-                return push_str(l, s);
-            }
-            let slot = (MESSAGE_KEYS.len() + slot) as lua_Integer;
-            if lua_rawgeti(l, self.keys, slot) == LUA_TSTRING && bytes(l, -1) == s.as_bytes() {
-                return;
-            }
-            lua_settop(l, -2);
-            push_str(l, s);
-            lua_pushvalue(l, -1);
-            lua_rawseti(l, self.keys, slot);
-        }
-    }
-
-    /// Pushes a message's tags: a list of `{name, value}` tables.
-    unsafe fn tags<'a>(&self, tags: impl ExactSizeIterator<Item = (&'a str, &'a str)>) {
-        let (l, name) = (self.l, self.keys + 1);
-        unsafe {
-            lua_createtable(l, c_int::try_from(tags.len()).unwrap_or(c_int::MAX), 0);
-            for (i, (tag, value)) in tags.enumerate() {
-                lua_createtable(l, 0, 2);
-                lua_pushvalue(l, name);
-                if i < KEPT_TAGS {
-                    self.kept(MESSAGE_KEYS.len() + 2 * i + 1, tag);
-                } else {
-                    push_str(l, tag);
-                }
-                lua_rawset(l, -3);
-                lua_pushvalue(l, name + 1);
-                if i < KEPT_TAGS {
-                    self.kept(MESSAGE_KEYS.len() + 2 * i + 2, value);
-                } else {
-                    push_str(l, value);
-                }
-                lua_rawset(l, -3);
-                lua_rawseti(l, -2, i as lua_Integer + 1);
-            }
-        }
+        key("name");
+        key("value");
+        let room = (entries + 3).min(c_int::MAX as usize) as c_int;
+        lua_createtable(l, 0, room);
+        fill(&key, keys + 1);
+        // The message table in place of the list and the two keys.
+        lua_rotate(l, keys, 1);
+        lua_settop(l, keys);
     }
 }
 

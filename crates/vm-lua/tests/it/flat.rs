@@ -74,8 +74,7 @@ fn text(outcome: Outcome) -> String {
     }
 }
 
-/// Messages whose senders, tags and data repeat, change, and go past what is kept from one
-/// message to the next (sixteen tags, 256 bytes).
+/// Messages whose senders, tags and data repeat and change, with many tags and long data.
 #[test]
 fn flat_and_json_messages_make_the_same_tables_and_heaps() {
     let many: Vec<(String, String)> = (0..20)
