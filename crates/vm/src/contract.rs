@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::{Evaluation, Instance, Limits, Outcome, Runtime};
+use crate::message::{Place, Scheduled, Texts};
+use crate::{Evaluation, Instance, Limits, Message, Outcome, Runtime};
 
 /// The probe in Lua 5.3, for runtimes that run Lua (natively, or embedded in a WASM module).
 pub const LUA_PROBE: &str = include_str!("probe.lua");
@@ -230,6 +231,60 @@ pub fn is_deterministic(runtime: &dyn Runtime, probe: &dyn Probe) {
     assert_eq!(run(), run());
 }
 
+/// [`message`] as a scheduled message, kept flat.
+fn scheduled(nonce: u64, data: &str) -> Scheduled {
+    let object = message(nonce, data);
+    let text = |key: &str| object[key].as_str().expect("text");
+    let number = |key: &str| object[key].as_u64().expect("number");
+    let tags = object["Tags"].as_array().expect("tags");
+    Scheduled::new(
+        Texts {
+            id: text("Id"),
+            signature: "signature-of-the-message",
+            owner: text("Owner"),
+            from: text("From"),
+            forwarded_by: Some(text("Owner")),
+            target: text("Target"),
+            anchor: Some(text("Anchor")),
+            data: text("Data"),
+            hash_chain: Some(text("Hash-Chain")),
+        },
+        tags.iter().map(|t| {
+            (
+                t["name"].as_str().expect("name"),
+                t["value"].as_str().expect("value"),
+            )
+        }),
+        Place {
+            epoch: number("Epoch"),
+            nonce: number("Nonce"),
+            timestamp: number("Timestamp"),
+            block_height: number("Block-Height"),
+        },
+    )
+}
+
+/// A scheduled message handed over flat is handled exactly as its JSON object, gas included.
+pub fn reads_flat_messages(runtime: &dyn Runtime, probe: &dyn Probe) {
+    let script = ["count", "echo:a", "fail", "count", "echo:b"];
+    let env = Arc::new(env());
+    let (mut flat, mut json) = (
+        instance(runtime, probe, test_limits()),
+        instance(runtime, probe, test_limits()),
+    );
+    for (n, data) in script.iter().enumerate() {
+        let msg = scheduled(n as u64 + 1, data);
+        let object = msg.to_value();
+        let a = flat
+            .handle_message(Message::Scheduled(msg), &env)
+            .expect("no host failure");
+        let b = json.handle(object, &env).expect("no host failure");
+        assert_eq!(a, b, "{data}");
+    }
+    let a = send(&mut *flat, 9, "count");
+    assert_eq!(*output(&a), json!("3"));
+}
+
 /// Every check above.
 pub fn run_all(runtime: &dyn Runtime, probe: &dyn Probe) {
     responds(runtime, probe);
@@ -238,4 +293,5 @@ pub fn run_all(runtime: &dyn Runtime, probe: &dyn Probe) {
     contains_runaways(runtime, probe);
     is_deterministic(runtime, probe);
     dry_run_changes_nothing(runtime, probe);
+    reads_flat_messages(runtime, probe);
 }

@@ -4,8 +4,10 @@
 //! into a [`Module`] with its [`Limits`]; a module makes [`Instance`]s, one per process; an
 //! instance handles one message at a time and keeps the process's state in between.
 //!
-//! Messages and the environment are the JSON objects of spec §6.4; a result is the response of
-//! spec §5.2 ([`Response`]) or an evaluation error ([`Outcome::Error`]), with the gas used.
+//! Messages and the environment are the JSON objects of spec §6.4 (a scheduled message may come
+//! flat instead, [`message::Scheduled`], and is handled exactly as its object); a result is the
+//! response of spec §5.2 ([`Response`]) or an evaluation error ([`Outcome::Error`]), with the
+//! gas used.
 //! Every runtime promises:
 //!
 //! * **Determinism**: the same module, messages and environment give the same outcomes, byte

@@ -45,3 +45,8 @@ fn is_deterministic() {
 fn dry_run_changes_nothing() {
     contract::dry_run_changes_nothing(&LuaRuntime::default(), &LuaProbe);
 }
+
+#[test]
+fn reads_flat_messages() {
+    contract::reads_flat_messages(&LuaRuntime::default(), &LuaProbe);
+}

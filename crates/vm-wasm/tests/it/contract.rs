@@ -49,3 +49,8 @@ fn is_deterministic() {
 fn dry_run_changes_nothing() {
     contract::dry_run_changes_nothing(&WasmRuntime::new(), &LuaWasm32);
 }
+
+#[test]
+fn reads_flat_messages() {
+    contract::reads_flat_messages(&WasmRuntime::new(), &LuaWasm32);
+}
