@@ -124,9 +124,10 @@ pub(crate) unsafe fn push_message(l: *mut lua_State, msg: &Value) {
 /// As [`push`].
 pub(crate) unsafe fn push_scheduled(l: *mut lua_State, msg: &Scheduled) {
     let fields = msg.fields();
+    let present = fields.iter().filter(|(_, field)| field.is_some()).count();
     // SAFETY: as this function's.
     unsafe {
-        message_table(l, msg.field_count() + msg.tags().len(), |key, name| {
+        message_table(l, present + msg.tags().len(), |key, name| {
             for (k, field) in &fields {
                 let Some(field) = field else { continue };
                 key(k);
