@@ -4,6 +4,7 @@
 
 #include "lapi.h"
 #include "lauxlib.h"
+#include "lgc.h"
 #include "lstate.h"
 #include "ltable.h"
 #include "lvm.h"
@@ -94,6 +95,56 @@ lua_Integer aorta_next (lua_State *L, int idx, lua_Integer at) {
     }
   }
   return 0;
+}
+
+/* A table's shape: its hash part's nodes (keys, chaining, free position), for making tables
+   that get the same keys in the same order by copying instead of inserting each key. A
+   table's layout follows only from its size and the keys put in it, in order; the copy is
+   that layout exactly, so `next` walks it in the same order. Values are captured as `true`
+   (the shape keeps nothing collectable but its keys, which the caller keeps alive). */
+
+/* Copies the hash part of the table at `idx` (built from empty by inserting keys, nothing
+   removed) into `out` when it fits in `cap` bytes; returns the bytes it needs (0 for no hash
+   part), and its free position in `*lastfree`. */
+size_t aorta_shape_capture (lua_State *L, int idx, void *out, size_t cap, size_t *lastfree) {
+  Table *t = table_at(L, idx);
+  size_t n, i;
+  if (isdummy(t)) return 0;
+  n = (size_t)sizenode(t);
+  if (n * sizeof(Node) <= cap) {
+    Node *nodes = (Node *)out;
+    memcpy(nodes, t->node, n * sizeof(Node));
+    for (i = 0; i < n; i++) {
+      if (!ttisnil(gval(&nodes[i]))) setbvalue(gval(&nodes[i]), 1);
+    }
+    *lastfree = (size_t)(t->lastfree - t->node);
+  }
+  return n * sizeof(Node);
+}
+
+/* Gives the empty table at `idx` a captured shape of `len` bytes: only when its hash part is
+   that size (it was made with room for as many keys). Returns whether it did. */
+int aorta_shape_apply (lua_State *L, int idx, const void *nodes, size_t len, size_t lastfree) {
+  Table *t = table_at(L, idx);
+  if (isdummy(t) || (size_t)sizenode(t) * sizeof(Node) != len || lastfree > (size_t)sizenode(t))
+    return 0;
+  memcpy(t->node, nodes, len);
+  t->lastfree = t->node + lastfree;
+  return 1;
+}
+
+/* lua_rawset(L, tidx) with the key taken from the list at `list` (item `key`) instead of
+   the stack: the value is on top and popped. The key is normally there already (a shape
+   was applied), so no insertion. */
+void aorta_set_listed (lua_State *L, int tidx, int list, lua_Integer key) {
+  Table *t = table_at(L, tidx);
+  const TValue *k = luaH_getint(table_at(L, list), key);
+  TValue *slot = (TValue *)luaH_get(t, k);
+  if (slot == luaO_nilobject) slot = luaH_set(L, t, k);
+  setobj2t(L, slot, L->top - 1);
+  invalidateTMcache(t);
+  luaC_barrierback(L, t, L->top - 1);
+  L->top--;
 }
 
 /* The environment's table tree, as the host made it: the host hands the same tree to the next

@@ -118,41 +118,136 @@ pub(crate) unsafe fn push_message(l: *mut lua_State, msg: &Value) {
 }
 
 /// [`push_message`] for a scheduled message kept flat: the same table, built in the same
-/// order, as from [`Scheduled::to_value`], read from one buffer.
+/// order, as from [`Scheduled::to_value`], read from one buffer. A message with the same
+/// fields present as the last one (nearly all of a process's) gets its table's keys by
+/// copying the last one's hash part ([`Shapes`]) instead of inserting each key; a tag's
+/// table likewise. The allocations, in their order, are the same either way.
 ///
 /// # Safety
 /// As [`push`].
-pub(crate) unsafe fn push_scheduled(l: *mut lua_State, msg: &Scheduled) {
+pub(crate) unsafe fn push_scheduled(l: *mut lua_State, msg: &Scheduled, shapes: &mut Shapes) {
     let fields = msg.fields();
-    let present = fields.iter().filter(|(_, field)| field.is_some()).count();
+    let present = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, field))| field.is_some())
+        .fold(0u32, |mask, (i, _)| mask | 1 << i);
     // SAFETY: as this function's.
     unsafe {
-        message_table(l, present + msg.tags().len(), |key, name| {
-            for (k, field) in &fields {
-                let Some(field) = field else { continue };
-                key(k);
-                match *field {
-                    Field::Text(s) => push_str(l, s),
-                    Field::Number(n) => push_number(l, &Number::from(n)),
-                    Field::Bool(b) => lua_pushboolean(l, c_int::from(b)),
-                    Field::Tags(msg) => {
-                        let tags = msg.tags();
-                        lua_createtable(l, c_int::try_from(tags.len()).unwrap_or(c_int::MAX), 0);
-                        for (i, (tag, value)) in tags.enumerate() {
-                            lua_createtable(l, 0, 2);
-                            lua_pushvalue(l, name);
-                            push_str(l, tag);
-                            lua_rawset(l, -3);
-                            lua_pushvalue(l, name + 1);
-                            push_str(l, value);
-                            lua_rawset(l, -3);
-                            lua_rawseti(l, -2, i as lua_Integer + 1);
+        // The list, the table, a tag list, a tag's table and a value.
+        if lua_checkstack(l, 6) == 0 {
+            luaL_error(l, c"value nested too deeply".as_ptr());
+        }
+        let list = lua_gettop(l) + 1;
+        if lua_rawgeti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY) != LUA_TTABLE {
+            // (Never: the list is made when the state is.)
+            lua_pop(l, 1);
+            return push_message(l, &msg.to_value());
+        }
+        let entries = present.count_ones() as usize + msg.tags().len();
+        lua_createtable(l, 0, (entries + 3).min(c_int::MAX as usize) as c_int);
+        let table = list + 1;
+        let shaped = shapes.message.apply(l, table, present);
+        for (k, field) in &fields {
+            let Some(field) = field else { continue };
+            match *field {
+                Field::Text(s) => push_str(l, s),
+                Field::Number(n) => push_number(l, &Number::from(n)),
+                Field::Bool(b) => lua_pushboolean(l, c_int::from(b)),
+                Field::Tags(msg) => {
+                    let tags = msg.tags();
+                    lua_createtable(l, c_int::try_from(tags.len()).unwrap_or(c_int::MAX), 0);
+                    for (i, (tag, value)) in tags.enumerate() {
+                        lua_createtable(l, 0, 2);
+                        let entry = lua_gettop(l);
+                        let shaped = shapes.tag.apply(l, entry, 0);
+                        push_str(l, tag);
+                        aorta_set_listed(l, entry, list, NAME);
+                        push_str(l, value);
+                        aorta_set_listed(l, entry, list, VALUE);
+                        if !shaped {
+                            shapes.tag.capture(l, entry, 0);
                         }
+                        lua_rawseti(l, -2, i as lua_Integer + 1);
                     }
                 }
-                lua_rawset(l, -3);
             }
-        });
+            match message_key(k) {
+                Some(key) => aorta_set_listed(l, table, list, key),
+                // (Every field's key is listed; were one not, it would still be set.)
+                None => {
+                    push_str(l, k);
+                    lua_rotate(l, -2, 1);
+                    lua_rawset(l, table);
+                }
+            }
+        }
+        if !shaped {
+            shapes.message.capture(l, table, present);
+        }
+        // The table in place of the list.
+        lua_rotate(l, list, 1);
+        lua_settop(l, list);
+    }
+}
+
+/// Where `name` and `value` are in [`MESSAGE_KEYS`].
+const NAME: lua_Integer = 1;
+const VALUE: lua_Integer = 2;
+
+/// The hash parts of the last flat message's table and of a tag's table, kept outside the Lua
+/// heap. They hold only keys from the list of [`MESSAGE_KEYS`], which the state keeps alive;
+/// still, they are forgotten whenever the heap is put back to a snapshot.
+#[derive(Default)]
+pub(crate) struct Shapes {
+    message: Shape,
+    tag: Shape,
+}
+
+impl Shapes {
+    pub(crate) fn forget(&mut self) {
+        self.message.of = None;
+        self.tag.of = None;
+    }
+}
+
+#[derive(Default)]
+struct Shape {
+    /// The fields present in the table it was captured from (`None`: nothing captured).
+    of: Option<u32>,
+    nodes: Vec<u8>,
+    lastfree: usize,
+}
+
+impl Shape {
+    /// Gives the empty table at `idx` this shape when it was captured from one with the
+    /// fields `of` (and the same room: checked by size).
+    unsafe fn apply(&self, l: *mut lua_State, idx: c_int, of: u32) -> bool {
+        self.of == Some(of)
+            // SAFETY: the caller's table; the nodes were captured from a table.
+            && unsafe {
+                aorta_shape_apply(l, idx, self.nodes.as_ptr(), self.nodes.len(), self.lastfree)
+            } != 0
+    }
+
+    /// Captures the table at `idx`, just built from empty with the fields `of`.
+    unsafe fn capture(&mut self, l: *mut lua_State, idx: c_int, of: u32) {
+        self.of = None;
+        // SAFETY: the caller's table; `nodes` has room for the length passed.
+        unsafe {
+            let mut lastfree = 0;
+            self.nodes.clear();
+            let need = aorta_shape_capture(l, idx, self.nodes.as_mut_ptr(), 0, &mut lastfree);
+            if need == 0 {
+                return;
+            }
+            self.nodes.reserve(need);
+            if aorta_shape_capture(l, idx, self.nodes.as_mut_ptr(), need, &mut lastfree) == need {
+                self.nodes.set_len(need);
+                self.lastfree = lastfree;
+                self.of = Some(of);
+            }
+        }
     }
 }
 

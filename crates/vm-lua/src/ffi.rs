@@ -135,6 +135,28 @@ unsafe extern "C" {
     /// `lua/aorta.c`: pushes a list of every table and string in the tree at `idx` (raises on
     /// memory).
     pub fn aorta_tree_pins(l: *mut lua_State, idx: c_int);
+    /// `lua/aorta.c`: copies the hash part of the table at `idx` (values as `true`) into
+    /// `out` when it fits in `cap` bytes; returns the bytes it needs (0: no hash part) and
+    /// the free position in `lastfree`.
+    pub fn aorta_shape_capture(
+        l: *mut lua_State,
+        idx: c_int,
+        out: *mut u8,
+        cap: usize,
+        lastfree: *mut usize,
+    ) -> usize;
+    /// `lua/aorta.c`: gives the empty table at `idx` a captured hash part when its hash part
+    /// is that size; returns whether it did.
+    pub fn aorta_shape_apply(
+        l: *mut lua_State,
+        idx: c_int,
+        nodes: *const u8,
+        len: usize,
+        lastfree: usize,
+    ) -> c_int;
+    /// `lua/aorta.c`: `lua_rawset(l, t)` with the key item `key` of the list at `list`; the
+    /// value is on top (raises on memory only when the key was not there yet).
+    pub fn aorta_set_listed(l: *mut lua_State, t: c_int, list: c_int, key: lua_Integer);
 }
 
 /// One word of a table tree's record (`lua/aorta.c`): a type tag and its value's bits.

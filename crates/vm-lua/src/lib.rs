@@ -198,6 +198,8 @@ pub struct LuaInstance {
     since: Vec<(Message, Arc<Value>)>,
     gas_since: u64,
     env_tree: EnvTree,
+    /// Flat messages' table shapes (see `convert::push_scheduled`).
+    shapes: convert::Shapes,
 }
 
 /// The record of the environment table in the registry, and the environment it was checked
@@ -284,7 +286,7 @@ unsafe extern "C" fn call_runner(l: *mut lua_State) -> c_int {
         lua_rawgeti(l, LUA_REGISTRYINDEX, call.runner);
         match call.msg {
             Message::Json(msg) => convert::push_message(l, msg),
-            Message::Scheduled(msg) => convert::push_scheduled(l, msg),
+            Message::Scheduled(msg) => convert::push_scheduled(l, msg, &mut *call.shapes),
         }
         // The environment is the same for every message of a process: the table made for the
         // last message is handed over again while it still is exactly `env` (its garbage and
@@ -325,6 +327,7 @@ struct Call<'a> {
     env: &'a Arc<Value>,
     runner: lua_Integer,
     tree: *mut EnvTree,
+    shapes: *mut convert::Shapes,
 }
 
 impl LuaInstance {
@@ -356,6 +359,7 @@ impl LuaInstance {
             since: Vec::new(),
             gas_since: 0,
             env_tree: EnvTree::default(),
+            shapes: convert::Shapes::default(),
         };
         instance.boot(source)?;
         instance.checkpoint = instance.arena.snapshot();
@@ -445,6 +449,7 @@ impl LuaInstance {
             env,
             runner: self.runner,
             tree: &raw mut self.env_tree,
+            shapes: &raw mut self.shapes,
         };
         // SAFETY: a live state; the call data outlives the protected call.
         let status = unsafe {
@@ -507,6 +512,7 @@ impl LuaInstance {
         self.arena.restore(&self.checkpoint);
         // The record is of tables the restored heap may not hold.
         self.env_tree.env = None;
+        self.shapes.forget();
         for (msg, env) in std::mem::take(&mut self.since) {
             let (result, _) = self.run(&msg, &env);
             if let Err(error) = result {
@@ -588,6 +594,7 @@ impl Instance for LuaInstance {
         let (result, gas_used) = self.run(&Message::Json(msg), env);
         self.arena.restore(&before);
         self.env_tree.env = None;
+        self.shapes.forget();
         let outcome = match result {
             Ok(response) => Outcome::Ok(response),
             Err(error) => Outcome::Error(error),
