@@ -6,6 +6,7 @@
 
 use std::ffi::{c_char, c_int};
 
+use aorta_vm::Response;
 use aorta_vm::message::{Field, Scheduled};
 use serde_json::{Map, Number, Value};
 
@@ -507,22 +508,111 @@ unsafe fn table(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, St
             if at == 0 {
                 break;
             }
-            let key = match lua_type(l, -2) {
-                LUA_TSTRING => string(l, -2),
-                LUA_TNUMBER => match number(l, -2)? {
-                    Value::Number(n) => n.to_string(),
-                    _ => unreachable!("number() gives numbers"),
-                },
-                _ => {
-                    lua_pop(l, 2);
-                    return Err("a table key that is not a string or number".into());
-                }
-            };
+            let key = entry_key(l)?;
             let item = read(l, -1, depth + 1);
             lua_pop(l, 2);
             fields.insert(key, item?);
         }
         Ok(Value::Object(fields))
+    }
+}
+
+/// The key of the entry [`aorta_next`] pushed, as an object's key; on failure the entry is
+/// popped.
+unsafe fn entry_key(l: *mut lua_State) -> Result<String, String> {
+    unsafe {
+        match lua_type(l, -2) {
+            LUA_TSTRING => Ok(string(l, -2)),
+            LUA_TNUMBER => match number(l, -2) {
+                Ok(Value::Number(n)) => Ok(n.to_string()),
+                Ok(_) => unreachable!("number() gives numbers"),
+                Err(e) => {
+                    lua_pop(l, 2);
+                    Err(e)
+                }
+            },
+            _ => {
+                lua_pop(l, 2);
+                Err("a table key that is not a string or number".into())
+            }
+        }
+    }
+}
+
+/// [`read`] then [`Response::from_value`], with a response's `Error` apart (spec §5.2: it is
+/// an error, not a response): `Ok(Err(error))`. A response table's own fields go straight
+/// where they belong, without a JSON object between (its keys and map were a twelfth of a
+/// counter message's instructions on a rebuild's evaluating thread).
+///
+/// # Safety
+/// As [`read`].
+pub(crate) unsafe fn read_response(
+    l: *mut lua_State,
+    idx: c_int,
+) -> Result<Result<Response, Value>, String> {
+    unsafe {
+        let idx = lua_absindex(l, idx);
+        let object = lua_type(l, idx) == LUA_TTABLE && lua_checkstack(l, 4) != 0 && {
+            let len = lua_rawlen(l, idx);
+            len == 0 || entries(l, idx) != len
+        };
+        if !object {
+            // Not a table read as an object: no fields to take apart.
+            return read(l, idx, 0).map(|value| Ok(Response::from_value(value)));
+        }
+        let (mut output, mut messages, mut spawns, mut assignments, mut error) =
+            (None, None, None, None, None);
+        let mut other = Map::new();
+        let mut at = 0;
+        loop {
+            at = aorta_next(l, idx, at);
+            if at == 0 {
+                break;
+            }
+            let field = match lua_type(l, -2) {
+                LUA_TSTRING => match bytes(l, -2) {
+                    b"Output" => Some(&mut output),
+                    b"Messages" => Some(&mut messages),
+                    b"Spawns" => Some(&mut spawns),
+                    b"Assignments" => Some(&mut assignments),
+                    b"Error" => Some(&mut error),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(field) = field {
+                let item = read(l, -1, 1);
+                lua_pop(l, 2);
+                *field = Some(item?);
+            } else {
+                let key = entry_key(l)?;
+                let item = read(l, -1, 1);
+                lua_pop(l, 2);
+                other.insert(key, item?);
+            }
+        }
+        match error {
+            Some(error) if !error.is_null() => return Ok(Err(error)),
+            Some(null) => {
+                other.insert("Error".into(), null);
+            }
+            None => {}
+        }
+        let list = |v: Option<Value>| match v {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        Ok(Ok(Response {
+            output: match output {
+                Some(Value::Number(n)) => Value::String(n.to_string()),
+                Some(other) => other,
+                None => Value::Null,
+            },
+            messages: list(messages),
+            spawns: list(spawns),
+            assignments: list(assignments),
+            other,
+        }))
     }
 }
 

@@ -466,15 +466,10 @@ impl LuaInstance {
             Err(unsafe { error_value(l) })
         } else {
             // SAFETY: the response is on top; reading raises nothing.
-            match unsafe { convert::read(l, -1, 0) } {
+            match unsafe { convert::read_response(l, -1) } {
                 // A response with `Error` set is an error (spec §5.2): the state is not kept.
-                Ok(Value::Object(mut fields))
-                    if fields.get("Error").is_some_and(|e| !e.is_null()) =>
-                {
-                    Err(fields.remove("Error").unwrap_or_default())
-                }
-                Ok(value) => {
-                    let response = Response::from_value(value);
+                Ok(Err(error)) => Err(error),
+                Ok(Ok(response)) => {
                     let entries = response.messages.len()
                         + response.spawns.len()
                         + response.assignments.len();
@@ -630,6 +625,74 @@ unsafe fn error_value(l: *mut lua_State) -> Value {
             LUA_TNIL => Value::String("nil".into()),
             _ => convert::read(l, -1, 0)
                 .unwrap_or_else(|e| Value::String(format!("(error value: {e})"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `convert::read_response` stands for: reading the response as JSON, then taking
+    /// its `Error` apart and normalising the rest.
+    unsafe fn through_json(l: *mut lua_State) -> Result<Result<Response, Value>, String> {
+        match unsafe { convert::read(l, -1, 0) }? {
+            Value::Object(mut fields) if fields.get("Error").is_some_and(|e| !e.is_null()) => {
+                Ok(Err(fields.remove("Error").unwrap_or_default()))
+            }
+            value => Ok(Ok(Response::from_value(value))),
+        }
+    }
+
+    #[test]
+    fn responses_read_directly_as_through_json() {
+        let instance =
+            LuaInstance::new(b"function handle() end", Limits::default(), Host::default())
+                .expect("an instance");
+        let l = instance.l;
+        let cases = [
+            "{}",
+            "{ Output = '' , Messages = {}, Spawns = {}, Assignments = {} }",
+            "{ Output = 5 }",
+            "{ Output = 2.5, Patches = { 1, 2 } }",
+            "{ Output = { data = 'x', print = true, prompt = '> ' } }",
+            "{ Messages = { { Target = 'a', Tags = { { name = 'A', value = 'b' } } }, {} } }",
+            "{ Messages = { a = 1 }, Spawns = 'no', Assignments = { { Processes = { 'p' } } } }",
+            "{ Spawns = { 1, 2 }, [1] = 'one', ['1'] = 'uno', x = { y = { z = {} } } }",
+            "{ Error = 'bad' }",
+            "{ Error = 'bad', Extra = 1, [2] = 'two' }",
+            "{ Error = { code = 1 }, Output = 'printed' }",
+            "{ Error = 'bad', Output = function() end }",
+            "{ Output = 'x', Other = coroutine.create(print) }",
+            "{ [true] = 1, Output = 'x' }",
+            "{ [math.huge] = 1 }",
+            "{ Output = 0/0 }",
+            "{ Output = 1/0, Error = 'e' }",
+            "{ 'a', 'b', Output = 'mixed' }",
+            "{ 'a', 'b' }",
+            "'text'",
+            "42",
+            "nil",
+            "true",
+            "(function() local t = {} t.t = t return { Output = t } end)()",
+            "(function() local t = {} local c = t for i = 1, 200 do c.x = {} c = c.x end \
+             return { Messages = { t } } end)()",
+        ];
+        for case in cases {
+            let chunk = format!("return {case}");
+            // SAFETY: a live state between messages; each chunk runs protected.
+            unsafe {
+                lua_settop(l, 0);
+                assert_eq!(
+                    instance.load_chunk(chunk.as_bytes(), c"=case"),
+                    LUA_OK,
+                    "{case}"
+                );
+                assert_eq!(lua_pcall(l, 0, 1, 0), LUA_OK, "{case}");
+                let direct = convert::read_response(l, -1);
+                assert_eq!(lua_gettop(l), 1, "{case}");
+                assert_eq!(direct, through_json(l), "{case}");
+            }
         }
     }
 }

@@ -109,7 +109,12 @@ fn flat_and_json_messages_make_the_same_tables_and_heaps() {
             _ => "x".repeat(usize::try_from(n * 13).expect("small")),
         };
         // Runs of messages with the same fields and tags (one table shape), then others.
-        let msg = message(n, (n / 4) % 2 == 0, &data, tags[(n / 2) as usize % tags.len()]);
+        let msg = message(
+            n,
+            (n / 4) % 2 == 0,
+            &data,
+            tags[(n / 2) as usize % tags.len()],
+        );
         let value = msg.to_value();
         let a = flat
             .handle_message(Message::Scheduled(msg), &env)
