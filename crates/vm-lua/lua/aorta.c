@@ -625,14 +625,23 @@ static int title_case (lua_State *L) {
 
 /* The length of the tag list at `idx` as ipairs walks it (up to the first nil), when every
    item that is a table is plain; -1 otherwise. */
+/* t[k] = v, raw, as lua_rawset does it (raises for a nil or NaN key, or on memory). Both are
+   copied first: either may point into `t`, which inserting can move. */
+static void rawset_copy (lua_State *L, Table *t, const TValue *k, const TValue *v) {
+  TValue key = *k, value = *v;
+  TValue *slot = luaH_set(L, t, &key);
+  setobj2t(L, slot, &value);
+  invalidateTMcache(t);
+  luaC_barrierback(L, t, &value);
+}
+
 static lua_Integer plain_tags (lua_State *L, int idx) {
+  Table *list = table_at(L, idx);
   lua_Integer n = 0;
   for (;;) {
-    int t = lua_rawgeti(L, idx, n + 1);
-    int ok = t != LUA_TTABLE || plain_table(L, -1);
-    lua_pop(L, 1);
-    if (t == LUA_TNIL) return n;
-    if (!ok) return -1;
+    const TValue *item = luaH_getint(list, n + 1);
+    if (ttisnil(item)) return n;
+    if (ttistable(item) && hvalue(item)->metatable != NULL) return -1;
     n++;
   }
 }
@@ -640,30 +649,19 @@ static lua_Integer plain_tags (lua_State *L, int idx) {
 /* Pushes tag_map(list) for the `n` items of the list at `idx`: name -> value, the first of a
    name winning. */
 static void push_tag_map (lua_State *L, int idx, lua_Integer n) {
+  const TValue *up = clCvalue(L->ci->func)->upvalue;
+  Table *list = table_at(L, idx), *map;
   lua_Integer i;
-  int map;
   lua_createtable(L, 0, (int)n);
-  map = lua_gettop(L);
+  map = hvalue(L->top - 1);
   for (i = 1; i <= n; i++) {
-    if (lua_rawgeti(L, idx, i) == LUA_TTABLE) {
-      lua_pushvalue(L, lua_upvalueindex(1));
-      if (lua_rawget(L, -2) != LUA_TNIL) {
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, map) == LUA_TNIL) {
-          lua_pop(L, 1);
-          lua_pushvalue(L, lua_upvalueindex(2));
-          /* map[name] = value; a nil value leaves the name out, as the assignment does */
-          if (lua_rawget(L, -3) != LUA_TNIL) {
-            lua_rawset(L, map);
-            lua_pop(L, 1);
-            continue;
-          }
-        }
-        lua_pop(L, 1);
-      }
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+    const TValue *item = luaH_getint(list, i), *name, *value;
+    if (!ttistable(item)) continue;
+    name = luaH_getshortstr(hvalue(item), tsvalue(&up[0]));
+    if (ttisnil(name) || !ttisnil(luaH_get(map, name))) continue;
+    value = luaH_getshortstr(hvalue(item), tsvalue(&up[1]));
+    /* map[name] = value; a nil value leaves the name out, as the assignment does */
+    if (!ttisnil(value)) rawset_copy(L, map, name, value);
   }
 }
 
@@ -783,41 +781,43 @@ static int env_view (lua_State *L) {
    whose name is a string copied to msg[title_case(name)] unless that is reserved or already
    set, msg.Tags = the tag map. Answers true when done. */
 static int normalize (lua_State *L) {
+  /* upvalues: 1 "name", 2 "value", 10 "Tags", 11 "TagArray" */
+  const TValue *up = clCvalue(L->ci->func)->upvalue;
+  const TValue *o;
+  Table *msg, *reserved, *list;
   lua_Integer n = 0, i;
   lua_settop(L, 2);
   if (!plain_table(L, 1) || !plain_table(L, 2)) return 0;
-  lua_getfield(L, 1, "Tags");  /* 3: the list */
-  if (!lua_toboolean(L, 3)) {
-    lua_pop(L, 1);
-    lua_newtable(L);  /* msg.Tags or {} */
-  } else if (!plain_table(L, 3) || (n = plain_tags(L, 3)) < 0) {
-    return 0;
+  msg = table_at(L, 1);
+  reserved = table_at(L, 2);
+  o = luaH_getshortstr(msg, tsvalue(&up[9]));
+  if (l_isfalse(o)) {
+    lua_newtable(L);  /* 3: msg.Tags or {} */
+  } else {
+    if (!ttistable(o) || hvalue(o)->metatable != NULL) return 0;
+    push_tvalue(L, o);  /* 3: the list */
+    if ((n = plain_tags(L, 3)) < 0) return 0;
   }
-  lua_pushvalue(L, 3);
-  lua_setfield(L, 1, "TagArray");
+  list = table_at(L, 3);
+  rawset_copy(L, msg, &up[10], index2addr_aorta(L, 3));
   for (i = 1; i <= n; i++) {
-    if (lua_rawgeti(L, 3, i) == LUA_TTABLE) {  /* 4: the tag */
-      lua_pushvalue(L, lua_upvalueindex(1));
-      if (lua_rawget(L, 4) == LUA_TSTRING) {  /* 5: its name */
-        push_title_case(L, 5);  /* 6 */
-        lua_pushvalue(L, 6);
-        lua_rawget(L, 2);  /* 7: reserved[name] */
-        if (!lua_toboolean(L, 7)) {
-          lua_pushvalue(L, 6);
-          if (lua_rawget(L, 1) == LUA_TNIL) {
-            lua_pushvalue(L, 6);
-            lua_pushvalue(L, lua_upvalueindex(2));
-            lua_rawget(L, 4);
-            /* msg[name] = value; nil sets nothing */
-            if (lua_type(L, -1) != LUA_TNIL) lua_rawset(L, 1);
-          }
-        }
-      }
+    const TValue *item = luaH_getint(list, i), *name, *value, *title;
+    if (!ttistable(item)) continue;
+    name = luaH_getshortstr(hvalue(item), tsvalue(&up[0]));
+    if (!ttisstring(name)) continue;
+    push_tvalue(L, name);  /* 4: its name */
+    push_title_case(L, 4);  /* 5 (may collect: everything read from here on is re-read) */
+    title = index2addr_aorta(L, 5);
+    if (l_isfalse(luaH_get(reserved, title)) && ttisnil(luaH_get(msg, title))) {
+      item = luaH_getint(list, i);
+      value = luaH_getshortstr(hvalue(item), tsvalue(&up[1]));
+      /* msg[name] = value; nil sets nothing */
+      if (!ttisnil(value)) rawset_copy(L, msg, title, value);
     }
     lua_settop(L, 3);
   }
   push_tag_map(L, 3, n);
-  lua_setfield(L, 1, "Tags");
+  rawset_copy(L, msg, &up[9], index2addr_aorta(L, 4));
   lua_pushboolean(L, 1);
   return 1;
 }
