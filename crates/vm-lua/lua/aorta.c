@@ -155,47 +155,33 @@ void aorta_set_listed (lua_State *L, int tidx, int list, lua_Integer key) {
    (aorta_tree_pins), so no recorded address can be freed and reused while the record lives. */
 typedef struct { lua_Unsigned bits; int tt; } Word;
 
-static Word word_of (const TValue *o) {
-  Word w;
-  w.tt = rttype(o);
-  switch (ttype(o)) {
-    case LUA_TNIL: w.bits = 0; break;
-    case LUA_TBOOLEAN: w.bits = (lua_Unsigned)bvalue(o); break;
-    case LUA_TNUMINT: w.bits = (lua_Unsigned)ivalue(o); break;
-    case LUA_TNUMFLT: memcpy(&w.bits, &fltvalue(o), sizeof w.bits); break;
-    case LUA_TLIGHTUSERDATA: w.bits = (lua_Unsigned)(size_t)pvalue(o); break;
-    case LUA_TLCF: w.bits = (lua_Unsigned)(size_t)fvalue(o); break;
-    default: w.bits = (lua_Unsigned)(size_t)gcvalue(o); break;
-  }
-  return w;
-}
+/* A slot is recorded as its raw bytes: equal bytes are the same key and value (a change that
+   leaves a value the same but not its padding only costs a comparison value by value). */
+typedef char slot_is_a_word[sizeof(TValue) == sizeof(Word) ? 1 : -1];
+typedef char node_is_two_words[sizeof(Node) == 2 * sizeof(Word) ? 1 : -1];
 
 /* A tree deeper than this is not recorded (JSON trees are at most 128 deep). */
 #define TREE_DEPTH 200
 #define TOO_DEEP ((size_t)-1)
 
-/* Appends a table's record (its address, metatable, sizes, then key and value words of every
-   slot) and those of the tables among its values, to `out` (of `cap` words; counts past it).
-   Returns the words used, or TOO_DEEP. */
+/* Appends a table's record (its address, metatable and sizes, then the raw bytes of its
+   array and hash parts) and those of the tables among its values, to `out` (of `cap` words;
+   counts past it). Returns the words used, or TOO_DEEP. */
 static size_t capture (Table *t, Word *out, size_t cap, size_t at, int depth) {
   unsigned int i;
   int j;
+  size_t words = t->sizearray + 2 * (size_t)sizenode(t);
 #define PUT(b, k) do { if (at < cap) { out[at].bits = (b); out[at].tt = (k); } at++; } while (0)
   if (depth > TREE_DEPTH) return TOO_DEEP;
   PUT((lua_Unsigned)(size_t)t, 0);
   PUT((lua_Unsigned)(size_t)t->metatable, 0);
   PUT(t->sizearray, sizenode(t));
-  for (i = 0; i < t->sizearray; i++) {
-    Word w = word_of(&t->array[i]);
-    PUT(w.bits, w.tt);
-  }
-  for (j = 0; j < sizenode(t); j++) {
-    Node *n = gnode(t, j);
-    Word k = word_of(gkey(n)), v = word_of(gval(n));
-    PUT(k.bits, k.tt);
-    PUT(v.bits, v.tt);
-  }
 #undef PUT
+  if (at + words <= cap) {
+    memcpy(out + at, t->array, t->sizearray * sizeof(TValue));
+    memcpy(out + at + t->sizearray, t->node, (size_t)sizenode(t) * sizeof(Node));
+  }
+  at += words;
   for (i = 0; i < t->sizearray && at != TOO_DEEP; i++)
     if (ttistable(&t->array[i])) at = capture(hvalue(&t->array[i]), out, cap, at, depth + 1);
   for (j = 0; j < sizenode(t) && at != TOO_DEEP; j++)
@@ -221,24 +207,15 @@ int aorta_tree_same (lua_State *L, int idx, const Word *rec, size_t len) {
     return 0;
   while (at < len) {
     Table *t = (Table *)(size_t)rec[at].bits;
-    unsigned int i;
-    int j;
     if (at + 3 > len || rec[at + 1].bits != (lua_Unsigned)(size_t)t->metatable
         || rec[at + 2].bits != t->sizearray || rec[at + 2].tt != sizenode(t)
         || at + 3 + t->sizearray + 2 * (size_t)sizenode(t) > len)
       return 0;
     at += 3;
-    for (i = 0; i < t->sizearray; i++, at++) {
-      Word w = word_of(&t->array[i]);
-      if (w.bits != rec[at].bits || w.tt != rec[at].tt) return 0;
-    }
-    for (j = 0; j < sizenode(t); j++, at += 2) {
-      Node *n = gnode(t, j);
-      Word k = word_of(gkey(n)), v = word_of(gval(n));
-      if (k.bits != rec[at].bits || k.tt != rec[at].tt || v.bits != rec[at + 1].bits
-          || v.tt != rec[at + 1].tt)
-        return 0;
-    }
+    if (memcmp(rec + at, t->array, t->sizearray * sizeof(TValue)) != 0) return 0;
+    at += t->sizearray;
+    if (memcmp(rec + at, t->node, (size_t)sizenode(t) * sizeof(Node)) != 0) return 0;
+    at += 2 * (size_t)sizenode(t);
   }
   return 1;
 }

@@ -357,6 +357,10 @@ fn an_unchanged_environment_is_handed_over_and_a_changed_one_is_made_again() {
                 fresh.into(),
             ),
             ("env.Module.Tags[2].name = 7", fresh.into()),
+            (
+                "env.Process.Tags[1] = { name = 'Data-Protocol', value = 'other' }",
+                fresh.into(),
+            ),
             ("setmetatable(env.Process, {})", fresh.into()),
             ("env.Process = nil", fresh.into()),
             (
