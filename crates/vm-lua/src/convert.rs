@@ -501,19 +501,33 @@ unsafe fn table(l: *mut lua_State, idx: c_int, depth: usize) -> Result<Value, St
             return Ok(Value::Array(items));
         }
         let mut fields = Map::new();
-        // By position: what `lua_next` walks, without looking each key up again.
-        let mut at = 0;
-        loop {
-            at = aorta_next(l, idx, at);
-            if at == 0 {
-                break;
-            }
+        each_entry(l, idx, || {
             let key = entry_key(l)?;
             let item = read(l, -1, depth + 1);
             lua_pop(l, 2);
             fields.insert(key, item?);
-        }
+            Ok(())
+        })?;
         Ok(Value::Object(fields))
+    }
+}
+
+/// Calls `each` for every entry of the table at the absolute index `idx`, pushed (key, then
+/// value), in `lua_next`'s order but by position, without looking each key up again; `each`
+/// pops it. Stops at the first error.
+unsafe fn each_entry(
+    l: *mut lua_State,
+    idx: c_int,
+    mut each: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    let mut at = 0;
+    loop {
+        // SAFETY: the caller's table, with room for the entry on the stack.
+        at = unsafe { aorta_next(l, idx, at) };
+        if at == 0 {
+            return Ok(());
+        }
+        each()?;
     }
 }
 
@@ -563,12 +577,7 @@ pub(crate) unsafe fn read_response(
         let (mut output, mut messages, mut spawns, mut assignments, mut error) =
             (None, None, None, None, None);
         let mut other = Map::new();
-        let mut at = 0;
-        loop {
-            at = aorta_next(l, idx, at);
-            if at == 0 {
-                break;
-            }
+        each_entry(l, idx, || {
             let field = match lua_type(l, -2) {
                 LUA_TSTRING => match bytes(l, -2) {
                     b"Output" => Some(&mut output),
@@ -590,7 +599,8 @@ pub(crate) unsafe fn read_response(
                 lua_pop(l, 2);
                 other.insert(key, item?);
             }
-        }
+            Ok(())
+        })?;
         match error {
             Some(error) if !error.is_null() => return Ok(Err(error)),
             Some(null) => {
