@@ -149,7 +149,7 @@ void aorta_set_listed (lua_State *L, int tidx, int list, lua_Integer key) {
 
 /* The environment's table tree, as the host made it: the host hands the same tree to the next
    message while nothing in it changed. A capture records every table of the tree with its
-   entries as raw words (type tag and value: a pointer for strings and tables); a later
+   slots as raw bytes (type tags and values: pointers for strings and tables); a later
    comparison against the live tables tells whether any entry, size or metatable changed,
    without reading a string or following a key. Everything recorded is also kept referenced
    (aorta_tree_pins), so no recorded address can be freed and reused while the record lives. */
@@ -600,8 +600,6 @@ static int title_case (lua_State *L) {
    reading them runs no code); for anything else they change nothing and answer nil, and the
    Lua version runs. "name" and "value" are upvalues 1 and 2. */
 
-/* The length of the tag list at `idx` as ipairs walks it (up to the first nil), when every
-   item that is a table is plain; -1 otherwise. */
 /* t[k] = v, raw, as lua_rawset does it (raises for a nil or NaN key, or on memory). Both are
    copied first: either may point into `t`, which inserting can move. */
 static void rawset_copy (lua_State *L, Table *t, const TValue *k, const TValue *v) {
@@ -612,6 +610,8 @@ static void rawset_copy (lua_State *L, Table *t, const TValue *k, const TValue *
   luaC_barrierback(L, t, &value);
 }
 
+/* The length of the tag list at `idx` as ipairs walks it (up to the first nil), when every
+   item that is a table is plain; -1 otherwise. */
 static lua_Integer plain_tags (lua_State *L, int idx) {
   Table *list = table_at(L, idx);
   lua_Integer n = 0;
