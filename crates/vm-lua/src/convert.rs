@@ -108,13 +108,31 @@ pub(crate) unsafe fn push_message(l: *mut lua_State, msg: &Value) {
         .map_or(0, Vec::len);
     // SAFETY: as this function's.
     unsafe {
-        message_table(l, fields.len() + tags, |key, name| {
-            for (k, item) in fields {
-                key(k);
-                push_keyed(l, item, 1, name, name + 1);
-                lua_rawset(l, -3);
+        // The list, two keys, the table, and a tag's key, table, entry key and value.
+        if lua_checkstack(l, 10) == 0 {
+            luaL_error(l, c"value nested too deeply".as_ptr());
+        }
+        let keys = lua_gettop(l) + 1;
+        let listed = lua_rawgeti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY) == LUA_TTABLE;
+        let key = |k: &str| match message_key(k) {
+            Some(i) if listed => {
+                lua_rawgeti(l, keys, i);
             }
-        });
+            _ => push_str(l, k),
+        };
+        key("name");
+        key("value");
+        // Room for `normalize`'s additions (`TagArray`, `reply`, `forward`, one per tag).
+        let room = (fields.len() + tags + 3).min(c_int::MAX as usize) as c_int;
+        lua_createtable(l, 0, room);
+        for (k, item) in fields {
+            key(k);
+            push_keyed(l, item, 1, keys + 1, keys + 2);
+            lua_rawset(l, -3);
+        }
+        // The message table in place of the list and the two keys.
+        lua_rotate(l, keys, 1);
+        lua_settop(l, keys);
     }
 }
 
@@ -254,41 +272,6 @@ impl Shape {
 
 unsafe fn push_str(l: *mut lua_State, s: &str) {
     unsafe { lua_pushlstring(l, s.as_ptr().cast::<c_char>(), s.len()) };
-}
-
-/// Makes a message's table, with room for `entries` and three more, and has `fill` set its
-/// fields: `fill` gets a function that pushes a key (from the list of [`MESSAGE_KEYS`] when it
-/// is there) and the stack slot of the key `name` (`value` is the next one). Leaves the table.
-///
-/// # Safety
-/// As [`push`]; `fill` leaves the table on top.
-unsafe fn message_table(
-    l: *mut lua_State,
-    entries: usize,
-    fill: impl FnOnce(&dyn Fn(&str), c_int),
-) {
-    unsafe {
-        // The list, two keys, the table, and a tag's key, table, entry key and value.
-        if lua_checkstack(l, 10) == 0 {
-            luaL_error(l, c"value nested too deeply".as_ptr());
-        }
-        let keys = lua_gettop(l) + 1;
-        let listed = lua_rawgeti(l, LUA_REGISTRYINDEX, MESSAGE_KEYS_KEY) == LUA_TTABLE;
-        let key = |k: &str| match message_key(k) {
-            Some(i) if listed => {
-                lua_rawgeti(l, keys, i);
-            }
-            _ => push_str(l, k),
-        };
-        key("name");
-        key("value");
-        let room = (entries + 3).min(c_int::MAX as usize) as c_int;
-        lua_createtable(l, 0, room);
-        fill(&key, keys + 1);
-        // The message table in place of the list and the two keys.
-        lua_rotate(l, keys, 1);
-        lua_settop(l, keys);
-    }
 }
 
 /// [`push`], taking the keys `name` and `value` from the stack slots `name` and `value`
@@ -608,21 +591,13 @@ pub(crate) unsafe fn read_response(
             }
             None => {}
         }
-        let list = |v: Option<Value>| match v {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
-        Ok(Ok(Response {
-            output: match output {
-                Some(Value::Number(n)) => Value::String(n.to_string()),
-                Some(other) => other,
-                None => Value::Null,
-            },
-            messages: list(messages),
-            spawns: list(spawns),
-            assignments: list(assignments),
+        Ok(Ok(Response::from_fields(
+            output,
+            messages,
+            spawns,
+            assignments,
             other,
-        }))
+        )))
     }
 }
 

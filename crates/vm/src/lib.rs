@@ -179,21 +179,37 @@ impl Response {
                 ..Self::default()
             };
         };
+        let output = fields.remove("Output");
+        let messages = fields.remove("Messages");
+        let spawns = fields.remove("Spawns");
+        let assignments = fields.remove("Assignments");
+        Self::from_fields(output, messages, spawns, assignments, fields)
+    }
+
+    /// A response object's fields, each as the module gave it (`None`: absent), and the rest,
+    /// normalised as [`Response::from_value`] does: a list that is not an array is empty, a
+    /// numeric `Output` is text.
+    pub fn from_fields(
+        output: Option<Value>,
+        messages: Option<Value>,
+        spawns: Option<Value>,
+        assignments: Option<Value>,
+        other: Map<String, Value>,
+    ) -> Self {
         let list = |v: Option<Value>| match v {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        let output = match fields.remove("Output") {
-            Some(Value::Number(n)) => Value::String(n.to_string()),
-            Some(other) => other,
-            None => Value::Null,
-        };
         Self {
-            output,
-            messages: list(fields.remove("Messages")),
-            spawns: list(fields.remove("Spawns")),
-            assignments: list(fields.remove("Assignments")),
-            other: fields,
+            output: match output {
+                Some(Value::Number(n)) => Value::String(n.to_string()),
+                Some(other) => other,
+                None => Value::Null,
+            },
+            messages: list(messages),
+            spawns: list(spawns),
+            assignments: list(assignments),
+            other,
         }
     }
 
