@@ -5,6 +5,8 @@
 //! `DataItem<&[u8]>` borrows the input, `DataItem<Bytes>` (the default) shares a refcounted
 //! buffer, `DataItem<Vec<u8>>` owns one.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::deep_hash::{Chunk, deep_hash};
@@ -24,7 +26,8 @@ struct Layout {
     kind: SignatureType,
     target: Option<usize>,
     anchor: Option<usize>,
-    tags: Vec<Tag>,
+    /// Shared: a clone of an item (stores hand out clones) copies no tag.
+    tags: Arc<[Tag]>,
     tags_start: usize,
     data_start: usize,
     id: Id,
@@ -256,7 +259,7 @@ impl Layout {
             kind,
             target,
             anchor,
-            tags,
+            tags: tags.into(),
             tags_start,
             data_start: at,
             id,
@@ -458,7 +461,7 @@ impl DataItemBuilder {
                 kind,
                 target: target_at,
                 anchor: anchor_at,
-                tags: self.tags,
+                tags: self.tags.into(),
                 tags_start,
                 data_start: header,
                 id,
