@@ -54,7 +54,7 @@ pub use schedule::{
     Batch, ContentKey, Logs, Range, RangeBy, ScheduleEntry, SchedulePage, ScheduleStore,
     check_append,
 };
-pub use scheduler::{Block, Chain, SchedulerApi};
+pub use scheduler::{Block, Chain, ItemNode, ItemPage, SchedulerApi};
 pub use weave::{
     ByteRange, Cursor, DataReader, Edge, Header, Page, Put, Query, Sort, TagFilter, Weave,
 };

@@ -1,11 +1,12 @@
 //! What a Compute Unit reads from a Scheduler Unit and from the chain.
 //!
 //! The CU speaks to an SU through [`SchedulerApi`] in the JSON shapes of spec §3.3, whether the
-//! SU runs in the same process (`aorta dev`) or across the network: evaluating from the same
-//! shapes in both cases keeps results identical (message data, for one, is the SU's lossy UTF-8
-//! text either way).
+//! SU runs in the same process (`aorta dev`) or across the network. An SU in the same process
+//! may also hand over its pages as the stored items ([`SchedulerApi::page_items`]); the CU makes
+//! exactly the message the JSON view would give from them (message data, for one, is the
+//! same lossy UTF-8 text either way), without making that view and reading it back.
 
-use aorta_types::{Id, ProcessId};
+use aorta_types::{DataItem, Id, ProcessId};
 
 use crate::Error;
 use crate::su::{ProcessInner, SchedulePage, Scheduled};
@@ -31,6 +32,22 @@ pub trait SchedulerApi: Send + Sync {
         limit: usize,
     ) -> Result<SchedulePage, Error>;
 
+    /// The page [`Self::page`] answers, as the items the SU stored, when the SU runs in this
+    /// process; `None` (the default) when it answers only in JSON (over HTTP).
+    ///
+    /// # Errors
+    /// As [`Self::page`].
+    fn page_items(
+        &self,
+        process: ProcessId,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: usize,
+    ) -> Option<Result<ItemPage, Error>> {
+        let _ = (process, from, to, limit);
+        None
+    }
+
     /// `GET /{id}?process-id=`: one message of a process, by message or assignment id.
     ///
     /// # Errors
@@ -52,6 +69,25 @@ pub trait SchedulerApi: Send + Sync {
         let _ = process;
         self.now()
     }
+}
+
+/// A page of a schedule as its SU stored it ([`SchedulerApi::page_items`]).
+#[derive(Clone, Debug)]
+pub struct ItemPage {
+    /// The page's messages, in nonce order.
+    pub nodes: Vec<ItemNode>,
+    /// Whether more follow in the range asked for.
+    pub has_next_page: bool,
+}
+
+/// One scheduled message as stored: the items of a JSON page's `node`.
+#[derive(Clone, Debug)]
+pub struct ItemNode {
+    /// The assignment.
+    pub assignment: DataItem,
+    /// The message; `None` where the JSON view's `message` is null (an item assigned from
+    /// elsewhere, read from the weave).
+    pub message: Option<DataItem>,
 }
 
 /// A block of the chain the SU stamps assignments with.

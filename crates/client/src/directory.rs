@@ -217,6 +217,19 @@ impl aorta_api::SchedulerApi for DirectoryScheduler {
             .page(process, from, to, limit)
     }
 
+    fn page_items(
+        &self,
+        process: ProcessId,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: usize,
+    ) -> Option<Result<aorta_api::ItemPage, aorta_api::Error>> {
+        match self.directory.su_of(process) {
+            Ok(su) => su.page_items(process, from, to, limit),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     fn message(
         &self,
         id: Id,

@@ -56,6 +56,11 @@ impl Chained {
         let id = assignment_id
             .parse::<Id>()
             .map_err(|_| assignment_id.to_owned());
+        Self::of(id, slot)
+    }
+
+    /// The same for an assignment id already read (`Err`: its text, not an id).
+    pub fn of(id: Result<Id, String>, slot: &Slot) -> Self {
         let chain = slot
             .hash_chain
             .as_deref()

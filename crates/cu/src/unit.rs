@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use aorta_api::su::{MessageItem, SchedulePage, Scheduled};
 use aorta_api::{
-    Block, Chain, EvalKey, EvalRange, EvaluationRecord, ResultStore, SchedulerApi, Weave,
+    Block, Chain, EvalKey, EvalRange, EvaluationRecord, ItemNode, ItemPage, ResultStore,
+    SchedulerApi, Weave,
 };
 use aorta_types::ao::{self, Cron};
-use aorta_types::{Id, IdMap, ProcessId, Signer, TagsExt};
+use aorta_types::{DataItem, Id, IdMap, ProcessId, Signer, TagsExt};
 use aorta_vm::{Limits, Message, Module, Runtime};
 use serde_json::Value;
 
@@ -155,8 +156,7 @@ impl Pager {
             .spawn(move || {
                 while let Ok(mut after) = asked.recv() {
                     loop {
-                        let page = scheduler
-                            .page(process, Some(after), to, size)
+                        let page = read_page(&*scheduler, process, Some(after), to, size)
                             .map(|page| prepare(process, page, &*weave));
                         let next = page.as_ref().ok().and_then(next_after);
                         // The evaluating thread has gone: nothing more to read.
@@ -227,40 +227,93 @@ enum Body {
 
 /// Reads a page's assignments and builds its messages: the work that can be done on a thread
 /// other than the evaluating one.
-fn prepare(process: ProcessId, page: SchedulePage, weave: &dyn Weave) -> Prepared {
-    let items = page
-        .edges
-        .into_iter()
-        .map(|edge| {
-            let Scheduled {
-                message,
-                assignment,
-            } = edge.node;
-            let slot = Slot::read(process, &assignment)?;
-            let message = message.or_else(|| {
-                let id: Id = slot.message.as_deref()?.parse().ok()?;
-                let item = weave.get(id).ok()??;
-                Some(MessageItem::of(&item, false))
-            });
-            let exclude_data = message::excludes_data(&assignment);
-            let body = match message {
-                Some(message) => {
-                    Body::Ready(message::ready(process, &message, &slot, exclude_data))
-                }
-                None => Body::Fetch,
-            };
-            Ok(Item {
-                chained: Chained::read(&assignment.id, &slot),
-                slot,
-                exclude_data,
-                body,
-            })
-        })
-        .collect();
-    Prepared {
-        has_next_page: page.page_info.has_next_page,
-        items,
+/// A page as read: the SU's JSON view, or (from an SU in this process) the stored items.
+enum Read {
+    Json(SchedulePage),
+    Items(ItemPage),
+}
+
+/// Reads a page from `scheduler`: as its stored items when it can hand them over.
+fn read_page(
+    scheduler: &dyn SchedulerApi,
+    process: ProcessId,
+    from: Option<u64>,
+    to: Option<u64>,
+    limit: usize,
+) -> Result<Read, aorta_api::Error> {
+    match scheduler.page_items(process, from, to, limit) {
+        Some(page) => page.map(Read::Items),
+        None => scheduler.page(process, from, to, limit).map(Read::Json),
     }
+}
+
+fn prepare(process: ProcessId, page: Read, weave: &dyn Weave) -> Prepared {
+    match page {
+        Read::Json(page) => Prepared {
+            has_next_page: page.page_info.has_next_page,
+            items: page
+                .edges
+                .into_iter()
+                .map(|edge| prepare_json(process, edge.node, weave))
+                .collect(),
+        },
+        Read::Items(page) => Prepared {
+            has_next_page: page.has_next_page,
+            items: page
+                .nodes
+                .into_iter()
+                .map(|node| prepare_item(process, node, weave))
+                .collect(),
+        },
+    }
+}
+
+fn prepare_json(process: ProcessId, node: Scheduled, weave: &dyn Weave) -> Result<Item, Error> {
+    let Scheduled {
+        message,
+        assignment,
+    } = node;
+    let slot = Slot::read(process, &assignment)?;
+    let message = message.or_else(|| {
+        let id: Id = slot.message.as_deref()?.parse().ok()?;
+        let item = weave.get(id).ok()??;
+        Some(MessageItem::of(&item, false))
+    });
+    let exclude_data = message::excludes_data(&assignment.tags);
+    let body = match message {
+        Some(message) => Body::Ready(message::ready(process, &message, &slot, exclude_data)),
+        None => Body::Fetch,
+    };
+    Ok(Item {
+        chained: Chained::read(&assignment.id, &slot),
+        slot,
+        exclude_data,
+        body,
+    })
+}
+
+/// [`prepare_json`] for a stored node: the same item, made without a JSON view in between.
+fn prepare_item(process: ProcessId, node: ItemNode, weave: &dyn Weave) -> Result<Item, Error> {
+    let ItemNode {
+        message,
+        assignment,
+    } = node;
+    let slot = Slot::of_tags(process, &assignment.id(), assignment.tags())?;
+    let message = message.or_else(|| {
+        let id: Id = slot.message.as_deref()?.parse().ok()?;
+        weave.get(id).ok()?
+    });
+    let exclude_data = message::excludes_data(assignment.tags());
+    let body = match message {
+        Some(message) => Body::Ready(Ok(message::ready_item(&message, &slot, exclude_data))),
+        None => Body::Fetch,
+    };
+    Ok(Item {
+        chained: Chained::of(Ok(assignment.id()), &slot),
+        slot,
+        exclude_data,
+        body,
+    })
 }
 
 struct Inner {
@@ -795,9 +848,7 @@ impl ComputeUnit {
             }
             let page = match ready {
                 Some(page) => page,
-                None => parts
-                    .scheduler
-                    .page(process, from, to, config.page_size)
+                None => read_page(&*parts.scheduler, process, from, to, config.page_size)
                     .map(|page| prepare(process, page, &*parts.weave)),
             }
             .map_err(Error::upstream)?;
@@ -831,7 +882,7 @@ impl ComputeUnit {
                     Body::Ready(ready) => ready?,
                     Body::Fetch => {
                         let message = self.fetch(process, slot)?;
-                        message::ready(process, &message, slot, item.exclude_data)?
+                        message::ready_item(&message, slot, item.exclude_data)
                     }
                 };
                 let errored = stream.scheduled(meta, msg, id, slot, checked, records)?;
@@ -990,7 +1041,7 @@ impl ComputeUnit {
     /// The scheduled message, from the SU or (for an assignment of an item scheduled
     /// elsewhere) from the weave.
     /// An assigned item that its schedule page did not carry, from the weave.
-    fn fetch(&self, process: ProcessId, slot: &Slot) -> Result<MessageItem, Error> {
+    fn fetch(&self, process: ProcessId, slot: &Slot) -> Result<DataItem, Error> {
         let id: Id = slot
             .message
             .as_deref()
@@ -1004,7 +1055,7 @@ impl ComputeUnit {
         let deadline = std::time::Instant::now() + ASSIGNED_ITEM_PATIENCE;
         loop {
             if let Some(item) = self.inner.parts.weave.get(id)? {
-                return Ok(MessageItem::of(&item, false));
+                return Ok(item);
             }
             if std::time::Instant::now() >= deadline {
                 return Err(Error::Upstream(aorta_api::Error::Remote {

@@ -1,5 +1,6 @@
 //! The SU as a Compute Unit reads it in-process: [`SchedulerApi`] over [`Scheduler`], in the same
-//! JSON shapes its HTTP routes serve, and [`Chain`] over [`LocalBlocks`].
+//! JSON shapes its HTTP routes serve (and its pages also as the stored items), and [`Chain`]
+//! over [`LocalBlocks`].
 
 use aorta_api::su::Posted;
 use aorta_api::su::{
@@ -8,7 +9,9 @@ use aorta_api::su::{
 };
 use std::sync::Arc;
 
-use aorta_api::{Block, Chain, Range, SchedulerApi, SchedulerDirectory, SchedulerWrite};
+use aorta_api::{
+    Block, Chain, ItemNode, ItemPage, Range, SchedulerApi, SchedulerDirectory, SchedulerWrite,
+};
 use aorta_types::{Address, DataItem, Id, MessageId, ProcessId, b64};
 
 use crate::clock::BLOCK_TIME_MS;
@@ -82,6 +85,29 @@ impl SchedulerApi for Scheduler {
                 })
                 .collect(),
         })
+    }
+
+    fn page_items(
+        &self,
+        process: ProcessId,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: usize,
+    ) -> Option<Result<ItemPage, aorta_api::Error>> {
+        let page = Scheduler::page(self, process, Range::timestamps(from, to, limit));
+        Some(page.map_err(Into::into).map(|page| {
+            ItemPage {
+                nodes: page
+                    .nodes
+                    .into_iter()
+                    .map(|node| ItemNode {
+                        assignment: node.assignment,
+                        message: node.message,
+                    })
+                    .collect(),
+                has_next_page: page.has_next_page,
+            }
+        }))
     }
 
     fn message(&self, id: Id, process: ProcessId) -> Result<Scheduled, aorta_api::Error> {

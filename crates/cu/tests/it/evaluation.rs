@@ -1,10 +1,12 @@
 //! Evaluating from the log: message shapes, results, paging, dry-run, hash chain, errors.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aorta_api::{EvalBound, EvalRange, EvaluationRecord};
+use aorta_api::su::{ProcessInner, SchedulePage, Scheduled};
+use aorta_api::{EvalBound, EvalRange, EvaluationRecord, ItemPage, SchedulerApi};
 use aorta_cu::{Config, Error};
-use aorta_types::{Ed25519Signer, ProcessId, Signer};
+use aorta_types::{DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
 use serde_json::{Value, json};
 
 use crate::{Net, Tamper, history, user};
@@ -555,4 +557,158 @@ fn assigned_items_leave_out_excluded_data() {
     };
     assert_eq!(data(vec!["Data".into()]), json!(""));
     assert_eq!(data(Vec::new()), json!("secret"));
+}
+
+/// An SU that counts how its pages are read, and hands them over as its stored items only
+/// when `items` is set (otherwise in JSON alone, as over HTTP).
+struct Counted {
+    inner: aorta_su::Scheduler,
+    items: bool,
+    json_pages: AtomicUsize,
+    item_pages: AtomicUsize,
+}
+
+impl SchedulerApi for Counted {
+    fn process(&self, process: ProcessId) -> Result<ProcessInner, aorta_api::Error> {
+        SchedulerApi::process(&self.inner, process)
+    }
+    fn page(
+        &self,
+        process: ProcessId,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: usize,
+    ) -> Result<SchedulePage, aorta_api::Error> {
+        self.json_pages.fetch_add(1, Ordering::Relaxed);
+        SchedulerApi::page(&self.inner, process, from, to, limit)
+    }
+    fn page_items(
+        &self,
+        process: ProcessId,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: usize,
+    ) -> Option<Result<ItemPage, aorta_api::Error>> {
+        if !self.items {
+            return None;
+        }
+        self.item_pages.fetch_add(1, Ordering::Relaxed);
+        SchedulerApi::page_items(&self.inner, process, from, to, limit)
+    }
+    fn message(&self, id: Id, process: ProcessId) -> Result<Scheduled, aorta_api::Error> {
+        SchedulerApi::message(&self.inner, id, process)
+    }
+    fn now(&self) -> Result<(u64, u64), aorta_api::Error> {
+        SchedulerApi::now(&self.inner)
+    }
+}
+
+#[test]
+/// A CU that reads its SU's pages as the stored items evaluates exactly what one reading their
+/// JSON view (as over HTTP) does: every result and the state digest, for messages of every
+/// shape the view treats apart.
+fn stored_pages_evaluate_as_their_json_view() {
+    let net = Net::new();
+    let pid = net.spawn(net.probe, &[]);
+    let message = |signer: &dyn Signer, anchor: [u8; 32], tags: &[(&str, &str)], data: &[u8]| {
+        DataItemBuilder::new()
+            .target(pid.id())
+            .tags([Tag::new("Data-Protocol", "ao"), Tag::new("Type", "Message")])
+            .tags(tags.iter().map(|(k, v)| Tag::new(*k, *v)))
+            .anchor(anchor)
+            .data(data.to_vec())
+            .sign(signer)
+            .expect("signs")
+    };
+    net.send(pid, "Echo", "plain");
+    net.send_as(
+        &user(),
+        pid,
+        &[("Action", "Echo"), ("From-Process", "elsewhere")],
+        "forwarded",
+    );
+    net.send_as(
+        &Ed25519Signer::from_seed([8; 32]),
+        pid,
+        &[("Action", "Count")],
+        "",
+    );
+    // Data and anchor that are not UTF-8.
+    net.schedule(message(
+        &user(),
+        [0xff; 32],
+        &[("Action", "Echo")],
+        &[b'a', 0xff, 0xfe, b'z'],
+    ));
+    // Items from the weave, assigned with and without their data.
+    for exclude in [vec!["Data".to_string()], Vec::new()] {
+        let item = message(&user(), crate::anchor(), &[("Action", "Echo")], b"assigned");
+        aorta_api::Weave::put(&net.store, &item).expect("on the weave");
+        net.clock.advance(1000);
+        net.su
+            .assign(pid, item.id(), exclude, false)
+            .expect("assigned")
+            .wait()
+            .expect("durable");
+    }
+    for _ in 0..5 {
+        net.send(pid, "Count", "");
+    }
+
+    let evaluate = |items: bool| {
+        let su = Arc::new(Counted {
+            inner: net.su.clone(),
+            items,
+            json_pages: AtomicUsize::new(0),
+            item_pages: AtomicUsize::new(0),
+        });
+        // Pages of three: several of them, read ahead on the page thread.
+        let config = Config {
+            page_size: 3,
+            ..Config::default()
+        };
+        let cu = Net::cu_over(su.clone(), &net.store, &net.clock, config);
+        cu.evaluate(pid).expect("evaluates");
+        let pages = (
+            su.item_pages.load(Ordering::Relaxed),
+            su.json_pages.load(Ordering::Relaxed),
+        );
+        (history(&cu, pid), cu.digest(pid).expect("digest"), pages)
+    };
+    let (stored, stored_digest, (item_pages, json_pages)) = evaluate(true);
+    assert!(
+        item_pages >= 4 && json_pages == 0,
+        "{item_pages} {json_pages}"
+    );
+    let (json, json_digest, (item_pages, json_pages)) = evaluate(false);
+    assert!(
+        item_pages == 0 && json_pages >= 4,
+        "{item_pages} {json_pages}"
+    );
+    assert_eq!(stored.len(), 12);
+    assert_eq!(stored, json);
+    assert_eq!(stored_digest, json_digest);
+
+    // What the process saw, read from the stored items.
+    let seen: Vec<Value> = stored
+        .iter()
+        .map(EvaluationRecord::result_value)
+        .filter_map(|r| serde_json::from_str::<Value>(r["Output"].as_str()?).ok())
+        .filter(|echo| echo.get("msg").is_some())
+        .collect();
+    let data: Vec<&str> = seen
+        .iter()
+        .filter_map(|s| s["msg"]["Data"].as_str())
+        .collect();
+    assert_eq!(
+        data,
+        ["plain", "forwarded", "a\u{fffd}\u{fffd}z", "", "assigned"]
+    );
+    assert_eq!(seen[1]["msg"]["From"], json!("elsewhere"));
+    assert_eq!(
+        seen[1]["msg"]["Forwarded-By"],
+        json!(user().address().to_string())
+    );
+    assert_eq!(seen[2]["msg"]["Anchor"], Value::Null);
+    assert_eq!(seen[0]["msg"]["Anchor"].as_str().map(str::len), Some(32));
 }
