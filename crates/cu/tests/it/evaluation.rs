@@ -1,12 +1,11 @@
 //! Evaluating from the log: message shapes, results, paging, dry-run, hash chain, errors.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use aorta_api::su::{ProcessInner, SchedulePage, Scheduled};
-use aorta_api::{EvalBound, EvalRange, EvaluationRecord, ItemPage, SchedulerApi};
+use aorta_api::{EvalBound, EvalRange, EvaluationRecord};
 use aorta_cu::{Config, Error};
-use aorta_types::{DataItemBuilder, Ed25519Signer, Id, ProcessId, Signer, Tag};
+use aorta_types::{DataItemBuilder, Ed25519Signer, ProcessId, Signer, Tag};
 use serde_json::{Value, json};
 
 use crate::{Net, Tamper, history, user};
@@ -306,10 +305,8 @@ fn tampered_hash_chain_is_refused() {
     let net = Net::new();
     let pid = net.spawn(net.probe, &[]);
     let ids: Vec<_> = (0..4).map(|_| net.send(pid, "Count", "")).collect();
-    let tamper = Arc::new(Tamper {
-        inner: net.su.clone(),
-        change: Mutex::new(Some((3, "Hash-Chain".into(), "A".repeat(43)))),
-    });
+    let tamper = Arc::new(Tamper::new(net.su.clone()));
+    *tamper.change.lock().expect("lock") = Some((3, "Hash-Chain".into(), "A".repeat(43)));
     let cu = Net::cu_over(tamper.clone(), &net.store, &net.clock, Config::default());
     let refused = cu.result(ids[3], pid).expect_err("refused");
     assert!(
@@ -533,74 +530,24 @@ fn assigned_items_leave_out_excluded_data() {
     let pid = net.spawn(net.probe, &[]);
     let other = net.spawn(net.probe, &[]);
     let data = |exclude: Vec<String>| {
-        let item = aorta_types::DataItemBuilder::new()
+        let item = DataItemBuilder::new()
             .target(other.id())
             .tags([
-                aorta_types::Tag::new("Data-Protocol", "ao"),
-                aorta_types::Tag::new("Type", "Message"),
-                aorta_types::Tag::new("Action", "Echo"),
+                Tag::new("Data-Protocol", "ao"),
+                Tag::new("Type", "Message"),
+                Tag::new("Action", "Echo"),
             ])
             .anchor(crate::anchor())
             .data(b"secret".to_vec())
             .sign(&user())
             .expect("signs");
-        aorta_api::Weave::put(&net.store, &item).expect("on the weave");
-        net.clock.advance(1000);
-        net.su
-            .assign(pid, item.id(), exclude, false)
-            .expect("assigned")
-            .wait()
-            .expect("durable");
+        net.assign(pid, &item, exclude);
         let result = net.cu.result(item.id(), pid).expect("result");
         let seen: Value = serde_json::from_str(output(&result)).expect("Output is JSON");
         seen["msg"]["Data"].clone()
     };
     assert_eq!(data(vec!["Data".into()]), json!(""));
     assert_eq!(data(Vec::new()), json!("secret"));
-}
-
-/// An SU that counts how its pages are read, and hands them over as its stored items only
-/// when `items` is set (otherwise in JSON alone, as over HTTP).
-struct Counted {
-    inner: aorta_su::Scheduler,
-    items: bool,
-    json_pages: AtomicUsize,
-    item_pages: AtomicUsize,
-}
-
-impl SchedulerApi for Counted {
-    fn process(&self, process: ProcessId) -> Result<ProcessInner, aorta_api::Error> {
-        SchedulerApi::process(&self.inner, process)
-    }
-    fn page(
-        &self,
-        process: ProcessId,
-        from: Option<u64>,
-        to: Option<u64>,
-        limit: usize,
-    ) -> Result<SchedulePage, aorta_api::Error> {
-        self.json_pages.fetch_add(1, Ordering::Relaxed);
-        SchedulerApi::page(&self.inner, process, from, to, limit)
-    }
-    fn page_items(
-        &self,
-        process: ProcessId,
-        from: Option<u64>,
-        to: Option<u64>,
-        limit: usize,
-    ) -> Option<Result<ItemPage, aorta_api::Error>> {
-        if !self.items {
-            return None;
-        }
-        self.item_pages.fetch_add(1, Ordering::Relaxed);
-        SchedulerApi::page_items(&self.inner, process, from, to, limit)
-    }
-    fn message(&self, id: Id, process: ProcessId) -> Result<Scheduled, aorta_api::Error> {
-        SchedulerApi::message(&self.inner, id, process)
-    }
-    fn now(&self) -> Result<(u64, u64), aorta_api::Error> {
-        SchedulerApi::now(&self.inner)
-    }
 }
 
 #[test]
@@ -643,24 +590,16 @@ fn stored_pages_evaluate_as_their_json_view() {
     // Items from the weave, assigned with and without their data.
     for exclude in [vec!["Data".to_string()], Vec::new()] {
         let item = message(&user(), crate::anchor(), &[("Action", "Echo")], b"assigned");
-        aorta_api::Weave::put(&net.store, &item).expect("on the weave");
-        net.clock.advance(1000);
-        net.su
-            .assign(pid, item.id(), exclude, false)
-            .expect("assigned")
-            .wait()
-            .expect("durable");
+        net.assign(pid, &item, exclude);
     }
     for _ in 0..5 {
         net.send(pid, "Count", "");
     }
 
     let evaluate = |items: bool| {
-        let su = Arc::new(Counted {
-            inner: net.su.clone(),
+        let su = Arc::new(Tamper {
             items,
-            json_pages: AtomicUsize::new(0),
-            item_pages: AtomicUsize::new(0),
+            ..Tamper::new(net.su.clone())
         });
         // Pages of three: several of them, read ahead on the page thread.
         let config = Config {

@@ -5,11 +5,11 @@ mod evaluation;
 mod parallel;
 mod wasm;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aorta_api::su::{ProcessInner, SchedulePage, Scheduled};
-use aorta_api::{Block, Chain, SchedulerApi, Weave};
+use aorta_api::{Block, Chain, ItemPage, SchedulerApi, Weave};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_store::MemoryStore;
 use aorta_su::{Clock, Scheduler};
@@ -238,6 +238,17 @@ impl Net {
         self.schedule(item)
     }
 
+    /// Puts `item` on the weave and assigns it to `pid` (`exclude`: spec §3.6); time moves 1 s.
+    pub fn assign(&self, pid: ProcessId, item: &DataItem, exclude: Vec<String>) {
+        Weave::put(&self.store, item).expect("on the weave");
+        self.clock.advance(1000);
+        self.su
+            .assign(pid, item.id(), exclude, false)
+            .expect("assigned")
+            .wait()
+            .expect("durable");
+    }
+
     fn schedule(&self, item: DataItem) -> Id {
         self.clock.advance(1000);
         let id = item.id();
@@ -267,15 +278,34 @@ pub fn history(cu: &ComputeUnit, pid: ProcessId) -> Vec<aorta_api::EvaluationRec
     .0
 }
 
-/// A scheduler that passes reads through, except that it can alter one assignment tag.
+/// A scheduler that passes reads through, counting pages, except that it can alter one
+/// assignment tag. It hands pages over as the stored items only when `items` is set (an
+/// alteration applies to the JSON view alone); otherwise in JSON, as an SU over HTTP does.
 pub struct Tamper {
     /// The real SU.
     pub inner: Scheduler,
     /// `(nonce, tag name, new value)`.
     pub change: Mutex<Option<(u64, String, String)>>,
+    /// Whether pages are also handed over as the stored items.
+    pub items: bool,
+    /// Pages read as JSON.
+    pub json_pages: AtomicUsize,
+    /// Pages read as the stored items.
+    pub item_pages: AtomicUsize,
 }
 
 impl Tamper {
+    /// Passes `inner`'s reads through, in JSON, unaltered.
+    pub fn new(inner: Scheduler) -> Self {
+        Self {
+            inner,
+            change: Mutex::new(None),
+            items: false,
+            json_pages: AtomicUsize::new(0),
+            item_pages: AtomicUsize::new(0),
+        }
+    }
+
     fn alter(&self, node: &mut Scheduled) {
         let change = self.change.lock().expect("lock");
         let Some((nonce, name, value)) = change.as_ref() else {
@@ -304,11 +334,25 @@ impl SchedulerApi for Tamper {
         to: Option<u64>,
         limit: usize,
     ) -> Result<SchedulePage, aorta_api::Error> {
+        self.json_pages.fetch_add(1, Ordering::Relaxed);
         let mut page = SchedulerApi::page(&self.inner, process, from, to, limit)?;
         for edge in &mut page.edges {
             self.alter(&mut edge.node);
         }
         Ok(page)
+    }
+    fn page_items(
+        &self,
+        process: ProcessId,
+        from: Option<u64>,
+        to: Option<u64>,
+        limit: usize,
+    ) -> Option<Result<ItemPage, aorta_api::Error>> {
+        if !self.items {
+            return None;
+        }
+        self.item_pages.fetch_add(1, Ordering::Relaxed);
+        SchedulerApi::page_items(&self.inner, process, from, to, limit)
     }
     fn message(&self, id: Id, process: ProcessId) -> Result<Scheduled, aorta_api::Error> {
         let mut node = SchedulerApi::message(&self.inner, id, process)?;
