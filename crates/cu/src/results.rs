@@ -1,6 +1,6 @@
 //! [`MemoryResults`]: evaluation records in memory, the CU's default [`ResultStore`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use aorta_api::{EvalKey, EvalRange, EvaluationRecord, ResultStore};
@@ -9,7 +9,8 @@ use aorta_types::{Id, IdMap, ProcessId};
 #[derive(Default)]
 struct Log {
     by_key: BTreeMap<EvalKey, EvaluationRecord>,
-    by_message: HashMap<Id, EvalKey>,
+    /// (Ids are hashes already: keyed by the id hasher, not SipHash.)
+    by_message: IdMap<Id, EvalKey>,
 }
 
 /// Evaluation records kept in memory. Nothing is lost for good when they go: every record can
