@@ -8,8 +8,8 @@
 
 use aorta_types::{DataItem, Id, ProcessId};
 
-use crate::Error;
 use crate::su::{ProcessInner, SchedulePage, Scheduled};
+use crate::{Error, Range};
 
 /// The reads of a Scheduler Unit a CU needs (spec §3.2).
 pub trait SchedulerApi: Send + Sync {
@@ -32,19 +32,14 @@ pub trait SchedulerApi: Send + Sync {
         limit: usize,
     ) -> Result<SchedulePage, Error>;
 
-    /// The page [`Self::page`] answers, as the items the SU stored, when the SU runs in this
-    /// process; `None` (the default) when it answers only in JSON (over HTTP).
+    /// A page of the schedule (spec §3.4) as the items the SU stored, when the SU runs in this
+    /// process: what [`Self::page`] answers for `Range::timestamps(from, to, limit)`, without
+    /// the JSON view. `None` (the default) when the SU answers only in JSON (over HTTP).
     ///
     /// # Errors
     /// As [`Self::page`].
-    fn page_items(
-        &self,
-        process: ProcessId,
-        from: Option<u64>,
-        to: Option<u64>,
-        limit: usize,
-    ) -> Option<Result<ItemPage, Error>> {
-        let _ = (process, from, to, limit);
+    fn page_items(&self, process: ProcessId, range: Range) -> Option<Result<ItemPage, Error>> {
+        let _ = (process, range);
         None
     }
 

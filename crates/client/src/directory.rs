@@ -220,12 +220,10 @@ impl aorta_api::SchedulerApi for DirectoryScheduler {
     fn page_items(
         &self,
         process: ProcessId,
-        from: Option<u64>,
-        to: Option<u64>,
-        limit: usize,
+        range: aorta_api::Range,
     ) -> Option<Result<aorta_api::ItemPage, aorta_api::Error>> {
         match self.directory.su_of(process) {
-            Ok(su) => su.page_items(process, from, to, limit),
+            Ok(su) => su.page_items(process, range),
             Err(e) => Some(Err(e)),
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use aorta_api::su::{MessageItem, SchedulePage, Scheduled};
 use aorta_api::{
-    Block, Chain, EvalKey, EvalRange, EvaluationRecord, ItemNode, ItemPage, ResultStore,
+    Block, Chain, EvalKey, EvalRange, EvaluationRecord, ItemNode, ItemPage, Range, ResultStore,
     SchedulerApi, Weave,
 };
 use aorta_types::ao::{self, Cron};
@@ -241,7 +241,7 @@ fn read_page(
     to: Option<u64>,
     limit: usize,
 ) -> Result<Read, aorta_api::Error> {
-    match scheduler.page_items(process, from, to, limit) {
+    match scheduler.page_items(process, Range::timestamps(from, to, limit)) {
         Some(page) => page.map(Read::Items),
         None => scheduler.page(process, from, to, limit).map(Read::Json),
     }

@@ -90,11 +90,9 @@ impl SchedulerApi for Scheduler {
     fn page_items(
         &self,
         process: ProcessId,
-        from: Option<u64>,
-        to: Option<u64>,
-        limit: usize,
+        range: Range,
     ) -> Option<Result<ItemPage, aorta_api::Error>> {
-        let page = Scheduler::page(self, process, Range::timestamps(from, to, limit));
+        let page = Scheduler::page(self, process, range);
         Some(page.map_err(Into::into).map(|page| {
             ItemPage {
                 nodes: page

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aorta_api::su::{ProcessInner, SchedulePage, Scheduled};
-use aorta_api::{Block, Chain, ItemPage, SchedulerApi, Weave};
+use aorta_api::{Block, Chain, ItemPage, Range, SchedulerApi, Weave};
 use aorta_cu::{ComputeUnit, Config, MemoryResults, Parts};
 use aorta_store::MemoryStore;
 use aorta_su::{Clock, Scheduler};
@@ -344,15 +344,13 @@ impl SchedulerApi for Tamper {
     fn page_items(
         &self,
         process: ProcessId,
-        from: Option<u64>,
-        to: Option<u64>,
-        limit: usize,
+        range: Range,
     ) -> Option<Result<ItemPage, aorta_api::Error>> {
         if !self.items {
             return None;
         }
         self.item_pages.fetch_add(1, Ordering::Relaxed);
-        SchedulerApi::page_items(&self.inner, process, from, to, limit)
+        SchedulerApi::page_items(&self.inner, process, range)
     }
     fn message(&self, id: Id, process: ProcessId) -> Result<Scheduled, aorta_api::Error> {
         let mut node = SchedulerApi::message(&self.inner, id, process)?;
