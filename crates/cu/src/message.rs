@@ -1,6 +1,5 @@
 //! The message and environment objects handed to a process (spec §6.4).
 
-use std::borrow::Cow;
 use std::fmt::Display;
 
 use aorta_api::su::{AssignmentItem, MessageItem, ProcessInner};
@@ -149,11 +148,7 @@ pub fn scheduled_item(item: &DataItem, slot: &Slot, exclude_data: bool) -> Sched
     let owner = item.owner_address();
     let signature = b64::encode(item.signature());
     let target = item.target().map(|t| t.to_string()).unwrap_or_default();
-    let data = if exclude_data {
-        Cow::Borrowed("")
-    } else {
-        String::from_utf8_lossy(item.data())
-    };
+    let data = String::from_utf8_lossy(item.data());
     View {
         id: &id,
         owner: owner.as_str(),

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use aorta_api::su::{MessageItem, SchedulePage, Scheduled};
+use aorta_api::su::{MessageItem, Scheduled};
 use aorta_api::{
-    Block, Chain, EvalKey, EvalRange, EvaluationRecord, ItemNode, ItemPage, Range, ResultStore,
-    SchedulerApi, Weave,
+    Block, Chain, EvalKey, EvalRange, EvaluationRecord, ItemNode, Range, ResultStore, SchedulerApi,
+    Weave,
 };
 use aorta_types::ao::{self, Cron};
 use aorta_types::{DataItem, Id, IdMap, ProcessId, Signer, TagsExt};
@@ -156,8 +156,8 @@ impl Pager {
             .spawn(move || {
                 while let Ok(mut after) = asked.recv() {
                     loop {
-                        let page = read_page(&*scheduler, process, Some(after), to, size)
-                            .map(|page| prepare(process, page, &*weave));
+                        let page =
+                            read_prepared(&*scheduler, &*weave, process, Some(after), to, size);
                         let next = page.as_ref().ok().and_then(next_after);
                         // The evaluating thread has gone: nothing more to read.
                         if give.send((after, page)).is_err() {
@@ -225,47 +225,37 @@ enum Body {
     Fetch,
 }
 
-/// Reads a page's assignments and builds its messages: the work that can be done on a thread
-/// other than the evaluating one.
-/// A page as read: the SU's JSON view, or (from an SU in this process) the stored items.
-enum Read {
-    Json(SchedulePage),
-    Items(ItemPage),
-}
-
-/// Reads a page from `scheduler`: as its stored items when it can hand them over.
-fn read_page(
+/// Reads a page and makes it ready (its assignments read, its messages built): the work that
+/// can be done on a thread other than the evaluating one. An SU in this process hands the page
+/// over as the stored items; any other answers in JSON.
+fn read_prepared(
     scheduler: &dyn SchedulerApi,
+    weave: &dyn Weave,
     process: ProcessId,
     from: Option<u64>,
     to: Option<u64>,
     limit: usize,
-) -> Result<Read, aorta_api::Error> {
-    match scheduler.page_items(process, Range::timestamps(from, to, limit)) {
-        Some(page) => page.map(Read::Items),
-        None => scheduler.page(process, from, to, limit).map(Read::Json),
-    }
-}
-
-fn prepare(process: ProcessId, page: Read, weave: &dyn Weave) -> Prepared {
-    match page {
-        Read::Json(page) => Prepared {
-            has_next_page: page.page_info.has_next_page,
-            items: page
-                .edges
-                .into_iter()
-                .map(|edge| prepare_json(process, edge.node, weave))
-                .collect(),
-        },
-        Read::Items(page) => Prepared {
+) -> Result<Prepared, aorta_api::Error> {
+    if let Some(page) = scheduler.page_items(process, Range::timestamps(from, to, limit)) {
+        let page = page?;
+        return Ok(Prepared {
             has_next_page: page.has_next_page,
             items: page
                 .nodes
                 .into_iter()
                 .map(|node| prepare_item(process, node, weave))
                 .collect(),
-        },
+        });
     }
+    let page = scheduler.page(process, from, to, limit)?;
+    Ok(Prepared {
+        has_next_page: page.page_info.has_next_page,
+        items: page
+            .edges
+            .into_iter()
+            .map(|edge| prepare_json(process, edge.node, weave))
+            .collect(),
+    })
 }
 
 fn prepare_json(process: ProcessId, node: Scheduled, weave: &dyn Weave) -> Result<Item, Error> {
@@ -848,8 +838,14 @@ impl ComputeUnit {
             }
             let page = match ready {
                 Some(page) => page,
-                None => read_page(&*parts.scheduler, process, from, to, config.page_size)
-                    .map(|page| prepare(process, page, &*parts.weave)),
+                None => read_prepared(
+                    &*parts.scheduler,
+                    &*parts.weave,
+                    process,
+                    from,
+                    to,
+                    config.page_size,
+                ),
             }
             .map_err(Error::upstream)?;
             // Pages are read ahead unless the target is on this one.
@@ -1038,8 +1034,6 @@ impl ComputeUnit {
         }
     }
 
-    /// The scheduled message, from the SU or (for an assignment of an item scheduled
-    /// elsewhere) from the weave.
     /// An assigned item that its schedule page did not carry, from the weave.
     fn fetch(&self, process: ProcessId, slot: &Slot) -> Result<DataItem, Error> {
         let id: Id = slot
